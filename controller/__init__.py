@@ -1,0 +1,8 @@
+"""relctl: a GitOps release controller.
+
+Releases, release trains, feature flags and blackout windows are declared as YAML in git;
+the controller reconciles them against Jira and Kubernetes and records its decisions in git.
+"""
+
+__version__ = "0.1.0"
+API_VERSION = "relctl.dev/v1alpha1"

@@ -1,0 +1,499 @@
+"""Pydantic models of the manifest API `relctl.dev/v1alpha1`: the single source of truth.
+
+The JSON Schemas in `schemas/` are generated from these classes, so every field carries a
+description for editor completion. Models are frozen and forbid unknown fields. This module
+knows nothing about files or positions (see `loading`), nor about time (see `schedule`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic.alias_generators import to_camel
+
+from controller.manifests.types import (
+    IMAGE_REPOSITORY,
+    IMAGE_TAG,
+    JIRA_ISSUE_KEY,
+    JIRA_PROJECT_KEY,
+    AwareDateTime,
+    Date,
+    DateOrDateTime,
+    Duration,
+    LocalDateTime,
+    Name,
+    RRule,
+    SubdomainName,
+    TimeZoneName,
+)
+
+ApiVersion = Literal["relctl.dev/v1alpha1"]
+
+
+class Model(BaseModel):
+    """Base of every manifest model: camelCase in YAML, frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class ObjectMeta(Model):
+    """Identity of a manifest."""
+
+    name: Name
+    """Unique per kind; a DNS-1123 label, used in file paths and Jira text."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Free-form key/value labels."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    """Free-form key/value annotations, ignored by relctl."""
+
+
+# --- Component ---------------------------------------------------------------------------
+
+
+class Workload(Model):
+    """A Kubernetes Deployment container that runs the component."""
+
+    cluster: Name
+    """Cluster name, as declared in the ControllerConfig's `clusters`."""
+    namespace: Name
+    """Namespace of the Deployment."""
+    deployment: SubdomainName
+    """Name of the Deployment."""
+    container: Name
+    """Name of the container whose image relctl sets."""
+
+
+class ComponentSpec(Model):
+    """A deployable service."""
+
+    jira_project: str = Field(pattern=JIRA_PROJECT_KEY)
+    """Key of the Jira project that tracks this component's work, e.g. PAY."""
+    image: str = Field(pattern=IMAGE_REPOSITORY)
+    """Image repository without tag or digest, e.g. registry.example.com/shop/payments."""
+    workloads: tuple[Workload, ...] = Field(min_length=1)
+    """Where the component runs."""
+    owner: str = Field(min_length=1)
+    """Owning team or person."""
+    depends_on: tuple[Name, ...] = ()
+    """Components that must be rolled out before this one."""
+    self_heal: bool = False
+    """In enforce mode, restore the released image when someone changes it by hand."""
+    description: str = ""
+    """What the component is."""
+
+
+class Component(Model):
+    """A deployable service (kind Component)."""
+
+    api_version: ApiVersion
+    kind: Literal["Component"]
+    metadata: ObjectMeta
+    spec: ComponentSpec
+
+
+# --- Gates (go/no-go criteria) -----------------------------------------------------------
+
+
+class CompletionGate(Model):
+    """Share of the release's Jira issues whose status category is Done."""
+
+    min_percent: float = Field(ge=0, le=100)
+    """Lowest acceptable completion, in percent."""
+    veto: bool = False
+    """When unmet, the verdict is NO_GO whatever else holds."""
+
+
+class CountGate(Model):
+    """An upper bound on a count of Jira issues."""
+
+    max: int = Field(ge=0)
+    """Highest acceptable count."""
+    veto: bool = True
+    """When unmet, the verdict is NO_GO whatever else holds."""
+
+
+class ApprovalGate(Model):
+    """Roles that must have approved the release in its manifest."""
+
+    roles: tuple[Name, ...] = Field(min_length=1)
+    """Roles that must each appear in the release's `approvals`."""
+    veto: bool = True
+    """When unmet, the verdict is NO_GO whatever else holds."""
+
+
+class SignalGate(Model):
+    """A fact committed by CI under `signals/`, compared with a threshold."""
+
+    name: Name
+    """Signal name: the file `signals/<release>/<name>` or key `<name>` CI writes."""
+    min: float | None = None
+    """Lowest acceptable numeric value."""
+    max: float | None = None
+    """Highest acceptable numeric value."""
+    equals: str | float | bool | None = None
+    """Required exact value."""
+    veto: bool = False
+    """When unmet, the verdict is NO_GO whatever else holds."""
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> SignalGate:
+        if self.min is None and self.max is None and self.equals is None:
+            raise ValueError("a signal needs a threshold: set 'min', 'max' or 'equals'")
+        if self.equals is not None and (self.min is not None or self.max is not None):
+            raise ValueError("use either 'equals' or 'min'/'max', not both")
+        return self
+
+
+class Gates(Model):
+    """Go/no-go criteria evaluated at the goNoGo milestone and until departure."""
+
+    completion: CompletionGate | None = None
+    """Minimum share of done issues."""
+    blockers: CountGate | None = None
+    """Maximum number of open blocker issues."""
+    critical_bugs: CountGate | None = None
+    """Maximum number of open critical bugs."""
+    approvals: ApprovalGate | None = None
+    """Roles that must have approved."""
+    signals: tuple[SignalGate, ...] = ()
+    """CI facts compared with thresholds."""
+    go_with_conditions_min_share: float = Field(default=0.75, ge=0, le=1)
+    """GO_WITH_CONDITIONS needs all vetoes met and at least this share of criteria met."""
+
+
+# --- ReleaseTrain ------------------------------------------------------------------------
+
+
+class TrainSchedule(Model):
+    """When the train departs: an RFC 5545 recurrence in the train's time zone."""
+
+    rrule: RRule
+    """Recurrence rule, e.g. FREQ=WEEKLY;INTERVAL=2;BYDAY=TU."""
+    dtstart: LocalDateTime
+    """First departure, wall-clock time in the train's timezone."""
+
+
+class Milestones(Model):
+    """Milestones as offsets from departure; extra camelCase names are custom milestones."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Duration] = Field(init=False)
+
+    code_freeze: Duration | None = None
+    """No new scope after this; readiness is reported from here on. Usually -14d."""
+    qa_start: Duration | None = None
+    """QA begins. Usually -10d."""
+    uat_start: Duration | None = None
+    """User acceptance testing begins. Usually -7d."""
+    go_no_go: Duration | None = None
+    """Go/no-go decision. Usually -2d."""
+    monitoring_end: Duration | None = None
+    """End of post-release monitoring, when rollback triggers stop. Usually +1d."""
+
+
+class ReleaseTrainSpec(Model):
+    """A release cadence."""
+
+    timezone: TimeZoneName
+    """IANA time zone of the schedule; departures keep their wall-clock time across DST."""
+    schedule: TrainSchedule
+    """When the train departs."""
+    version_format: str = Field(default="{year}.{seq}", min_length=1)
+    """Version name of a departure: {year}, {seq} (per year, from 1), {month}, {day}."""
+    components: tuple[Name, ...] = ()
+    """Components riding the train."""
+    projects: tuple[str, ...] = ()
+    """Jira project keys riding the train."""
+    milestones: Milestones = Field(default_factory=Milestones)
+    """Milestones relative to departure."""
+    gates: Gates | None = None
+    """Default go/no-go criteria for the train's releases."""
+    capacity: int | None = Field(default=None, ge=1)
+    """Most releases one departure carries."""
+    description: str = ""
+    """What the train is for."""
+
+
+class ReleaseTrain(Model):
+    """A release cadence (kind ReleaseTrain)."""
+
+    api_version: ApiVersion
+    kind: Literal["ReleaseTrain"]
+    metadata: ObjectMeta
+    spec: ReleaseTrainSpec
+
+
+# --- Release -----------------------------------------------------------------------------
+
+
+class ReleaseComponent(Model):
+    """A component shipped by the release."""
+
+    name: Name
+    """Component name."""
+    version: str = Field(min_length=1, max_length=128)
+    """Version of the component; the image tag unless `tag` is set."""
+    tag: str | None = Field(default=None, pattern=IMAGE_TAG)
+    """Image tag, when it differs from `version`."""
+
+
+class Approval(Model):
+    """An approval, added by pull request: the review is the approval."""
+
+    role: Name
+    """Role approving, e.g. qa-lead."""
+    by: str = Field(min_length=1)
+    """Who approved."""
+    at: AwareDateTime
+    """When."""
+
+
+class UnavailableTrigger(Model):
+    """Roll back when too many replicas are unavailable for too long."""
+
+    above_percent: float = Field(ge=0, le=100)
+    """Unavailable replicas, as a percentage of desired replicas."""
+    for_: Duration = Field(alias="for")
+    """How long the threshold must be exceeded."""
+
+
+class RollbackTriggers(Model):
+    """What counts as a failed release until monitoringEnd."""
+
+    rollout_failed: bool = True
+    """The rollout failed (ProgressDeadlineExceeded)."""
+    unavailable_replicas: UnavailableTrigger | None = None
+    """Unavailable replicas above a threshold for a duration."""
+
+
+class Rollback(Model):
+    """Rollback policy."""
+
+    auto: bool = False
+    """Roll back automatically; otherwise record ROLLBACK_RECOMMENDED."""
+    partial: bool = False
+    """Roll back only the affected components."""
+    triggers: RollbackTriggers = Field(default_factory=RollbackTriggers)
+    """What triggers a rollback."""
+
+
+class Notes(Model):
+    """Release notes settings."""
+
+    audience: Literal["customers", "internal"] = "internal"
+    """`customers` hides issues labelled internal."""
+    summary: str = ""
+    """Opening paragraph."""
+    extra: str = ""
+    """Text appended at the end."""
+
+
+class Override(Model):
+    """Break-glass passage through a blackout window; recorded every time it is used."""
+
+    reason: str = Field(min_length=1)
+    """Why the window must be passed."""
+    by: str = Field(min_length=1)
+    """Who takes responsibility."""
+    expires: AwareDateTime
+    """After this the override no longer applies."""
+
+
+class ReleaseSpec(Model):
+    """What ships, and when."""
+
+    version: str = Field(min_length=1)
+    """Jira fixVersion name, created in every Jira project of the components."""
+    train: Name | None = None
+    """Train the release rides; give `train` or `date`."""
+    departure: DateOrDateTime | None = None
+    """Which departure of the train (its date); the next one when omitted."""
+    date: DateOrDateTime | None = None
+    """Explicit release date or date-time, for releases off the train."""
+    type: Literal["regular", "hotfix"] = "regular"
+    """A hotfix skips the train and passes windows that allow hotfixes."""
+    components: tuple[ReleaseComponent, ...] = Field(min_length=1)
+    """Components and versions shipped."""
+    flags: tuple[Name, ...] = ()
+    """Feature flags whose rollout this release advances."""
+    gates: Gates | None = None
+    """Go/no-go criteria, overriding the train's."""
+    approvals: tuple[Approval, ...] = ()
+    """Approvals given."""
+    rollback: Rollback = Field(default_factory=Rollback)
+    """Rollback policy."""
+    notes: Notes = Field(default_factory=Notes)
+    """Release notes settings."""
+    override: Override | None = None
+    """Break-glass passage through blackout windows."""
+    on_no_go: Literal["delay", "hold"] = "delay"
+    """Not GO at departure: `delay` to the next departure, or `hold` in place."""
+    description: str = ""
+    """What the release is about."""
+
+    @model_validator(mode="after")
+    def _when(self) -> ReleaseSpec:
+        if self.train is None and self.date is None:
+            raise ValueError("a release needs a 'train' or a 'date'")
+        if self.train is not None and self.date is not None:
+            raise ValueError("give either 'train' or 'date', not both")
+        if self.departure is not None and self.train is None:
+            raise ValueError("'departure' chooses a departure of a 'train'; set 'train' too")
+        if self.type == "hotfix" and self.train is not None:
+            raise ValueError("a hotfix skips the train: give it a 'date' instead of 'train'")
+        return self
+
+
+class Release(Model):
+    """What ships, and when (kind Release)."""
+
+    api_version: ApiVersion
+    kind: Literal["Release"]
+    metadata: ObjectMeta
+    spec: ReleaseSpec
+
+
+# --- FeatureFlag -------------------------------------------------------------------------
+
+
+class FlagTarget(Model):
+    """Where the flag's flagd JSON is applied."""
+
+    kind: Literal["FeatureFlag", "ConfigMap"] = "FeatureFlag"
+    """An OpenFeature Operator FeatureFlag resource, or a ConfigMap holding flagd JSON."""
+    cluster: Name
+    """Cluster name from the ControllerConfig."""
+    namespace: Name
+    """Namespace of the resource."""
+    name: SubdomainName
+    """Name of the resource."""
+    key: str = Field(default="flags.flagd.json", pattern=r"^[-._a-zA-Z0-9]+$")
+    """ConfigMap key holding the JSON (ConfigMap targets only)."""
+
+
+class RolloutStage(Model):
+    """From `at` on, `percent` of targeting keys get the rollout variant."""
+
+    percent: float = Field(ge=0, le=100)
+    """Share of targeting keys, in percent."""
+    at: AwareDateTime
+    """When the stage starts."""
+
+
+class Rollout(Model):
+    """A staged percentage rollout."""
+
+    variant: str = Field(min_length=1)
+    """Variant being rolled out; the rest get the default variant."""
+    stages: tuple[RolloutStage, ...] = Field(min_length=1)
+    """Stages in time order with non-decreasing percentages."""
+    after_release: Name | None = None
+    """Stages advance only once this release is RELEASED."""
+
+
+class FeatureFlagSpec(Model):
+    """A feature flag and its lifecycle."""
+
+    description: str = ""
+    """What the flag switches."""
+    owner: str = Field(min_length=1)
+    """Owning team or person."""
+    jira_issue: str | None = Field(default=None, pattern=JIRA_ISSUE_KEY)
+    """Issue tracking the flag, e.g. PAY-123."""
+    variants: dict[str, JsonValue] = Field(min_length=1)
+    """Variant name to value; all values of one type (boolean, string, number or object)."""
+    default_variant: str = Field(min_length=1)
+    """Variant served when no rule matches."""
+    state: Literal["ENABLED", "DISABLED"] = "ENABLED"
+    """flagd state of the flag."""
+    rollout: Rollout | None = None
+    """Staged rollout."""
+    target: FlagTarget
+    """Where the flag is applied."""
+    remove_by: Date | None = None
+    """Date by which the flag should be removed from code; past it the flag is stale."""
+    depends_on: tuple[Name, ...] = ()
+    """Flags that must be fully rolled out first."""
+
+
+class FeatureFlag(Model):
+    """A feature flag and its lifecycle (kind FeatureFlag)."""
+
+    api_version: ApiVersion
+    kind: Literal["FeatureFlag"]
+    metadata: ObjectMeta
+    spec: FeatureFlagSpec
+
+
+# --- BlackoutWindow ----------------------------------------------------------------------
+
+
+class WindowScope(Model):
+    """What a window applies to; an empty list matches everything."""
+
+    clusters: tuple[Name, ...] = ()
+    """Cluster names."""
+    components: tuple[Name, ...] = ()
+    """Component names."""
+    projects: tuple[str, ...] = ()
+    """Jira project keys."""
+
+
+class BlackoutWindowSpec(Model):
+    """A deny or allow window, absolute or recurring."""
+
+    kind: Literal["deny", "allow"] = "deny"
+    """deny: no deploys while active. allow: when any allow window matches, deploys only
+    while one is active."""
+    start: LocalDateTime | None = None
+    """Start of an absolute window."""
+    end: LocalDateTime | None = None
+    """End of an absolute window (exclusive)."""
+    rrule: RRule | None = None
+    """Recurrence of a recurring window."""
+    dtstart: LocalDateTime | None = None
+    """First occurrence of a recurring window."""
+    duration: Duration | None = None
+    """Length of each occurrence of a recurring window."""
+    timezone: TimeZoneName = "UTC"
+    """IANA time zone of times written without an offset."""
+    scope: WindowScope = Field(default_factory=WindowScope)
+    """What the window applies to."""
+    allow_hotfixes: bool = False
+    """Hotfix releases pass this deny window."""
+    reason: str = Field(min_length=1)
+    """Why the window exists; shown in every blocked finding."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> BlackoutWindowSpec:
+        absolute = self.start is not None or self.end is not None
+        recurring = self.rrule is not None or self.dtstart is not None or self.duration is not None
+        if absolute and recurring:
+            raise ValueError("give either 'start'/'end' or 'rrule'/'dtstart'/'duration', not both")
+        if absolute and (self.start is None or self.end is None):
+            raise ValueError("an absolute window needs both 'start' and 'end'")
+        if recurring and (self.rrule is None or self.dtstart is None or self.duration is None):
+            raise ValueError("a recurring window needs 'rrule', 'dtstart' and 'duration'")
+        if not absolute and not recurring:
+            raise ValueError("a window needs 'start'/'end' or 'rrule'/'dtstart'/'duration'")
+        if self.duration is not None and self.duration.total_seconds() <= 0:
+            raise ValueError("'duration' must be positive")
+        return self
+
+
+class BlackoutWindow(Model):
+    """A deny or allow window (kind BlackoutWindow)."""
+
+    api_version: ApiVersion
+    kind: Literal["BlackoutWindow"]
+    metadata: ObjectMeta
+    spec: BlackoutWindowSpec
