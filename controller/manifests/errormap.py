@@ -41,8 +41,12 @@ def diagnostics(
     file: str, document: ParsedDocument, model: type[BaseModel], exc: ValidationError
 ) -> Iterator[Diagnostic]:
     seen: set[tuple[str, tuple[PathPart, ...]]] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    deeper = {tuple(e["loc"])[:n] for e in errors for n in range(len(e["loc"]))}
+    for error in errors:
         loc = tuple(error["loc"])
+        if error["type"] == "too_short" and loc in deeper:
+            continue  # items failed: the list is short only because of them
         code, message, at, key = _explain(document, model, error, loc)
         if (message, loc) in seen:
             continue

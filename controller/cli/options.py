@@ -1,0 +1,33 @@
+"""Shared option parsing: the repository root and the `--now` instant."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+
+def find_root(start: Path) -> Path:
+    """The enclosing git work tree, or `start` itself."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def parse_now(value: str | None) -> datetime:
+    """`--now`/RELCTL_NOW (ISO 8601 with an offset), else the current time."""
+    value = value or os.environ.get("RELCTL_NOW")
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time", param_hint="--now")
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a UTC offset such as +01:00 or Z",
+                                 param_hint="--now")
+    return parsed.astimezone(UTC)

@@ -1,0 +1,142 @@
+"""The validator's time-dependent checks: departures on schedule, releases inside deny
+windows, windows that end before they start, expired overrides and flags past removeBy.
+
+Pure: `now` is an argument, and the result is a list of diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from controller.manifests.diagnostics import Diagnostic, Severity
+from controller.manifests.documents import Manifest
+from controller.manifests.models import BlackoutWindowSpec, Release
+from controller.manifests.state import DesiredState
+from controller.schedule import trains, windows
+from controller.schedule.zones import day_bounds, to_instant
+
+
+def check(state: DesiredState, now: datetime) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    found.extend(_departures(state))
+    found.extend(_window_shapes(state))
+    found.extend(_releases_in_deny_windows(state))
+    found.extend(_expiries(state, now))
+    return found
+
+
+def _departures(state: DesiredState) -> Iterator[Diagnostic]:
+    for release in state.releases.values():
+        spec = release.model.spec
+        train = state.trains.get(spec.train) if spec.train else None
+        if train is None or spec.departure is None:
+            continue
+        if trains.departure_on(train.model.spec, spec.departure) is None:
+            upcoming = trains.next_departure(train.model.spec, _start_of(spec.departure,
+                                                                        train.model.spec.timezone))
+            hint = f"; the next one is {upcoming.local:%Y-%m-%d %H:%M}" if upcoming else ""
+            yield release.diagnostic(
+                "RC204",
+                f"train '{spec.train}' has no departure on {spec.departure.isoformat()}{hint}",
+                ("spec", "departure"),
+            )
+
+
+def _start_of(when: date | datetime, timezone: str) -> datetime:
+    if isinstance(when, datetime):
+        return when
+    return day_bounds(when, timezone)[0]
+
+
+def _window_shapes(state: DesiredState) -> Iterator[Diagnostic]:
+    for window in state.windows.values():
+        spec = window.model.spec
+        if spec.start is not None and spec.end is not None:
+            if to_instant(spec.end, spec.timezone) <= to_instant(spec.start, spec.timezone):
+                yield window.diagnostic("RC213", "the window ends before it starts; swap "
+                                        "'start' and 'end'", ("spec", "end"))
+
+
+def release_interval(state: DesiredState, release: Release) -> tuple[datetime, datetime] | None:
+    """When a release deploys: its date-time, its whole local day, or its chosen departure."""
+    spec = release.spec
+    timezone = state.config.spec.timezone
+    when = spec.date
+    if spec.train is not None and spec.departure is not None:
+        train = state.trains.get(spec.train)
+        if train is None:
+            return None
+        departure = trains.departure_on(train.model.spec, spec.departure)
+        if departure is None:
+            return None
+        return departure.at, departure.at + timedelta(seconds=1)
+    if when is None:
+        return None
+    if isinstance(when, datetime):
+        return when, when + timedelta(seconds=1)
+    return day_bounds(when, timezone)
+
+
+def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
+    for release in state.releases.values():
+        interval = release_interval(state, release.model)
+        if interval is None:
+            continue
+        for window in state.windows.values():
+            spec = window.model.spec
+            if spec.kind != "deny" or not _touches(state, release, spec):
+                continue
+            hits = windows.occurrences(spec, *interval)
+            if not hits:
+                continue
+            hit = hits[0]
+            override = release.model.spec.override
+            if release.model.spec.type == "hotfix" and spec.allow_hotfixes:
+                continue
+            if override is not None and override.expires > interval[0]:
+                continue
+            field = "date" if release.model.spec.date is not None else "departure"
+            yield release.diagnostic(
+                "RC207",
+                f"release is dated inside deny window '{window.name}' ({spec.reason}), "
+                f"active until {hit[1].isoformat()}; move the release, or add an 'override' "
+                "with reason, by and expires",
+                ("spec", field),
+            )
+
+
+def _touches(state: DesiredState, release: Manifest[Release], spec: BlackoutWindowSpec) -> bool:
+    for item in release.model.spec.components:
+        component = state.components.get(item.name)
+        if component is None:
+            continue
+        project = component.model.spec.jira_project
+        clusters = {w.cluster for w in component.model.spec.workloads}
+        for cluster in clusters:
+            if windows.applies(spec, windows.Target(item.name, cluster, project)):
+                return True
+    return False
+
+
+def _expiries(state: DesiredState, now: datetime) -> Iterator[Diagnostic]:
+    today = now.date()
+    for flag in state.flags.values():
+        remove_by = flag.model.spec.remove_by
+        if remove_by is not None and remove_by < today:
+            yield flag.diagnostic(
+                "RC301",
+                f"flag was due for removal on {remove_by.isoformat()}; remove it from code "
+                "and delete this manifest, or move 'removeBy'",
+                ("spec", "removeBy"),
+                severity=Severity.WARNING,
+            )
+    for release in state.releases.values():
+        override = release.model.spec.override
+        if override is not None and override.expires <= now:
+            yield release.diagnostic(
+                "RC302",
+                f"override expired at {override.expires.isoformat()}; remove it or renew it",
+                ("spec", "override", "expires"),
+                severity=Severity.WARNING,
+            )
