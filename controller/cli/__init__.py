@@ -43,10 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     except RelctlError as exc:
         click.echo(f"relctl: {exc}", err=True)
         code = EXIT_FINDINGS
-    except Exception as exc:  # noqa: BLE001 - the one place that maps anything to an exit code
+    except Exception as exc:
         if os.environ.get("RELCTL_DEBUG") == "1":
             raise
-        click.echo(f"relctl: internal error: {type(exc).__name__}: {exc} "
-                   "(set RELCTL_DEBUG=1 for a traceback)", err=True)
+        click.echo(
+            f"relctl: internal error: {type(exc).__name__}: {exc} "
+            "(set RELCTL_DEBUG=1 for a traceback)",
+            err=True,
+        )
         code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else EXIT_OK)

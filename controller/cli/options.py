@@ -26,8 +26,11 @@ def parse_now(value: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time", param_hint="--now")
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date-time", param_hint="--now"
+        ) from None
     if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} needs a UTC offset such as +01:00 or Z",
-                                 param_hint="--now")
+        raise click.BadParameter(
+            f"{value!r} needs a UTC offset such as +01:00 or Z", param_hint="--now"
+        )
     return parsed.astimezone(UTC)

@@ -23,8 +23,13 @@ def _plural(count: int, word: str) -> str:
 def text(diagnostics: Sequence[Diagnostic], manifests: int, files: int, color: bool) -> str:
     lines = []
     for d in diagnostics:
-        severity = click.style(str(d.severity), fg="red" if d.severity is Severity.ERROR
-                               else "yellow", bold=True) if color else str(d.severity)
+        severity = (
+            click.style(
+                str(d.severity), fg="red" if d.severity is Severity.ERROR else "yellow", bold=True
+            )
+            if color
+            else str(d.severity)
+        )
         where = f"{d.file}:{d.line}:{d.column}"
         field = f" {d.field}:" if d.field else ""
         lines.append(f"{where}: {severity} {d.code}{field} {d.message}")

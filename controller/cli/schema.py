@@ -15,15 +15,23 @@ def group() -> None:
 
 
 @group.command("export")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("schemas"), show_default=True, help="Directory to write.")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 if the directory differs from the models.")
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+    help="Directory to write.",
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if the directory differs from the models."
+)
 def export(output_dir: Path, check: bool) -> None:
     """Generate schemas/*.schema.json from the models (Draft 2020-12)."""
     generated = {name: schemas.dump(schema) for name, schema in schemas.generate().items()}
     stale = [
-        name for name, text in generated.items()
+        name
+        for name, text in generated.items()
         if not (output_dir / name).is_file()
         or (output_dir / name).read_text(encoding="utf-8") != text
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,26 +25,51 @@ def build_diagnostics(
         found.extend(checks.check(state))
         found.extend(schedule_checks.check(state, now))
     manifests = sum(len(s.manifests) for s in result.states)
-    files = len({m.file for s in result.states for m in s.manifests} |
-                {d.file for d in result.diagnostics})
+    files = len(
+        {m.file for s in result.states for m in s.manifests} | {d.file for d in result.diagnostics}
+    )
     return sorted(set(found)), manifests, files
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="Output format; github prints workflow annotations.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format; github prints workflow annotations.",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Repository root (default: the enclosing git work tree, or the current "
-              "directory). Files outside it are refused.")
-@click.option("--now", "now_text", metavar="TIME",
-              help="Evaluate time-dependent checks at TIME (ISO 8601 with offset; "
-              "default now, or $RELCTL_NOW).")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=loading.DEFAULT_MAX_FILE_SIZE,
-              show_default=True, help="Largest manifest file accepted, in bytes.")
-def command(paths: tuple[Path, ...], fmt: str, strict: bool, root: Path | None,
-            now_text: str | None, max_file_size: int) -> None:
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Repository root (default: the enclosing git work tree, or the current "
+    "directory). Files outside it are refused.",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="TIME",
+    help="Evaluate time-dependent checks at TIME (ISO 8601 with offset; "
+    "default now, or $RELCTL_NOW).",
+)
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=loading.DEFAULT_MAX_FILE_SIZE,
+    show_default=True,
+    help="Largest manifest file accepted, in bytes.",
+)
+def command(
+    paths: tuple[Path, ...],
+    fmt: str,
+    strict: bool,
+    root: Path | None,
+    now_text: str | None,
+    max_file_size: int,
+) -> None:
     """Validate manifests against the schemas and the semantic rules.
 
     PATHS are files or directories (default: relctl.yaml and the manifests directory of the
@@ -59,10 +85,14 @@ def command(paths: tuple[Path, ...], fmt: str, strict: bool, root: Path | None,
     elif fmt == "github":
         if found:
             click.echo(reporters.github(found))
-        click.echo(reporters.text([], manifests, files, color=False).splitlines()[-1]
-                   if not found else f"{len(found)} problem(s) annotated", err=True)
+        click.echo(
+            reporters.text([], manifests, files, color=False).splitlines()[-1]
+            if not found
+            else f"{len(found)} problem(s) annotated",
+            err=True,
+        )
     else:
-        click.echo(reporters.text(found, manifests, files, color=click.get_text_stream(
-            "stdout").isatty()))
+        color = sys.stdout.isatty()
+        click.echo(reporters.text(found, manifests, files, color=color))
     if failing:
         raise SystemExit(1)

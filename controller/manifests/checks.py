@@ -31,8 +31,17 @@ _STANDARD_MILESTONES = ("codeFreeze", "qaStart", "uatStart", "goNoGo", "monitori
 def check(state: DesiredState) -> list[Diagnostic]:
     """Every structural problem in `state`."""
     found: list[Diagnostic] = []
-    for rule in (_duplicates, _references, _cycles, _milestones, _versions, _releases,
-                 _flags, _workloads, _clusters):
+    for rule in (
+        _duplicates,
+        _references,
+        _cycles,
+        _milestones,
+        _versions,
+        _releases,
+        _flags,
+        _workloads,
+        _clusters,
+    ):
         found.extend(rule(state))
     return found
 
@@ -55,7 +64,10 @@ def _duplicates(state: DesiredState) -> Iterator[Diagnostic]:
 
 
 def _missing(
-    manifest: Manifest[Model], kind: str, name: str, known: Mapping[str, object],
+    manifest: Manifest[Model],
+    kind: str,
+    name: str,
+    known: Mapping[str, object],
     path: tuple[PathPart, ...],
 ) -> Diagnostic:
     guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
@@ -64,8 +76,13 @@ def _missing(
 
 
 def _references(state: DesiredState) -> Iterator[Diagnostic]:
-    def each(manifest: Manifest[Model], kind: str, known: Mapping[str, object],
-             names: Sequence[str] | None, path: tuple[PathPart, ...]) -> Iterator[Diagnostic]:
+    def each(
+        manifest: Manifest[Model],
+        kind: str,
+        known: Mapping[str, object],
+        names: Sequence[str] | None,
+        path: tuple[PathPart, ...],
+    ) -> Iterator[Diagnostic]:
         for index, name in enumerate(names or ()):
             if name not in known:
                 yield _missing(manifest, kind, name, known, (*path, index))
@@ -76,25 +93,48 @@ def _references(state: DesiredState) -> Iterator[Diagnostic]:
             yield _missing(release, "ReleaseTrain", spec.train, state.trains, ("spec", "train"))
         for index, item in enumerate(spec.components):
             if item.name not in state.components:
-                yield _missing(release, "Component", item.name, state.components,
-                               ("spec", "components", index, "name"))
+                yield _missing(
+                    release,
+                    "Component",
+                    item.name,
+                    state.components,
+                    ("spec", "components", index, "name"),
+                )
         yield from each(release, "FeatureFlag", state.flags, spec.flags, ("spec", "flags"))
     for component in state.of_kind(Component):
-        yield from each(component, "Component", state.components,
-                        component.model.spec.depends_on, ("spec", "dependsOn"))
+        yield from each(
+            component,
+            "Component",
+            state.components,
+            component.model.spec.depends_on,
+            ("spec", "dependsOn"),
+        )
     for flag in state.of_kind(FeatureFlag):
-        spec = flag.model.spec
-        yield from each(flag, "FeatureFlag", state.flags, spec.depends_on, ("spec", "dependsOn"))
-        if spec.rollout and spec.rollout.after_release:
-            if spec.rollout.after_release not in state.releases:
-                yield _missing(flag, "Release", spec.rollout.after_release, state.releases,
-                               ("spec", "rollout", "afterRelease"))
+        flag_spec = flag.model.spec
+        yield from each(
+            flag, "FeatureFlag", state.flags, flag_spec.depends_on, ("spec", "dependsOn")
+        )
+        after = flag_spec.rollout.after_release if flag_spec.rollout else None
+        if after is not None and after not in state.releases:
+            yield _missing(
+                flag, "Release", after, state.releases, ("spec", "rollout", "afterRelease")
+            )
     for train in state.of_kind(ReleaseTrain):
-        yield from each(train, "Component", state.components, train.model.spec.components,
-                        ("spec", "components"))
+        yield from each(
+            train,
+            "Component",
+            state.components,
+            train.model.spec.components,
+            ("spec", "components"),
+        )
     for window in state.of_kind(BlackoutWindow):
-        yield from each(window, "Component", state.components,
-                        window.model.spec.scope.components, ("spec", "scope", "components"))
+        yield from each(
+            window,
+            "Component",
+            state.components,
+            window.model.spec.scope.components,
+            ("spec", "scope", "components"),
+        )
 
 
 def _cycles(state: DesiredState) -> Iterator[Diagnostic]:
@@ -126,7 +166,7 @@ def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
             if target not in graph:
                 continue
             if state.get(target) == 1:
-                cycle = stack[stack.index(target):]
+                cycle = stack[stack.index(target) :]
                 pivot = cycle.index(min(cycle))
                 cycles.add(tuple(cycle[pivot:] + cycle[:pivot]))
             elif target not in state:
@@ -144,8 +184,10 @@ def _milestones(state: DesiredState) -> Iterator[Diagnostic]:
     for train in state.of_kind(ReleaseTrain):
         milestones = train.model.spec.milestones
         values = {
-            "codeFreeze": milestones.code_freeze, "qaStart": milestones.qa_start,
-            "uatStart": milestones.uat_start, "goNoGo": milestones.go_no_go,
+            "codeFreeze": milestones.code_freeze,
+            "qaStart": milestones.qa_start,
+            "uatStart": milestones.uat_start,
+            "goNoGo": milestones.go_no_go,
         }
         previous: tuple[str, Any] | None = None
         for name, offset in values.items():
@@ -153,24 +195,38 @@ def _milestones(state: DesiredState) -> Iterator[Diagnostic]:
                 continue
             path = ("spec", "milestones", name)
             if offset.total_seconds() > 0:
-                yield train.diagnostic("RC205", f"{name} must be at or before departure "
-                                       "(a negative offset such as -2d)", path)
+                yield train.diagnostic(
+                    "RC205",
+                    f"{name} must be at or before departure (a negative offset such as -2d)",
+                    path,
+                )
             elif previous is not None and offset < previous[1]:
-                yield train.diagnostic("RC205", f"{name} ({offset}) comes before "
-                                       f"{previous[0]}; milestones run codeFreeze → qaStart → "
-                                       "uatStart → goNoGo → departure → monitoringEnd", path)
+                yield train.diagnostic(
+                    "RC205",
+                    f"{name} ({offset}) comes before "
+                    f"{previous[0]}; milestones run codeFreeze → qaStart → "
+                    "uatStart → goNoGo → departure → monitoringEnd",
+                    path,
+                )
             previous = (name, offset)
         end = milestones.monitoring_end
         if end is not None and end.total_seconds() < 0:
-            yield train.diagnostic("RC205", "monitoringEnd must be after departure (a positive "
-                                   "offset such as +1d)", ("spec", "milestones", "monitoringEnd"))
+            yield train.diagnostic(
+                "RC205",
+                "monitoringEnd must be after departure (a positive offset such as +1d)",
+                ("spec", "milestones", "monitoringEnd"),
+            )
         for extra in milestones.model_extra or {}:
             guess = difflib.get_close_matches(extra, _STANDARD_MILESTONES, n=1, cutoff=0.75)
             if guess:
-                yield train.diagnostic("RC303", f"custom milestone '{extra}' looks like "
-                                       f"'{guess[0]}'; rename it if that was meant",
-                                       ("spec", "milestones", extra), key=True,
-                                       severity=Severity.WARNING)
+                yield train.diagnostic(
+                    "RC303",
+                    f"custom milestone '{extra}' looks like "
+                    f"'{guess[0]}'; rename it if that was meant",
+                    ("spec", "milestones", extra),
+                    key=True,
+                    severity=Severity.WARNING,
+                )
 
 
 def jira_version_problem(name: str) -> str | None:
@@ -190,12 +246,14 @@ def _versions(state: DesiredState) -> Iterator[Diagnostic]:
         version = release.model.spec.version
         problem = jira_version_problem(version)
         if problem:
-            yield release.diagnostic("RC206", f"Jira version name {problem}",
-                                     ("spec", "version"))
-        projects = sorted({
-            state.components[c.name].model.spec.jira_project
-            for c in release.model.spec.components if c.name in state.components
-        })
+            yield release.diagnostic("RC206", f"Jira version name {problem}", ("spec", "version"))
+        projects = sorted(
+            {
+                state.components[c.name].model.spec.jira_project
+                for c in release.model.spec.components
+                if c.name in state.components
+            }
+        )
         for project in projects:
             other = owners.setdefault((project, version), release)
             if other is not release and other.name != release.name:
@@ -213,8 +271,11 @@ def _releases(state: DesiredState) -> Iterator[Diagnostic]:
         seen: set[str] = set()
         for index, item in enumerate(spec.components):
             if item.name in seen:
-                yield release.diagnostic("RC209", f"component '{item.name}' is listed twice; "
-                                         "keep one entry", ("spec", "components", index, "name"))
+                yield release.diagnostic(
+                    "RC209",
+                    f"component '{item.name}' is listed twice; keep one entry",
+                    ("spec", "components", index, "name"),
+                )
             seen.add(item.name)
         train = state.trains.get(spec.train) if spec.train else None
         if train is None:
@@ -256,34 +317,53 @@ def _flags(state: DesiredState) -> Iterator[Diagnostic]:
         first = next(iter(kinds.values()))
         for name, kind in kinds.items():
             if kind in ("list", "null"):
-                yield flag.diagnostic("RC210", f"variant '{name}' is a {kind}; flagd variants "
-                                      "are booleans, strings, numbers or objects",
-                                      ("spec", "variants", name))
+                yield flag.diagnostic(
+                    "RC210",
+                    f"variant '{name}' is a {kind}; flagd variants "
+                    "are booleans, strings, numbers or objects",
+                    ("spec", "variants", name),
+                )
             elif kind != first:
-                yield flag.diagnostic("RC210", f"variant '{name}' is a {kind} but the first "
-                                      f"variant is a {first}; all variants need one type",
-                                      ("spec", "variants", name))
+                yield flag.diagnostic(
+                    "RC210",
+                    f"variant '{name}' is a {kind} but the first "
+                    f"variant is a {first}; all variants need one type",
+                    ("spec", "variants", name),
+                )
         names = ", ".join(spec.variants)
         if spec.default_variant not in spec.variants:
-            yield flag.diagnostic("RC210", f"defaultVariant '{spec.default_variant}' is not a "
-                                  f"variant; use one of: {names}", ("spec", "defaultVariant"))
+            yield flag.diagnostic(
+                "RC210",
+                f"defaultVariant '{spec.default_variant}' is not a variant; use one of: {names}",
+                ("spec", "defaultVariant"),
+            )
         if spec.rollout is None:
             continue
         if spec.rollout.variant not in spec.variants:
-            yield flag.diagnostic("RC210", f"rollout variant '{spec.rollout.variant}' is not a "
-                                  f"variant; use one of: {names}",
-                                  ("spec", "rollout", "variant"))
+            yield flag.diagnostic(
+                "RC210",
+                f"rollout variant '{spec.rollout.variant}' is not a variant; use one of: {names}",
+                ("spec", "rollout", "variant"),
+            )
         stages = spec.rollout.stages
         for index in range(1, len(stages)):
             before, stage = stages[index - 1], stages[index]
             path = ("spec", "rollout", "stages", index)
             if stage.at <= before.at:
-                yield flag.diagnostic("RC211", f"stage {index + 1} starts at or before stage "
-                                      f"{index}; list stages in time order", (*path, "at"))
+                yield flag.diagnostic(
+                    "RC211",
+                    f"stage {index + 1} starts at or before stage "
+                    f"{index}; list stages in time order",
+                    (*path, "at"),
+                )
             if stage.percent < before.percent:
-                yield flag.diagnostic("RC211", f"stage {index + 1} lowers the rollout from "
-                                      f"{before.percent:g}% to {stage.percent:g}%; stages only "
-                                      "go up", (*path, "percent"))
+                yield flag.diagnostic(
+                    "RC211",
+                    f"stage {index + 1} lowers the rollout from "
+                    f"{before.percent:g}% to {stage.percent:g}%; stages only "
+                    "go up",
+                    (*path, "percent"),
+                )
 
 
 def _workloads(state: DesiredState) -> Iterator[Diagnostic]:
@@ -309,14 +389,14 @@ def _clusters(state: DesiredState) -> Iterator[Diagnostic]:
     known = ", ".join(sorted(clusters))
 
     def unknown(manifest: Manifest[Model], name: str, path: tuple[PathPart, ...]) -> Diagnostic:
-        return manifest.diagnostic("RC214", f"cluster '{name}' is not declared in relctl.yaml "
-                                   f"(declared: {known})", path)
+        return manifest.diagnostic(
+            "RC214", f"cluster '{name}' is not declared in relctl.yaml (declared: {known})", path
+        )
 
     for component in state.of_kind(Component):
         for index, workload in enumerate(component.model.spec.workloads):
             if workload.cluster not in clusters:
-                yield unknown(component, workload.cluster,
-                              ("spec", "workloads", index, "cluster"))
+                yield unknown(component, workload.cluster, ("spec", "workloads", index, "cluster"))
     for flag in state.of_kind(FeatureFlag):
         if flag.model.spec.target.cluster not in clusters:
             yield unknown(flag, flag.model.spec.target.cluster, ("spec", "target", "cluster"))

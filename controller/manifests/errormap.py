@@ -15,14 +15,26 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from yaml.nodes import MappingNode
 
 from controller.manifests.diagnostics import Diagnostic, render_path
 from controller.manifests.yamlsource import ParsedDocument, PathPart, locate
 
 _TYPE_ERRORS = {
-    "string_type", "int_type", "float_type", "bool_type", "dict_type", "list_type",
-    "tuple_type", "model_type", "int_parsing", "float_parsing", "bool_parsing",
-    "model_attributes_type", "is_instance_of", "none_required",
+    "string_type",
+    "int_type",
+    "float_type",
+    "bool_type",
+    "dict_type",
+    "list_type",
+    "tuple_type",
+    "model_type",
+    "int_parsing",
+    "float_parsing",
+    "bool_parsing",
+    "model_attributes_type",
+    "is_instance_of",
+    "none_required",
 }
 
 
@@ -56,7 +68,9 @@ def diagnostics(
 
 
 def _explain(
-    document: ParsedDocument, model: type[BaseModel], error: ErrorDetails,
+    document: ParsedDocument,
+    model: type[BaseModel],
+    error: ErrorDetails,
     loc: tuple[PathPart, ...],
 ) -> tuple[str, str, tuple[PathPart, ...], bool]:
     kind = error["type"]
@@ -86,7 +100,7 @@ def _explain(
 def _is_mapping(document: ParsedDocument, loc: tuple[PathPart, ...]) -> bool:
     """Errors about a whole object point at its key (`spec:`), not its first field."""
     _, node = locate(document.node, loc)
-    return node.id == "mapping" and bool(loc)
+    return isinstance(node, MappingNode) and bool(loc)
 
 
 def _wrong_type(document: ParsedDocument, error: ErrorDetails, loc: tuple[PathPart, ...]) -> str:
@@ -94,12 +108,14 @@ def _wrong_type(document: ParsedDocument, error: ErrorDetails, loc: tuple[PathPa
     expected = error["msg"].removeprefix("Input should be ").removeprefix("a valid ")
     got = _describe(value)
     message = f"expected {expected}, got {got}"
-    if error["type"] == "string_type" and isinstance(value, int | float) and not isinstance(
-        value, bool
+    if (
+        error["type"] == "string_type"
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
     ):
         _, node = locate(document.node, loc)
         raw = getattr(node, "value", value)
-        message += f"; quote it (\"{raw}\") so YAML keeps it as text"
+        message += f'; quote it ("{raw}") so YAML keeps it as text'
     return message
 
 

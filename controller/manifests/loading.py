@@ -23,6 +23,7 @@ from controller.manifests import errormap, yamlsource
 from controller.manifests.config import ControllerConfig, ControllerConfigSpec
 from controller.manifests.diagnostics import Diagnostic
 from controller.manifests.documents import KINDS, Manifest
+from controller.manifests.models import Model
 from controller.manifests.state import DesiredState, build_state
 
 CONFIG_FILE = "relctl.yaml"
@@ -97,8 +98,14 @@ def _expand(root: Path, path: Path, diagnostics: list[Diagnostic]) -> Iterable[P
     if not _inside(root, real):
         code = "RC007" if absolute.is_symlink() else "RC008"
         diagnostics.append(
-            Diagnostic(shown, 1, 1, code, f"{path} is outside the repository {root}; "
-                       "relctl reads files inside the repository only")
+            Diagnostic(
+                shown,
+                1,
+                1,
+                code,
+                f"{path} is outside the repository {root}; "
+                "relctl reads files inside the repository only",
+            )
         )
         return
     if real.is_file():
@@ -118,8 +125,13 @@ def _set_files(root: Path, set_root: Path, diagnostics: list[Diagnostic]) -> Ite
     manifests = (set_root / spec.manifests_path).resolve()
     if not _inside(root, manifests):
         diagnostics.append(
-            Diagnostic(_display(root, config_file), 1, 1, "RC008",
-                       f"manifestsPath {spec.manifests_path!r} leaves the repository")
+            Diagnostic(
+                _display(root, config_file),
+                1,
+                1,
+                "RC008",
+                f"manifestsPath {spec.manifests_path!r} leaves the repository",
+            )
         )
     elif manifests.is_dir():
         yield from _walk(root, manifests, set_root / spec.git.status_path, diagnostics)
@@ -150,8 +162,10 @@ def _ignored(top: Path) -> list[str]:
 
 
 def _matches(patterns: list[str], relative: str) -> bool:
-    return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(relative, p.rstrip("/"))
-               for p in patterns)
+    return any(
+        fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(relative, p.rstrip("/"))
+        for p in patterns
+    )
 
 
 def _walk(root: Path, top: Path, status: Path, diagnostics: list[Diagnostic]) -> Iterable[Path]:
@@ -168,10 +182,15 @@ def _walk(root: Path, top: Path, status: Path, diagnostics: list[Diagnostic]) ->
                 continue
             if sub.is_symlink():
                 if not _inside(root, sub.resolve()):
-                    diagnostics.append(Diagnostic(
-                        _display(root, sub), 1, 1, "RC007",
-                        "symlink to a directory outside the repository; remove it",
-                    ))
+                    diagnostics.append(
+                        Diagnostic(
+                            _display(root, sub),
+                            1,
+                            1,
+                            "RC007",
+                            "symlink to a directory outside the repository; remove it",
+                        )
+                    )
                 continue
             kept.append(name)
         dirs[:] = kept
@@ -185,7 +204,7 @@ def _walk(root: Path, top: Path, status: Path, diagnostics: list[Diagnostic]) ->
 
 def _load_file(
     root: Path, set_root: Path, file: Path, limits: Limits, diagnostics: list[Diagnostic]
-) -> list[Manifest]:
+) -> list[Manifest[Model]]:
     shown = _display(root, file)
     text = _read(root, file, shown, limits, diagnostics)
     if text is None:
@@ -223,8 +242,11 @@ def _read(
             problem("RC004", "not a regular file")
             return None
         if info.st_size > limits.max_file_size:
-            problem("RC004", f"file is {info.st_size} bytes; the limit is "
-                    f"{limits.max_file_size} bytes: split it into several files")
+            problem(
+                "RC004",
+                f"file is {info.st_size} bytes; the limit is "
+                f"{limits.max_file_size} bytes: split it into several files",
+            )
             return None
         with file.open("rb") as handle:
             data = handle.read(limits.max_file_size + 1)
@@ -243,8 +265,12 @@ def _read(
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        problem("RC005", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
-                line, column)
+        problem(
+            "RC005",
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            line,
+            column,
+        )
         return None
 
 
@@ -253,9 +279,14 @@ def _to_manifest(
     document: yamlsource.ParsedDocument,
     is_config_file: bool,
     diagnostics: list[Diagnostic],
-) -> Manifest | None:
-    def problem(code: str, message: str, path: tuple[str | int, ...] = (), key: bool = False,
-                field_name: str = "") -> None:
+) -> Manifest[Model] | None:
+    def problem(
+        code: str,
+        message: str,
+        path: tuple[str | int, ...] = (),
+        key: bool = False,
+        field_name: str = "",
+    ) -> None:
         line, column = document.position(path, key=key)
         diagnostics.append(Diagnostic(shown, line, column, code, message, field_name))
 
@@ -269,8 +300,12 @@ def _to_manifest(
         problem("RC101", f"missing required field '{missing}'", field_name=missing)
         return None
     if api_version != _API_VERSION:
-        problem("RC105", f"unknown apiVersion {api_version!r}; use {_API_VERSION!r}",
-                ("apiVersion",), field_name="apiVersion")
+        problem(
+            "RC105",
+            f"unknown apiVersion {api_version!r}; use {_API_VERSION!r}",
+            ("apiVersion",),
+            field_name="apiVersion",
+        )
         return None
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:

@@ -47,10 +47,12 @@ def generate() -> dict[str, dict[str, Any]]:
         for key in ("$schema", "$id", "title"):
             schema.pop(key)
         defs[kind] = schema
-        branches.append({
-            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-            "then": {"$ref": f"#/$defs/{kind}"},
-        })
+        branches.append(
+            {
+                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "then": {"$ref": f"#/$defs/{kind}"},
+            }
+        )
     schemas[COMBINED] = {
         "$schema": DRAFT,
         "$id": BASE_URI + COMBINED,

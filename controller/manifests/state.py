@@ -24,7 +24,11 @@ from controller.manifests.models import (
 T = TypeVar("T", bound=Model)
 
 DEFAULT_CONFIG = ControllerConfig.model_validate(
-    {"apiVersion": "relctl.dev/v1alpha1", "kind": "ControllerConfig", "metadata": {"name": "default"}}
+    {
+        "apiVersion": "relctl.dev/v1alpha1",
+        "kind": "ControllerConfig",
+        "metadata": {"name": "default"},
+    }
 )
 
 

@@ -70,13 +70,15 @@ _CoreResolver.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
-_CoreResolver.add_implicit_resolver(NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_CoreResolver.add_implicit_resolver(
+    NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
 _CoreResolver.add_implicit_resolver(MERGE, re.compile(r"^<<$"), ["<"])
 
 if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
-    class _Loader(CParser, _CoreResolver):  # type: ignore[misc]
+    class _Loader(CParser, _CoreResolver):
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             _CoreResolver.__init__(self)
@@ -84,7 +86,10 @@ if yaml.__with_libyaml__:
 else:  # pragma: no cover - every supported platform ships libyaml wheels
 
     class _Loader(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
         _CoreResolver,
     ):
         def __init__(self, stream: str) -> None:
@@ -123,10 +128,11 @@ def locate(root: Node, path: tuple[PathPart, ...]) -> tuple[Node | None, Node]:
         found: tuple[Node, Node] | None = None
         if isinstance(node, MappingNode):
             found = _find_key(node, str(part), depth=0)
-        elif isinstance(node, SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                key_node, node = None, node.value[part]
-                continue
+        elif (
+            isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value)
+        ):
+            key_node, node = None, node.value[part]
+            continue
         if found is None:
             break
         key_node, node = found
@@ -183,11 +189,12 @@ def _check_depth(text: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
+                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
                     raise YamlProblem(
                         "RC011",
                         f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that",
-                        mark.line + 1,
-                        mark.column + 1,
+                        line,
+                        column,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
@@ -201,7 +208,9 @@ def _events(text: str) -> Iterator[yaml.Event]:
     loader = _Loader(text)
     try:
         while loader.check_event():
-            yield loader.get_event()
+            event = loader.get_event()
+            if event is not None:
+                yield event
     finally:
         loader.dispose()
 
@@ -224,7 +233,9 @@ def _construct(node: Node, depth: int, budget: _Budget) -> object:
             "a manifest never needs that (is this a 'billion laughs' file?)",
         )
     if depth > MAX_DEPTH:
-        raise _at(node, "RC011", f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that")
+        raise _at(
+            node, "RC011", f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that"
+        )
     if isinstance(node, ScalarNode):
         return _scalar(node)
     if isinstance(node, SequenceNode):

@@ -33,8 +33,9 @@ def _departures(state: DesiredState) -> Iterator[Diagnostic]:
         if train is None or spec.departure is None:
             continue
         if trains.departure_on(train.model.spec, spec.departure) is None:
-            upcoming = trains.next_departure(train.model.spec, _start_of(spec.departure,
-                                                                        train.model.spec.timezone))
+            upcoming = trains.next_departure(
+                train.model.spec, _start_of(spec.departure, train.model.spec.timezone)
+            )
             hint = f"; the next one is {upcoming.local:%Y-%m-%d %H:%M}" if upcoming else ""
             yield release.diagnostic(
                 "RC204",
@@ -52,10 +53,14 @@ def _start_of(when: date | datetime, timezone: str) -> datetime:
 def _window_shapes(state: DesiredState) -> Iterator[Diagnostic]:
     for window in state.windows.values():
         spec = window.model.spec
-        if spec.start is not None and spec.end is not None:
-            if to_instant(spec.end, spec.timezone) <= to_instant(spec.start, spec.timezone):
-                yield window.diagnostic("RC213", "the window ends before it starts; swap "
-                                        "'start' and 'end'", ("spec", "end"))
+        if (
+            spec.start is not None
+            and spec.end is not None
+            and to_instant(spec.end, spec.timezone) <= to_instant(spec.start, spec.timezone)
+        ):
+            yield window.diagnostic(
+                "RC213", "the window ends before it starts; swap 'start' and 'end'", ("spec", "end")
+            )
 
 
 def release_interval(state: DesiredState, release: Release) -> tuple[datetime, datetime] | None:

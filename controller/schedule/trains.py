@@ -48,7 +48,10 @@ def _local_start(spec: ReleaseTrainSpec) -> datetime:
 
 def version_name(spec: ReleaseTrainSpec, local: datetime, seq: int) -> str:
     return spec.version_format.format(
-        year=local.year, seq=seq, month=f"{local.month:02d}", day=f"{local.day:02d}",
+        year=local.year,
+        seq=seq,
+        month=f"{local.month:02d}",
+        day=f"{local.day:02d}",
     )
 
 
@@ -73,7 +76,7 @@ def departures(spec: ReleaseTrainSpec, start: datetime, end: datetime) -> list[D
 
 def _count_before(rule: rrule, local: datetime) -> int:
     """Departures in `local`'s year strictly before `local`."""
-    year_start = datetime(local.year, 1, 1)  # noqa: DTZ001 - wall-clock by design
+    year_start = datetime(local.year, 1, 1)
     return len(rule.between(year_start, local, inc=True)) - 1
 
 
