@@ -22,6 +22,7 @@ from controller.manifests.models import (
     ReleaseTrain,
 )
 from controller.manifests.state import DesiredState
+from controller.manifests.types import format_duration
 from controller.manifests.yamlsource import PathPart
 
 MAX_JIRA_VERSION = 255
@@ -203,7 +204,7 @@ def _milestones(state: DesiredState) -> Iterator[Diagnostic]:
             elif previous is not None and offset < previous[1]:
                 yield train.diagnostic(
                     "RC205",
-                    f"{name} ({offset}) comes before "
+                    f"{name} ({format_duration(offset)}) comes before "
                     f"{previous[0]}; milestones run codeFreeze → qaStart → "
                     "uatStart → goNoGo → departure → monitoringEnd",
                     path,

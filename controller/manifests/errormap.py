@@ -82,11 +82,15 @@ def _explain(
     if kind in _TYPE_ERRORS:
         return "RC103", _wrong_type(document, error, loc), loc, False
     message = error["msg"].removeprefix("Value error, ")
-    if kind == "string_pattern_mismatch":
-        pattern = (error.get("ctx") or {}).get("pattern", "")
+    ctx = error.get("ctx") or {}
+    if _secret(loc):
+        message = "invalid value (not shown, it may be a secret)"
+    elif kind in _BOUNDS:
+        message = f"{error['input']!r} is {_BOUNDS[kind]} {_bound(ctx)}"
+    elif kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
         message = f"{error['input']!r} does not match the required pattern {pattern}"
     elif kind in ("too_short", "too_long"):
-        ctx = error.get("ctx") or {}
         if kind == "too_short":
             message = f"needs at least {ctx.get('min_length')} item(s)"
         else:
@@ -103,9 +107,51 @@ def _is_mapping(document: ParsedDocument, loc: tuple[PathPart, ...]) -> bool:
     return isinstance(node, MappingNode) and bool(loc)
 
 
+_BOUNDS = {
+    "less_than_equal": "above the maximum",
+    "less_than": "not below",
+    "greater_than_equal": "below the minimum",
+    "greater_than": "not above",
+}
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
+def _bound(ctx: dict[str, Any]) -> object:
+    for key in ("le", "lt", "ge", "gt"):
+        if key in ctx:
+            return f"{ctx[key]:g}" if isinstance(ctx[key], int | float) else ctx[key]
+    return "?"
+
+
+_SECRET_WORDS = ("auth", "token", "secret", "password", "credential")
+
+
+def _secret(loc: tuple[PathPart, ...]) -> bool:
+    """Values under these fields may be credentials pasted inline: never echo them."""
+    return any(isinstance(p, str) and any(w in p.lower() for w in _SECRET_WORDS) for p in loc)
+
+
 def _wrong_type(document: ParsedDocument, error: ErrorDetails, loc: tuple[PathPart, ...]) -> str:
     value = error["input"]
-    expected = error["msg"].removeprefix("Input should be ").removeprefix("a valid ")
+    expected = _EXPECTED.get(error["type"]) or error["msg"].removeprefix("Input should be ")
+    if _secret(loc):
+        return (
+            f"expected {expected}, got a {type(value).__name__} value (not shown); "
+            "secrets are never written inline: use {env: NAME} or {file: PATH}"
+        )
     got = _describe(value)
     message = f"expected {expected}, got {got}"
     if (

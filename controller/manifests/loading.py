@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from controller.manifests import errormap, yamlsource
 from controller.manifests.config import ControllerConfig, ControllerConfigSpec
-from controller.manifests.diagnostics import Diagnostic
+from controller.manifests.diagnostics import Diagnostic, render_path
 from controller.manifests.documents import KINDS, Manifest
 from controller.manifests.models import Model
 from controller.manifests.state import DesiredState, build_state
@@ -96,17 +96,22 @@ def _expand(root: Path, path: Path, diagnostics: list[Diagnostic]) -> Iterable[P
     real = absolute.resolve()
     shown = _display(root, absolute) if _inside(root, absolute) else str(path)
     if not _inside(root, real):
-        code = "RC007" if absolute.is_symlink() else "RC008"
-        diagnostics.append(
-            Diagnostic(
-                shown,
-                1,
-                1,
-                code,
-                f"{path} is outside the repository {root}; "
-                "relctl reads files inside the repository only",
+        if absolute.is_symlink() and _inside(root, absolute):
+            target = absolute.readlink()
+            message = (
+                f"symlink pointing outside the repository (to {target}); relctl will not follow it"
             )
-        )
+            diagnostics.append(Diagnostic(shown, 1, 1, "RC007", message))
+        else:
+            diagnostics.append(
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    "RC008",
+                    "outside the repository; relctl reads files inside the repository only",
+                )
+            )
         return
     if real.is_file():
         yield real
@@ -213,7 +218,14 @@ def _load_file(
         documents = yamlsource.parse(text)
     except yamlsource.YamlProblem as problem:
         diagnostics.append(
-            Diagnostic(shown, problem.line, problem.column, problem.code, problem.message)
+            Diagnostic(
+                shown,
+                problem.line,
+                problem.column,
+                problem.code,
+                problem.message,
+                render_path(problem.path),
+            )
         )
         return []
     is_config_file = file.name == CONFIG_FILE and file.parent == set_root
@@ -234,7 +246,11 @@ def _read(
         diagnostics.append(Diagnostic(shown, line, column, code, message))
 
     if file.is_symlink() and not _inside(root, file.resolve()):
-        problem("RC007", "symlink pointing outside the repository; relctl will not follow it")
+        problem(
+            "RC007",
+            f"symlink pointing outside the repository (to {file.readlink()}); "
+            "relctl will not follow it",
+        )
         return None
     try:
         info = file.stat()

@@ -48,6 +48,7 @@ class YamlProblem(Exception):
         self.message = message
         self.line = line
         self.column = column
+        self.path: tuple[PathPart, ...] = ()  # filled in as the error unwinds
 
 
 class _CoreResolver(BaseResolver):
@@ -241,7 +242,14 @@ def _construct(node: Node, depth: int, budget: _Budget) -> object:
     if isinstance(node, SequenceNode):
         if node.tag != SEQ:
             raise _at(node, "RC001", f"unsupported YAML tag {node.tag!r}")
-        return [_construct(item, depth + 1, budget) for item in node.value]
+        items = []
+        for index, item in enumerate(node.value):
+            try:
+                items.append(_construct(item, depth + 1, budget))
+            except YamlProblem as problem:
+                problem.path = (index, *problem.path)
+                raise
+        return items
     if isinstance(node, MappingNode):
         if node.tag != MAP:
             raise _at(node, "RC001", f"unsupported YAML tag {node.tag!r}")
@@ -262,14 +270,20 @@ def _mapping(node: MappingNode, depth: int, budget: _Budget) -> dict[object, obj
         key = _scalar(key_node)
         if key in seen:
             first = seen[key].start_mark.line + 1
-            raise _at(
+            problem = _at(
                 key_node,
                 "RC002",
                 f"duplicate key {key_node.value!r} (first defined on line {first}); "
                 "remove one of them",
             )
+            problem.path = (key_node.value,)
+            raise problem
         seen[key] = key_node
-        result[key] = _construct(value_node, depth + 1, budget)
+        try:
+            result[key] = _construct(value_node, depth + 1, budget)
+        except YamlProblem as problem:
+            problem.path = (key_node.value, *problem.path)
+            raise
     if merged:
         merged.update(result)
         return merged

@@ -14,7 +14,7 @@ from controller.manifests.documents import Manifest
 from controller.manifests.models import BlackoutWindowSpec, Release
 from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
-from controller.schedule.zones import day_bounds, to_instant
+from controller.schedule.zones import day_bounds, to_instant, to_local
 
 
 def check(state: DesiredState, now: datetime) -> list[Diagnostic]:
@@ -105,7 +105,8 @@ def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
             yield release.diagnostic(
                 "RC207",
                 f"release is dated inside deny window '{window.name}' ({spec.reason}), "
-                f"active until {hit[1].isoformat()}; move the release, or add an 'override' "
+                f"active until {to_local(hit[1], spec.timezone):%Y-%m-%d %H:%M} ({spec.timezone}); "
+                "move the release, or add an 'override' "
                 "with reason, by and expires",
                 ("spec", field),
             )
