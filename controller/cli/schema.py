@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from controller.manifests import schemas
+from controller.manifests import reference, schemas
 
 
 @click.group("schema")
@@ -46,3 +46,29 @@ def export(output_dir: Path, check: bool) -> None:
     for name, text in generated.items():
         (output_dir / name).write_text(text, encoding="utf-8")
     click.echo(f"wrote {len(generated)} schemas to {output_dir} ({len(stale)} changed)")
+
+
+@group.command("reference")
+@click.option(
+    "--update",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rewrite the generated section of this Markdown file (e.g. README.md).",
+)
+@click.option("--check", is_flag=True, help="With --update: write nothing, exit 1 if stale.")
+def reference_command(target: Path | None, check: bool) -> None:
+    """Print the manifest reference (Markdown), or keep a file's copy up to date."""
+    if target is None:
+        click.echo(reference.generate(), nl=False)
+        return
+    current = target.read_text(encoding="utf-8")
+    try:
+        updated = reference.splice(current)
+    except ValueError:
+        raise click.UsageError(f"{target} has no generated-reference markers") from None
+    if check:
+        if updated != current:
+            click.echo(f"{target} is out of date; run 'relctl schema reference --update {target}'")
+            raise SystemExit(1)
+        return
+    target.write_text(updated, encoding="utf-8")

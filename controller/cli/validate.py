@@ -79,6 +79,12 @@ def command(
     now = options.parse_now(now_text)
     root = (root or options.find_root(Path.cwd())).resolve()
     found, manifests, files = build_diagnostics(root, paths, now, loading.Limits(max_file_size))
+    if files == 0:
+        click.echo(
+            f"relctl: no manifests found under {root} (looked for relctl.yaml and the "
+            "manifests directory, default releases/)",
+            err=True,
+        )
     failing = any(d.severity is Severity.ERROR or strict for d in found)
     if fmt == "json":
         click.echo(reporters.as_json(found, manifests, files, not failing))

@@ -20,6 +20,9 @@ JIRA_PROJECT_KEY = r"^[A-Z][A-Z0-9_]{1,9}$"
 JIRA_ISSUE_KEY = r"^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]*$"
 IMAGE_REPOSITORY = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+LOCAL_DATE_TIME = (
+    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?)?$"
+)
 DURATION = r"^[+-]?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
 _LABEL_RE = re.compile(DNS1123_LABEL)
@@ -202,8 +205,7 @@ LocalDateTime = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
-            r"([Zz]|[+-]\d{2}:?\d{2})?)?$",
+            "pattern": LOCAL_DATE_TIME,
             "description": "ISO 8601 date-time; without a UTC offset it is wall-clock time "
             "in the object's timezone",
         }

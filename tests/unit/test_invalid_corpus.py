@@ -46,9 +46,7 @@ def test_case_reports_exactly_its_diagnostics(case: dict[str, Any]) -> None:
     found = _run(case)
     # File names are relative to the root validated: the corpus, or the case directory.
     got = [(f"{d.file}:{d.line}:{d.column}", d.code, d.field, str(d.severity)) for d in found]
-    want = [
-        (e["at"], e["code"], e["field"], e.get("severity", "error")) for e in case["expect"]
-    ]
+    want = [(e["at"], e["code"], e["field"], e.get("severity", "error")) for e in case["expect"]]
     assert got == want
     for diagnostic, expected in zip(found, case["expect"], strict=True):
         assert expected["message"] in diagnostic.message
@@ -81,5 +79,6 @@ def test_warnings_alone_do_not_fail_without_strict() -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "warning RC301" in result.output
-    assert all(d.severity is Severity.WARNING for d in _run(
-        {"case": "warning-flag-past-remove-by.yaml"}))
+    assert all(
+        d.severity is Severity.WARNING for d in _run({"case": "warning-flag-past-remove-by.yaml"})
+    )

@@ -1,0 +1,115 @@
+"""`relctl validate` and `relctl schema export` through click's runner, and once as a real
+process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from controller.cli import cli
+from tests.conftest import DATA, NOW, REPO
+
+INVALID = DATA / "invalid"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_shipped_state_and_examples_are_valid() -> None:
+    code, output = invoke(
+        "validate", "--root", str(REPO), str(REPO / "releases"), str(REPO / "examples")
+    )
+    assert code == 0, output
+    assert "✓ valid" in output
+
+
+def test_default_paths_are_relctl_yaml_and_releases() -> None:
+    code, output = invoke("validate", "--root", str(REPO), "--format", "json")
+    report = json.loads(output)
+    assert code == 0 and report["valid"] is True
+    assert report["files"] == 1 + len(list((REPO / "releases").rglob("*.yaml")))
+
+
+def test_json_report_lists_every_diagnostic() -> None:
+    case = INVALID / "schema-bad-name.yaml"
+    code, output = invoke("validate", "--format", "json", "--root", str(INVALID), str(case))
+    report = json.loads(output)
+    assert code == 1
+    assert report["valid"] is False and report["errors"] == 3
+    assert [d["field"] for d in report["diagnostics"]] == [
+        "metadata.name",
+        "spec.image",
+        "spec.workloads[0].deployment",
+    ]
+
+
+def test_github_annotations() -> None:
+    case = INVALID / "schema-unknown-field.yaml"
+    code, output = invoke("validate", "--format", "github", "--root", str(INVALID), str(case))
+    assert code == 1
+    assert (
+        "::error file=schema-unknown-field.yaml,line=9,col=3,title=RC102 spec.dependOn::"
+        "unknown field 'dependOn'; did you mean 'dependsOn'?"
+    ) in output
+
+
+def test_all_errors_of_a_directory_are_reported() -> None:
+    code, output = invoke("validate", "--now", NOW.isoformat(), "--root", str(DATA), str(INVALID))
+    assert code == 1
+    assert output.count("error RC") >= 60
+
+
+def test_nothing_to_validate_is_said(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", "--root", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "no manifests found" in result.output
+
+
+def test_usage_errors_exit_2() -> None:
+    assert invoke("validate", "/no/such/path")[0] == 2
+    assert invoke("validate", "--format", "xml")[0] == 2
+    assert invoke("validate", "--now", "tomorrow")[0] == 2
+    assert invoke("validate", "--now", "2026-11-23T10:00:00")[0] == 2  # no offset
+
+
+def test_schema_export_check(tmp_path: Path) -> None:
+    assert invoke("schema", "export", "--check", "-o", str(REPO / "schemas"))[0] == 0
+    assert invoke("schema", "export", "--check", "-o", str(tmp_path))[0] == 1
+    code, _ = invoke("schema", "export", "-o", str(tmp_path))
+    assert code == 0
+    assert invoke("schema", "export", "--check", "-o", str(tmp_path))[0] == 0
+
+
+def _relctl() -> list[str]:
+    script = Path(sys.executable).parent / "relctl"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("relctl")
+    return [found] if found else [sys.executable, "-m", "controller"]
+
+
+def test_real_process_exit_codes_and_no_traceback() -> None:
+    ok = subprocess.run(
+        [*_relctl(), "validate", "releases/", "examples/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run(
+        [*_relctl(), "validate", "--root", str(INVALID), str(INVALID / "yaml-billion-laughs.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "yaml-billion-laughs.yaml:1:8: error RC003" in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
