@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -102,12 +103,45 @@ else:  # pragma: no cover - every supported platform ships libyaml wheels
 
 
 @dataclass(frozen=True, slots=True)
+class _Source:
+    """A file's text, shared by its documents; composed again only to find positions."""
+
+    text: str
+
+    def node(self, index: int) -> Node:
+        return _compose_nodes(self.text)[index]
+
+
+@lru_cache(maxsize=64)
+def _compose_nodes(text: str) -> list[Node]:
+    loader = _Loader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+        return nodes
+    finally:
+        loader.dispose()
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDocument:
-    """One YAML document: its value, and its node graph for position look-ups."""
+    """One YAML document: its value, and where to find its node graph for positions.
+
+    Node graphs are not kept: holding millions of nodes alive makes the garbage collector
+    re-scan them over and over, doubling load time. Positions are wanted only when a
+    diagnostic is emitted, and recomposing one file then costs well under a millisecond.
+    """
 
     index: int
     data: object
-    node: Node
+    source: _Source
+
+    @property
+    def node(self) -> Node:
+        return self.source.node(self.index)
 
     def position(self, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the deepest node on `path`.
@@ -166,12 +200,13 @@ def parse(text: str) -> list[ParsedDocument]:
     loader = _Loader(text)
     budget = _Budget(max(MIN_NODE_BUDGET, len(text) // 2))
     documents: list[ParsedDocument] = []
+    source = _Source(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there is one
                 break
-            documents.append(ParsedDocument(len(documents), _construct(node, 0, budget), node))
+            documents.append(ParsedDocument(len(documents), _construct(node, 0, budget), source))
     except yaml.MarkedYAMLError as exc:
         raise _from_marked(exc) from None
     except yaml.YAMLError as exc:

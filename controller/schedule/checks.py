@@ -6,6 +6,7 @@ Pure: `now` is an argument, and the result is a list of diagnostics.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -84,45 +85,62 @@ def release_interval(state: DesiredState, release: Release) -> tuple[datetime, d
 
 
 def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
+    """Deny windows a release is dated in. Absolute windows are sorted by start once, so
+    each release only looks at those that begin before it ends."""
+    deny = [w for w in state.windows.values() if w.model.spec.kind == "deny"]
+    absolute = sorted(
+        ((*windows.bounds(w.model.spec), w) for w in deny if w.model.spec.start is not None),
+        key=lambda item: item[0],
+    )
+    starts = [item[0] for item in absolute]
+    recurring = [w for w in deny if w.model.spec.start is None]
     for release in state.releases.values():
         interval = release_interval(state, release.model)
         if interval is None:
             continue
-        for window in state.windows.values():
+        begin, end = interval
+        candidates = [w for s, e, w in absolute[: bisect_left(starts, end)] if e > begin]
+        candidates += recurring
+        if not candidates:
+            continue
+        targets = _targets(state, release)
+        for window in sorted(candidates, key=lambda w: w.name):
             spec = window.model.spec
-            if spec.kind != "deny" or not _touches(state, release, spec):
+            if not any(windows.applies(spec, target) for target in targets):
                 continue
-            hits = windows.occurrences(spec, *interval)
-            if not hits:
-                continue
-            hit = hits[0]
-            override = release.model.spec.override
-            if release.model.spec.type == "hotfix" and spec.allow_hotfixes:
-                continue
-            if override is not None and override.expires > interval[0]:
+            hits = windows.occurrences(spec, begin, end)
+            if not hits or _excepted(release.model, spec, begin):
                 continue
             field = "date" if release.model.spec.date is not None else "departure"
+            until = to_local(hits[0][1], spec.timezone)
             yield release.diagnostic(
                 "RC207",
                 f"release is dated inside deny window '{window.name}' ({spec.reason}), "
-                f"active until {to_local(hit[1], spec.timezone):%Y-%m-%d %H:%M} ({spec.timezone}); "
-                "move the release, or add an 'override' "
-                "with reason, by and expires",
+                f"active until {until:%Y-%m-%d %H:%M} ({spec.timezone}); move the release, "
+                "or add an 'override' with reason, by and expires",
                 ("spec", field),
             )
 
 
-def _touches(state: DesiredState, release: Manifest[Release], spec: BlackoutWindowSpec) -> bool:
+def _excepted(release: Release, spec: BlackoutWindowSpec, at: datetime) -> bool:
+    """A hotfix through a window allowing hotfixes, or an override valid at `at`."""
+    if release.spec.type == "hotfix" and spec.allow_hotfixes:
+        return True
+    override = release.spec.override
+    return override is not None and override.expires > at
+
+
+def _targets(state: DesiredState, release: Manifest[Release]) -> list[windows.Target]:
+    """Every (component, cluster, project) the release deploys to."""
+    targets = []
     for item in release.model.spec.components:
         component = state.components.get(item.name)
         if component is None:
             continue
         project = component.model.spec.jira_project
-        clusters = {w.cluster for w in component.model.spec.workloads}
-        for cluster in clusters:
-            if windows.applies(spec, windows.Target(item.name, cluster, project)):
-                return True
-    return False
+        for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
+            targets.append(windows.Target(item.name, cluster, project))
+    return targets
 
 
 def _expiries(state: DesiredState, now: datetime) -> Iterator[Diagnostic]:

@@ -45,12 +45,18 @@ def _rule(text: str, dtstart: datetime) -> rrule:
     return parsed
 
 
+def bounds(spec: BlackoutWindowSpec) -> tuple[datetime, datetime]:
+    """The UTC instants of an absolute window."""
+    assert spec.start is not None and spec.end is not None
+    return to_instant(spec.start, spec.timezone), to_instant(spec.end, spec.timezone)
+
+
 def occurrences(
     spec: BlackoutWindowSpec, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """(start, end) instants of the window's occurrences that overlap [start, end)."""
     if spec.start is not None and spec.end is not None:
-        begin, finish = to_instant(spec.start, spec.timezone), to_instant(spec.end, spec.timezone)
+        begin, finish = bounds(spec)
         return [(begin, finish)] if begin < end and start < finish else []
     assert spec.rrule is not None and spec.dtstart is not None and spec.duration is not None
     dtstart = spec.dtstart
