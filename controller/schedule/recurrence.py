@@ -25,8 +25,13 @@ from dateutil.rrule import rrulestr as _rrulestr
 
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _FREQ_NAMES = {
-    "YEARLY": YEARLY, "MONTHLY": MONTHLY, "WEEKLY": WEEKLY, "DAILY": DAILY,
-    "HOURLY": HOURLY, "MINUTELY": MINUTELY, "SECONDLY": SECONDLY,
+    "YEARLY": YEARLY,
+    "MONTHLY": MONTHLY,
+    "WEEKLY": WEEKLY,
+    "DAILY": DAILY,
+    "HOURLY": HOURLY,
+    "MINUTELY": MINUTELY,
+    "SECONDLY": SECONDLY,
 }
 # Keep this many periods between the anchor and the query, so nearby queries share a
 # compiled rule and anchors are never computed too late.
@@ -89,7 +94,9 @@ class Recurrence:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Recurrence) and (self.rule, self.dtstart) == (
-            other.rule, other.dtstart)
+            other.rule,
+            other.dtstart,
+        )
 
     def __hash__(self) -> int:
         return hash((self.rule, self.dtstart))
