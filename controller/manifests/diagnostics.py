@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "RC213": "absolute window ends before it starts",
     "RC214": "cluster not declared in the ControllerConfig",
     "RC215": "component not riding the release's train",
+    "RC216": "train release version differs from the departure's versionFormat name",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

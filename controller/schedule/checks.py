@@ -33,7 +33,8 @@ def _departures(state: DesiredState) -> Iterator[Diagnostic]:
         train = state.trains.get(spec.train) if spec.train else None
         if train is None or spec.departure is None:
             continue
-        if trains.departure_on(train.model.spec, spec.departure) is None:
+        departure = trains.departure_on(train.model.spec, spec.departure)
+        if departure is None:
             upcoming = trains.next_departure(
                 train.model.spec, _start_of(spec.departure, train.model.spec.timezone)
             )
@@ -42,6 +43,14 @@ def _departures(state: DesiredState) -> Iterator[Diagnostic]:
                 "RC204",
                 f"train '{spec.train}' has no departure on {spec.departure.isoformat()}{hint}",
                 ("spec", "departure"),
+            )
+        elif departure.version != spec.version:
+            yield release.diagnostic(
+                "RC216",
+                f"the train names this departure '{departure.version}' (versionFormat "
+                f"'{train.model.spec.version_format}'); check that '{spec.version}' is meant",
+                ("spec", "version"),
+                severity=Severity.WARNING,
             )
 
 
