@@ -89,8 +89,9 @@ def _make(spec: ReleaseTrainSpec, local: datetime, seq: int) -> Departure:
         name: to_instant(local + offset, spec.timezone)
         for name, offset in milestone_offsets(spec).items()
     }
-    return Departure(local, to_instant(local, spec.timezone), seq,
-                     version_name(spec, local, seq), milestones)
+    return Departure(
+        local, to_instant(local, spec.timezone), seq, version_name(spec, local, seq), milestones
+    )
 
 
 def _seq_before(rule: Recurrence, local: datetime) -> int:

@@ -1,22 +1,31 @@
-"""Blackout windows: which apply to a deployment target, and whether one is active.
+"""Blackout windows: which apply to a deployment target, whether it may deploy now, and
+when that next changes.
 
 Rules (as Argo CD sync windows): no matching window → allowed; if any matching `allow`
-window exists, deploys happen only while one is active; an active `deny` window always
-wins, except for a hotfix through a window with `allowHotfixes`, or a valid override.
-Recurring occurrences are wall-clock times in the window's timezone; a window is active
-on [start, start + duration).
+window exists, deploys happen only while one of them is active; an active `deny` window
+always wins, except for a hotfix through a window with `allowHotfixes`, or a valid
+override. Each occurrence is active on [start, end). Recurring occurrences start at
+wall-clock times in the window's timezone and last `duration` of wall-clock time, so a
+48h weekend window starting Saturday 00:00 ends Monday 00:00 local even across a DST
+change. Occurrences are computed near the query (see `recurrence`), so a window whose
+`dtstart` is ten years back costs the same as one from last week.
+
+Pure: the instant is always an argument.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from dateutil.rrule import rrule, rrulestr
-
 from controller.manifests.models import BlackoutWindowSpec
+from controller.schedule.recurrence import Recurrence
 from controller.schedule.zones import to_instant, to_local
+
+HORIZON = timedelta(days=5 * 366)
+_MAX_STEPS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,46 @@ class Target:
     component: str
     cluster: str = ""
     project: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A named window, as the evaluation sees it."""
+
+    name: str
+    spec: BlackoutWindowSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Exceptions:
+    """What lets a deploy pass deny windows."""
+
+    hotfix: bool = False
+    override_expires: datetime | None = None
+    """A release's override: passes every deny window until it expires."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a target may deploy at an instant, why, and until when."""
+
+    allowed: bool
+    at: datetime
+    blocking: tuple[str, ...]
+    """Active deny windows that block (empty when allowed, or when no allow window is
+    active while allow windows apply)."""
+    passed: tuple[str, ...]
+    """Active deny windows passed by a hotfix allowance or an override."""
+    allow_windows: tuple[str, ...]
+    """Allow windows that apply to the target (deploys only while one is active)."""
+    active_allow: tuple[str, ...]
+    """Allow windows active now."""
+    next_open: datetime | None
+    """When blocked: the first instant it is allowed (None if not within the horizon)."""
+    next_close: datetime | None
+    """When allowed: the first instant it is blocked (None if not within the horizon)."""
+    override_used: bool = False
+    """An override is what lets it through."""
 
 
 def applies(spec: BlackoutWindowSpec, target: Target) -> bool:
@@ -38,17 +87,23 @@ def applies(spec: BlackoutWindowSpec, target: Target) -> bool:
     )
 
 
-@lru_cache(maxsize=1024)
-def _rule(text: str, dtstart: datetime) -> rrule:
-    parsed = rrulestr(text, dtstart=dtstart, cache=True)
-    assert isinstance(parsed, rrule)
-    return parsed
-
-
 def bounds(spec: BlackoutWindowSpec) -> tuple[datetime, datetime]:
     """The UTC instants of an absolute window."""
     assert spec.start is not None and spec.end is not None
     return to_instant(spec.start, spec.timezone), to_instant(spec.end, spec.timezone)
+
+
+def recurrence(spec: BlackoutWindowSpec) -> Recurrence:
+    assert spec.rrule is not None and spec.dtstart is not None
+    start = spec.dtstart
+    if start.tzinfo is not None:
+        start = to_local(start, spec.timezone)
+    return _recurrence(spec.rrule, start)
+
+
+@lru_cache(maxsize=4096)
+def _recurrence(rule: str, start: datetime) -> Recurrence:
+    return Recurrence(rule, start)
 
 
 def occurrences(
@@ -58,17 +113,14 @@ def occurrences(
     if spec.start is not None and spec.end is not None:
         begin, finish = bounds(spec)
         return [(begin, finish)] if begin < end and start < finish else []
-    assert spec.rrule is not None and spec.dtstart is not None and spec.duration is not None
-    dtstart = spec.dtstart
-    if dtstart.tzinfo is not None:
-        dtstart = to_local(dtstart, spec.timezone)
-    rule = _rule(spec.rrule, dtstart)
+    assert spec.duration is not None
+    rule = recurrence(spec)
     # An occurrence overlapping the interval began at most `duration` (plus a DST hour)
     # before it.
     low = to_local(start, spec.timezone) - spec.duration - timedelta(hours=1)
     high = to_local(end, spec.timezone) + timedelta(hours=1)
     found = []
-    for local in rule.between(low, high, inc=True):
+    for local in rule.between(low, high):
         begin = to_instant(local, spec.timezone)
         finish = to_instant(local + spec.duration, spec.timezone)
         if begin < end and start < finish:
@@ -77,6 +129,152 @@ def occurrences(
 
 
 def occurrence_at(spec: BlackoutWindowSpec, at: datetime) -> tuple[datetime, datetime] | None:
-    """The (start, end) instants of the occurrence active at `at`, if any."""
+    """The (start, end) of an occurrence active at `at` (the latest ending, if several)."""
     found = occurrences(spec, at, at + timedelta(microseconds=1))
-    return found[-1] if found else None
+    return max(found, key=lambda o: o[1]) if found else None
+
+
+def next_start(spec: BlackoutWindowSpec, after: datetime) -> datetime | None:
+    """The first occurrence start strictly after the instant `after`."""
+    if spec.start is not None and spec.end is not None:
+        begin, _ = bounds(spec)
+        return begin if begin > after else None
+    rule = recurrence(spec)
+    local = to_local(after, spec.timezone) - timedelta(hours=1)
+    for _ in range(_MAX_STEPS):
+        candidate = rule.after(local)
+        if candidate is None:
+            return None
+        instant = to_instant(candidate, spec.timezone)
+        if instant > after:
+            return instant
+        local = candidate
+    return None  # pragma: no cover - a rule this dense never reaches here
+
+
+def evaluate(
+    windows: Sequence[Window],
+    target: Target,
+    at: datetime,
+    exceptions: Exceptions = Exceptions(),
+) -> Verdict:
+    """The verdict for `target` at the instant `at`, with the next change of state."""
+    matching = [w for w in windows if applies(w.spec, target)]
+    deny = [w for w in matching if w.spec.kind == "deny"]
+    allow = [w for w in matching if w.spec.kind == "allow"]
+    state = _state(deny, allow, at, exceptions)
+    if state.allowed:
+        next_open, next_close = None, _next_close(deny, allow, at, exceptions)
+    else:
+        next_open, next_close = _next_open(deny, allow, at, exceptions), None
+    return Verdict(
+        allowed=state.allowed,
+        at=at,
+        blocking=state.blocking,
+        passed=state.passed,
+        allow_windows=tuple(w.name for w in allow),
+        active_allow=state.active_allow,
+        next_open=next_open,
+        next_close=next_close,
+        override_used=state.override_used,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    allowed: bool
+    blocking: tuple[str, ...]
+    passed: tuple[str, ...]
+    active_allow: tuple[str, ...]
+    override_used: bool
+    blocked_until: datetime | None
+    """The latest end among blocking deny occurrences."""
+
+
+def _passes(spec: BlackoutWindowSpec, at: datetime, exceptions: Exceptions) -> tuple[bool, bool]:
+    """(passes, by override) for an active deny window."""
+    if exceptions.hotfix and spec.allow_hotfixes:
+        return True, False
+    if exceptions.override_expires is not None and at < exceptions.override_expires:
+        return True, True
+    return False, False
+
+
+def _state(
+    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
+) -> _State:
+    blocking, passed, ends = [], [], []
+    override_used = False
+    for window in deny:
+        hit = occurrence_at(window.spec, at)
+        if hit is None:
+            continue
+        ok, by_override = _passes(window.spec, at, exceptions)
+        if ok:
+            passed.append(window.name)
+            override_used = override_used or by_override
+        else:
+            blocking.append(window.name)
+            ends.append(hit[1])
+    active_allow = tuple(w.name for w in allow if occurrence_at(w.spec, at) is not None)
+    allowed = not blocking and (not allow or bool(active_allow))
+    return _State(
+        allowed,
+        tuple(blocking),
+        tuple(passed),
+        active_allow,
+        override_used and allowed,
+        max(ends) if ends else None,
+    )
+
+
+def _next_open(
+    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
+) -> datetime | None:
+    """Walk forward from `at` over change points until the target is allowed."""
+    moment, limit = at, at + HORIZON
+    for _ in range(_MAX_STEPS):
+        state = _state(deny, allow, moment, exceptions)
+        if state.allowed:
+            return moment
+        if state.blocked_until is not None:
+            moment = state.blocked_until
+        else:  # not denied, but no allow window active: wait for the next one to start
+            starts = [s for w in allow if (s := next_start(w.spec, moment)) is not None]
+            if not starts:
+                return None
+            moment = min(starts)
+        if moment > limit:
+            return None
+    return None  # pragma: no cover
+
+
+def _next_close(
+    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
+) -> datetime | None:
+    """The first instant after `at` at which the target becomes blocked."""
+    moment, limit = at, at + HORIZON
+    for _ in range(_MAX_STEPS):
+        candidates = []
+        for window in deny:
+            start = next_start(window.spec, moment)
+            if start is not None:
+                candidates.append(start)
+            hit = occurrence_at(window.spec, moment)
+            if hit is not None:  # passed now, but the pass may end (an override expires)
+                candidates.append(hit[1])
+        for window in allow:
+            hit = occurrence_at(window.spec, moment)
+            if hit is not None:
+                candidates.append(hit[1])
+        if exceptions.override_expires is not None and exceptions.override_expires > moment:
+            candidates.append(exceptions.override_expires)
+        candidates = [c for c in candidates if c > moment]
+        if not candidates:
+            return None
+        moment = min(candidates)
+        if moment > limit:
+            return None
+        if not _state(deny, allow, moment, exceptions).allowed:
+            return moment
+    return None  # pragma: no cover

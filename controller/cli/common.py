@@ -1,0 +1,40 @@
+"""Loading the repository's desired state for commands that act on it.
+
+Commands other than `validate` refuse to work from invalid manifests: they print the
+diagnostics (as `validate` would) and exit 1, writing nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from controller.cli import options, reporters
+from controller.cli.validate import build_diagnostics
+from controller.manifests import loading
+from controller.manifests.diagnostics import Severity
+from controller.manifests.state import DesiredState
+
+ROOT_OPTION = click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Repository root (default: the enclosing git work tree, or the current directory).",
+)
+
+
+def build_state(root: Path | None, now: datetime) -> DesiredState:
+    """The repository's valid desired state, or exit 1 after printing why it is invalid."""
+    root = (root or options.find_root(Path.cwd())).resolve()
+    found, manifests, files = build_diagnostics(root, (), now, loading.Limits())
+    errors = [d for d in found if d.severity is Severity.ERROR]
+    if errors:
+        click.echo(reporters.text(errors, manifests, files, color=sys.stderr.isatty()), err=True)
+        click.echo("relctl: the manifests are invalid; fix them first (relctl validate)", err=True)
+        raise SystemExit(1)
+    result = loading.load(root)
+    if not result.states:
+        raise click.UsageError(f"no manifests found under {root}")
+    return result.states[0]
