@@ -10,7 +10,7 @@ import sys
 import click
 
 from controller import __version__
-from controller.cli import schema, validate, windows
+from controller.cli import calendar, schema, validate, windows
 from controller.errors import RelctlError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -24,6 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(validate.command)
+cli.add_command(calendar.command)
 cli.add_command(schema.group)
 cli.add_command(windows.group)
 
