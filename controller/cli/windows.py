@@ -58,12 +58,14 @@ def build_verdicts(
                 f"{component} does not run on {cluster!r} (it runs on {', '.join(declared)})",
                 param_hint="--cluster",
             )
-    all_windows = [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+    evaluator = windows.Evaluator(
+        [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+    )
     return [
         (
             cluster,
-            windows.evaluate(
-                all_windows, windows.Target(component, cluster, spec.jira_project), at, exceptions
+            evaluator.evaluate(
+                windows.Target(component, cluster, spec.jira_project), at, exceptions
             ),
         )
         for cluster in (clusters or tuple(declared))

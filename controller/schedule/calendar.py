@@ -64,7 +64,9 @@ def _instant(value: datetime | date, timezone: str) -> datetime:
 def build(state: DesiredState, start: datetime, end: datetime, now: datetime) -> list[Event]:
     """Every event overlapping [start, end), ordered by start."""
     domain = f"{state.config.metadata.name}.relctl"
-    all_windows = [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+    evaluator = windows.Evaluator(
+        [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+    )
     events: list[Event] = []
     riding = _riding(state, now)
     for name, train in sorted(state.trains.items()):
@@ -83,7 +85,7 @@ def build(state: DesiredState, start: datetime, end: datetime, now: datetime) ->
                     end,
                 )
             )
-    events.extend(_release_events(state, domain, all_windows, riding, start, end, now))
+    events.extend(_release_events(state, domain, evaluator, riding, start, end, now))
     events.extend(_window_events(state, domain, start, end))
     events.extend(_flag_events(state, domain, start, end))
     return sorted(events, key=lambda e: e.sort_key)
@@ -158,7 +160,7 @@ def _departure_events(
 def _release_events(
     state: DesiredState,
     domain: str,
-    all_windows: list[windows.Window],
+    evaluator: windows.Evaluator,
     riding: dict[tuple[str, datetime], list[str]],
     start: datetime,
     end: datetime,
@@ -188,7 +190,7 @@ def _release_events(
             probe = day_bounds(spec.date, timezone)[0]
         if not start <= _instant(when, zone) < end:
             continue
-        blocked, waits, opens = _blocked(state, all_windows, name, probe)
+        blocked, waits, opens = _blocked(state, evaluator, name, probe)
         parts = ", ".join(f"{c.name} {c.version}" for c in spec.components)
         lines = [f"Release {name}, version {spec.version} ({spec.type}).", f"Components: {parts}."]
         if spec.train:
@@ -225,7 +227,7 @@ def _release_events(
 
 
 def _blocked(
-    state: DesiredState, all_windows: list[windows.Window], name: str, at: datetime
+    state: DesiredState, evaluator: windows.Evaluator, name: str, at: datetime
 ) -> tuple[tuple[str, ...], tuple[str, ...], datetime | None]:
     """Deny windows blocking the release at `at`, allow windows some target waits for, and
     when all of its targets are open."""
@@ -243,7 +245,7 @@ def _blocked(
             continue
         for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
             target = windows.Target(item.name, cluster, component.model.spec.jira_project)
-            verdict = windows.evaluate(all_windows, target, at, exceptions)
+            verdict = evaluator.evaluate(target, at, exceptions)
             if not verdict.allowed:
                 blocking.update(verdict.blocking)
                 if not verdict.blocking:

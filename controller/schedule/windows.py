@@ -152,32 +152,140 @@ def next_start(spec: BlackoutWindowSpec, after: datetime) -> datetime | None:
     return None  # pragma: no cover - a rule this dense never reaches here
 
 
+class Evaluator:
+    """Evaluates many targets against one set of windows, computing each window's
+    occurrence at an instant once however many targets share it (1,000 windows x
+    1,000 components cost 1,000 occurrence look-ups, plus cheap scope checks)."""
+
+    def __init__(self, windows: Sequence[Window]) -> None:
+        self.windows = tuple(windows)
+        self._active: dict[tuple[int, datetime], tuple[datetime, datetime] | None] = {}
+        self._next: dict[tuple[int, datetime], datetime | None] = {}
+
+    def active(self, index: int, at: datetime) -> tuple[datetime, datetime] | None:
+        key = (index, at)
+        if key not in self._active:
+            self._active[key] = occurrence_at(self.windows[index].spec, at)
+        return self._active[key]
+
+    def next_start(self, index: int, after: datetime) -> datetime | None:
+        key = (index, after)
+        if key not in self._next:
+            self._next[key] = next_start(self.windows[index].spec, after)
+        return self._next[key]
+
+    def evaluate(
+        self, target: Target, at: datetime, exceptions: Exceptions = Exceptions()
+    ) -> Verdict:
+        """The verdict for `target` at the instant `at`, with the next change of state."""
+        matching = [i for i, w in enumerate(self.windows) if applies(w.spec, target)]
+        deny = [i for i in matching if self.windows[i].spec.kind == "deny"]
+        allow = [i for i in matching if self.windows[i].spec.kind == "allow"]
+        state = self._state(deny, allow, at, exceptions)
+        if state.allowed:
+            next_open, next_close = None, self._next_close(deny, allow, at, exceptions)
+        else:
+            next_open, next_close = self._next_open(deny, allow, at, exceptions), None
+        return Verdict(
+            allowed=state.allowed,
+            at=at,
+            blocking=state.blocking,
+            passed=state.passed,
+            allow_windows=tuple(self.windows[i].name for i in allow),
+            active_allow=state.active_allow,
+            next_open=next_open,
+            next_close=next_close,
+            override_used=state.override_used,
+        )
+
+    def _state(
+        self, deny: Sequence[int], allow: Sequence[int], at: datetime, exceptions: Exceptions
+    ) -> _State:
+        blocking, passed, ends = [], [], []
+        override_used = False
+        for index in deny:
+            hit = self.active(index, at)
+            if hit is None:
+                continue
+            window = self.windows[index]
+            ok, by_override = _passes(window.spec, at, exceptions)
+            if ok:
+                passed.append(window.name)
+                override_used = override_used or by_override
+            else:
+                blocking.append(window.name)
+                ends.append(hit[1])
+        active_allow = tuple(self.windows[i].name for i in allow if self.active(i, at) is not None)
+        allowed = not blocking and (not allow or bool(active_allow))
+        return _State(
+            allowed,
+            tuple(blocking),
+            tuple(passed),
+            active_allow,
+            override_used and allowed,
+            max(ends) if ends else None,
+        )
+
+    def _next_open(
+        self, deny: Sequence[int], allow: Sequence[int], at: datetime, exceptions: Exceptions
+    ) -> datetime | None:
+        """Walk forward from `at` over change points until the target is allowed."""
+        moment, limit = at, at + HORIZON
+        for _ in range(_MAX_STEPS):
+            state = self._state(deny, allow, moment, exceptions)
+            if state.allowed:
+                return moment
+            if state.blocked_until is not None:
+                moment = state.blocked_until
+            else:  # not denied, but no allow window active: wait for the next one to start
+                starts = [s for i in allow if (s := self.next_start(i, moment)) is not None]
+                if not starts:
+                    return None
+                moment = min(starts)
+            if moment > limit:
+                return None
+        return None  # pragma: no cover
+
+    def _next_close(
+        self, deny: Sequence[int], allow: Sequence[int], at: datetime, exceptions: Exceptions
+    ) -> datetime | None:
+        """The first instant after `at` at which the target becomes blocked."""
+        moment, limit = at, at + HORIZON
+        for _ in range(_MAX_STEPS):
+            candidates = []
+            for index in deny:
+                start = self.next_start(index, moment)
+                if start is not None:
+                    candidates.append(start)
+                hit = self.active(index, moment)
+                if hit is not None:  # passed now, but the pass may end (an override expires)
+                    candidates.append(hit[1])
+            for index in allow:
+                hit = self.active(index, moment)
+                if hit is not None:
+                    candidates.append(hit[1])
+            expires = exceptions.override_expires
+            if expires is not None and expires > moment:
+                candidates.append(expires)
+            candidates = [c for c in candidates if c > moment]
+            if not candidates:
+                return None
+            moment = min(candidates)
+            if moment > limit:
+                return None
+            if not self._state(deny, allow, moment, exceptions).allowed:
+                return moment
+        return None  # pragma: no cover
+
+
 def evaluate(
     windows: Sequence[Window],
     target: Target,
     at: datetime,
     exceptions: Exceptions = Exceptions(),
 ) -> Verdict:
-    """The verdict for `target` at the instant `at`, with the next change of state."""
-    matching = [w for w in windows if applies(w.spec, target)]
-    deny = [w for w in matching if w.spec.kind == "deny"]
-    allow = [w for w in matching if w.spec.kind == "allow"]
-    state = _state(deny, allow, at, exceptions)
-    if state.allowed:
-        next_open, next_close = None, _next_close(deny, allow, at, exceptions)
-    else:
-        next_open, next_close = _next_open(deny, allow, at, exceptions), None
-    return Verdict(
-        allowed=state.allowed,
-        at=at,
-        blocking=state.blocking,
-        passed=state.passed,
-        allow_windows=tuple(w.name for w in allow),
-        active_allow=state.active_allow,
-        next_open=next_open,
-        next_close=next_close,
-        override_used=state.override_used,
-    )
+    """The verdict for one target; use an `Evaluator` for many targets."""
+    return Evaluator(windows).evaluate(target, at, exceptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,83 +306,3 @@ def _passes(spec: BlackoutWindowSpec, at: datetime, exceptions: Exceptions) -> t
     if exceptions.override_expires is not None and at < exceptions.override_expires:
         return True, True
     return False, False
-
-
-def _state(
-    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
-) -> _State:
-    blocking, passed, ends = [], [], []
-    override_used = False
-    for window in deny:
-        hit = occurrence_at(window.spec, at)
-        if hit is None:
-            continue
-        ok, by_override = _passes(window.spec, at, exceptions)
-        if ok:
-            passed.append(window.name)
-            override_used = override_used or by_override
-        else:
-            blocking.append(window.name)
-            ends.append(hit[1])
-    active_allow = tuple(w.name for w in allow if occurrence_at(w.spec, at) is not None)
-    allowed = not blocking and (not allow or bool(active_allow))
-    return _State(
-        allowed,
-        tuple(blocking),
-        tuple(passed),
-        active_allow,
-        override_used and allowed,
-        max(ends) if ends else None,
-    )
-
-
-def _next_open(
-    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
-) -> datetime | None:
-    """Walk forward from `at` over change points until the target is allowed."""
-    moment, limit = at, at + HORIZON
-    for _ in range(_MAX_STEPS):
-        state = _state(deny, allow, moment, exceptions)
-        if state.allowed:
-            return moment
-        if state.blocked_until is not None:
-            moment = state.blocked_until
-        else:  # not denied, but no allow window active: wait for the next one to start
-            starts = [s for w in allow if (s := next_start(w.spec, moment)) is not None]
-            if not starts:
-                return None
-            moment = min(starts)
-        if moment > limit:
-            return None
-    return None  # pragma: no cover
-
-
-def _next_close(
-    deny: Sequence[Window], allow: Sequence[Window], at: datetime, exceptions: Exceptions
-) -> datetime | None:
-    """The first instant after `at` at which the target becomes blocked."""
-    moment, limit = at, at + HORIZON
-    for _ in range(_MAX_STEPS):
-        candidates = []
-        for window in deny:
-            start = next_start(window.spec, moment)
-            if start is not None:
-                candidates.append(start)
-            hit = occurrence_at(window.spec, moment)
-            if hit is not None:  # passed now, but the pass may end (an override expires)
-                candidates.append(hit[1])
-        for window in allow:
-            hit = occurrence_at(window.spec, moment)
-            if hit is not None:
-                candidates.append(hit[1])
-        if exceptions.override_expires is not None and exceptions.override_expires > moment:
-            candidates.append(exceptions.override_expires)
-        candidates = [c for c in candidates if c > moment]
-        if not candidates:
-            return None
-        moment = min(candidates)
-        if moment > limit:
-            return None
-        if not _state(deny, allow, moment, exceptions).allowed:
-            return moment
-    return None  # pragma: no cover
