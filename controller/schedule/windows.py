@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 
 from controller.manifests.models import BlackoutWindowSpec
 from controller.schedule.recurrence import Recurrence
@@ -134,6 +135,28 @@ def occurrence_at(spec: BlackoutWindowSpec, at: datetime) -> tuple[datetime, dat
     return max(found, key=lambda o: o[1]) if found else None
 
 
+@lru_cache(maxsize=4096)
+def always_active_from(spec: BlackoutWindowSpec) -> datetime | None:
+    """For a recurring window whose occurrences overlap or touch forever (a daily 24h
+    window, say): the instant from which it never closes. None otherwise, or when that
+    cannot be told cheaply (then callers follow occurrences one by one)."""
+    if spec.rrule is None or spec.duration is None:
+        return None
+    upper = spec.rrule.upper()
+    if "COUNT=" in upper or "UNTIL=" in upper:
+        return None
+    rule = recurrence(spec)
+    first = rule.after(rule.dtstart, inclusive=True)
+    if first is None:
+        return None
+    # Two years of starts show every gap a weekly, monthly or daily pattern has.
+    sample = rule.between(first, first + timedelta(days=2 * 366 + 1))
+    if len(sample) < 2:
+        return None
+    gap = max(later - earlier for earlier, later in pairwise(sample))
+    return to_instant(first, spec.timezone) if gap <= spec.duration else None
+
+
 def next_start(spec: BlackoutWindowSpec, after: datetime) -> datetime | None:
     """The first occurrence start strictly after the instant `after`."""
     if spec.start is not None and spec.end is not None:
@@ -161,12 +184,33 @@ class Evaluator:
         self.windows = tuple(windows)
         self._active: dict[tuple[int, datetime], tuple[datetime, datetime] | None] = {}
         self._next: dict[tuple[int, datetime], datetime | None] = {}
+        self._covered: dict[tuple[int, datetime], datetime] = {}
 
     def active(self, index: int, at: datetime) -> tuple[datetime, datetime] | None:
         key = (index, at)
         if key not in self._active:
             self._active[key] = occurrence_at(self.windows[index].spec, at)
         return self._active[key]
+
+    def covered_until(self, index: int, at: datetime) -> datetime:
+        """The end of the window's continuous coverage from `at` (it must be active then):
+        overlapping and back-to-back occurrences are followed, never past the horizon."""
+        key = (index, at)
+        if key in self._covered:
+            return self._covered[key]
+        spec = self.windows[index].spec
+        limit = at + HORIZON
+        always = always_active_from(spec)
+        if always is not None and at >= always:
+            end = limit + timedelta(days=1)
+        else:
+            hit = self.active(index, at)
+            assert hit is not None
+            end = hit[1]
+            while end <= limit and (more := self.active(index, end)) is not None:
+                end = more[1]
+        self._covered[key] = end
+        return end
 
     def next_start(self, index: int, after: datetime) -> datetime | None:
         key = (index, after)
@@ -214,7 +258,7 @@ class Evaluator:
                 override_used = override_used or by_override
             else:
                 blocking.append(window.name)
-                ends.append(hit[1])
+                ends.append(self.covered_until(index, at))
         active_allow = tuple(self.windows[i].name for i in allow if self.active(i, at) is not None)
         allowed = not blocking and (not allow or bool(active_allow))
         return _State(
@@ -296,7 +340,7 @@ class _State:
     active_allow: tuple[str, ...]
     override_used: bool
     blocked_until: datetime | None
-    """The latest end among blocking deny occurrences."""
+    """The latest end of continuous coverage among blocking deny windows."""
 
 
 def _passes(spec: BlackoutWindowSpec, at: datetime, exceptions: Exceptions) -> tuple[bool, bool]:
