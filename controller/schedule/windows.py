@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
 
@@ -26,6 +26,8 @@ from controller.schedule.recurrence import Recurrence
 from controller.schedule.zones import to_instant, to_local
 
 HORIZON = timedelta(days=5 * 366)
+CHUNK = timedelta(days=28)
+_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
 _MAX_STEPS = 10_000
 
 
@@ -182,15 +184,42 @@ class Evaluator:
 
     def __init__(self, windows: Sequence[Window]) -> None:
         self.windows = tuple(windows)
-        self._active: dict[tuple[int, datetime], tuple[datetime, datetime] | None] = {}
-        self._next: dict[tuple[int, datetime], datetime | None] = {}
+        self._chunks: dict[tuple[int, int], list[tuple[datetime, datetime]]] = {}
         self._covered: dict[tuple[int, datetime], datetime] = {}
 
+    def _chunk(self, index: int, number: int) -> list[tuple[datetime, datetime]]:
+        """Occurrences of a window overlapping chunk `number` (CHUNK-long slices of time
+        counted from the epoch), sorted by start; computed once per window and chunk."""
+        key = (index, number)
+        found = self._chunks.get(key)
+        if found is None:
+            start = _EPOCH + number * CHUNK
+            found = sorted(occurrences(self.windows[index].spec, start, start + CHUNK))
+            self._chunks[key] = found
+        return found
+
     def active(self, index: int, at: datetime) -> tuple[datetime, datetime] | None:
-        key = (index, at)
-        if key not in self._active:
-            self._active[key] = occurrence_at(self.windows[index].spec, at)
-        return self._active[key]
+        """The latest-ending occurrence active at `at`, if any."""
+        best = None
+        for begin, end in self._chunk(index, (at - _EPOCH) // CHUNK):
+            if begin > at:
+                break
+            if at < end and (best is None or end > best[1]):
+                best = (begin, end)
+        return best
+
+    def next_start(self, index: int, after: datetime) -> datetime | None:
+        """The first occurrence start strictly after `after`, within the horizon."""
+        spec = self.windows[index].spec
+        if spec.start is not None:  # absolute: one occurrence
+            begin, _ = bounds(spec)
+            return begin if begin > after else None
+        first = (after - _EPOCH) // CHUNK
+        for number in range(first, first + HORIZON // CHUNK + 2):
+            for begin, _ in self._chunk(index, number):
+                if begin > after:
+                    return begin
+        return None
 
     def covered_until(self, index: int, at: datetime) -> datetime:
         """The end of the window's continuous coverage from `at` (it must be active then):
@@ -211,12 +240,6 @@ class Evaluator:
                 end = more[1]
         self._covered[key] = end
         return end
-
-    def next_start(self, index: int, after: datetime) -> datetime | None:
-        key = (index, after)
-        if key not in self._next:
-            self._next[key] = next_start(self.windows[index].spec, after)
-        return self._next[key]
 
     def evaluate(
         self, target: Target, at: datetime, exceptions: Exceptions = Exceptions()
