@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 
 from controller.manifests.state import DesiredState
-from controller.schedule import trains, windows
+from controller.schedule import checks, trains, windows
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
 MILESTONE_LENGTH = timedelta(minutes=30)
@@ -231,15 +231,12 @@ def _blocked(
 ) -> tuple[tuple[str, ...], tuple[str, ...], datetime | None]:
     """Deny windows blocking the release at `at`, allow windows some target waits for, and
     when all of its targets are open."""
-    release = state.releases[name].model.spec
-    exceptions = windows.Exceptions(
-        hotfix=release.type == "hotfix",
-        override_expires=release.override.expires if release.override else None,
-    )
+    release = state.releases[name].model
+    exceptions = checks.exceptions_of(release)
     blocking: set[str] = set()
     waits: set[str] = set()
     opens: datetime | None = None
-    for item in release.components:
+    for item in release.spec.components:
         component = state.components.get(item.name)
         if component is None:
             continue

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.documents import Manifest
-from controller.manifests.models import BlackoutWindowSpec, Release
+from controller.manifests.models import Release
 from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
 from controller.schedule.zones import day_bounds, to_instant, to_local
@@ -118,7 +118,7 @@ def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
             if not any(windows.applies(spec, target) for target in targets):
                 continue
             hits = windows.occurrences(spec, begin, end)
-            if not hits or _excepted(release.model, spec, begin):
+            if not hits or windows.passes(spec, begin, exceptions_of(release.model))[0]:
                 continue
             field = "date" if release.model.spec.date is not None else "departure"
             until = to_local(hits[0][1], spec.timezone)
@@ -131,12 +131,13 @@ def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
             )
 
 
-def _excepted(release: Release, spec: BlackoutWindowSpec, at: datetime) -> bool:
-    """A hotfix through a window allowing hotfixes, or an override valid at `at`."""
-    if release.spec.type == "hotfix" and spec.allow_hotfixes:
-        return True
+def exceptions_of(release: Release) -> windows.Exceptions:
+    """What lets a release pass deny windows: its type and its override."""
     override = release.spec.override
-    return override is not None and override.expires > at
+    return windows.Exceptions(
+        hotfix=release.spec.type == "hotfix",
+        override_expires=override.expires if override else None,
+    )
 
 
 def _targets(state: DesiredState, release: Manifest[Release]) -> list[windows.Target]:

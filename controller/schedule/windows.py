@@ -275,7 +275,7 @@ class Evaluator:
             if hit is None:
                 continue
             window = self.windows[index]
-            ok, by_override = _passes(window.spec, at, exceptions)
+            ok, by_override = passes(window.spec, at, exceptions)
             if ok:
                 passed.append(window.name)
                 override_used = override_used or by_override
@@ -366,8 +366,9 @@ class _State:
     """The latest end of continuous coverage among blocking deny windows."""
 
 
-def _passes(spec: BlackoutWindowSpec, at: datetime, exceptions: Exceptions) -> tuple[bool, bool]:
-    """(passes, by override) for an active deny window."""
+def passes(spec: BlackoutWindowSpec, at: datetime, exceptions: Exceptions) -> tuple[bool, bool]:
+    """(passes, by override) for an active deny window: a hotfix through a window that
+    allows hotfixes, or an override that has not expired at `at`."""
     if exceptions.hotfix and spec.allow_hotfixes:
         return True, False
     if exceptions.override_expires is not None and at < exceptions.override_expires:
