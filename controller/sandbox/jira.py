@@ -1,0 +1,787 @@
+"""A stateful Jira REST emulator on 127.0.0.1: Cloud (REST v3 and v2, enhanced search
+with `nextPageToken`, the old `/search` answering 410) or Data Center (REST v2 only,
+`/search` with `startAt`/`total`).
+
+Serves serverInfo, myself, fields, projects, versions (create, update, release, archive,
+delete), issues (get, search by JQL, comments, transitions) with Jira's error bodies
+(`{"errorMessages": [...], "errors": {...}}`). Knobs for tests: artificial latency,
+injected 429/503 responses with `Retry-After`, a request log, and a settable clock.
+
+    with JiraSandbox(flavor="cloud") as jira:
+        jira.state.seed({...}); httpx.get(jira.url + "/rest/api/3/myself", auth=...)
+
+Run alone with `relctl sandbox jira --port N --seed FILE`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from controller.sandbox import jql
+from controller.sandbox.jira_state import (
+    Comment,
+    Issue,
+    JiraState,
+    Shapes,
+    User,
+    adf_text,
+    jira_time,
+)
+
+Handler = Callable[["Request"], "Response"]
+
+FIELDS = {
+    "project": "project",
+    "fixversion": "fixVersion",
+    "status": "status",
+    "statuscategory": "statusCategory",
+    "issuetype": "issuetype",
+    "type": "issuetype",
+    "priority": "priority",
+    "labels": "labels",
+    "resolution": "resolution",
+    "summary": "summary",
+    "text": "text",
+    "description": "description",
+    "updated": "updated",
+    "updateddate": "updated",
+    "created": "created",
+    "createddate": "created",
+    "key": "key",
+    "issuekey": "key",
+    "id": "key",
+}
+SEARCH_GONE = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
+    "API. A full migration guideline is available at "
+    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    api: str
+    query: dict[str, list[str]]
+    body: Any
+    user: User | None
+    match: re.Match[str]
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after: float | None
+    remaining: int
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Logged:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+
+
+def error(status: int, *messages: str, **errors: str) -> Response:
+    return Response(status, {"errorMessages": list(messages), "errors": errors})
+
+
+class JiraSandbox:
+    """The emulator: an HTTP server thread around a `JiraState`."""
+
+    def __init__(self, flavor: str = "cloud", port: int = 0, latency: float = 0.0) -> None:
+        self.state = JiraState(flavor)
+        self.latency = latency
+        self.log: list[Logged] = []
+        self._faults: list[Fault] = []
+        self._cursors: dict[str, tuple[str, int]] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        self._routes = self._build_routes()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> JiraSandbox:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="jira-sandbox"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> JiraSandbox:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def inject(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        count: int = 1,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next `count` requests (whose path contains `path`) with `status`."""
+        with self.state.lock:
+            self._faults.append(Fault(status, retry_after, count, path))
+
+    def requests(self, path_part: str = "") -> list[Logged]:
+        with self.state.lock:
+            return [r for r in self.log if path_part in r.path]
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        if self.latency:
+            time.sleep(self.latency)
+        parts = urlsplit(raw_path)
+        path, query = unquote(parts.path), parse_qs(parts.query, keep_blank_values=True)
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            return error(400, "Unexpected character in the request body: it is not JSON.")
+        with self.state.lock:
+            response = self._dispatch(method, path, query, headers, payload)
+            self.log.append(Logged(method, path, query, payload, response.status))
+        return response
+
+    def _fault(self, path: str) -> Response | None:
+        for fault in self._faults:
+            if fault.remaining > 0 and (fault.path is None or fault.path in path):
+                fault.remaining -= 1
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = f"{fault.retry_after:g}"
+                message = (
+                    "Rate limit exceeded."
+                    if fault.status == 429
+                    else "Service unavailable: please try again later."
+                )
+                return Response(fault.status, {"errorMessages": [message], "errors": {}}, headers)
+        return None
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        payload: Any,
+    ) -> Response:
+        fault = self._fault(path)
+        if fault is not None:
+            return fault
+        match = re.match(r"^/rest/api/(2|3|latest)(/.*)$", path)
+        if match is None:
+            return error(404, f"No resource at {path}.")
+        api = "2" if match.group(1) == "latest" else match.group(1)
+        if api == "3" and self.state.flavor == "datacenter":
+            return error(404, "null for uri: " + path)
+        user = self._authenticate(headers)
+        if user is None:
+            return Response(
+                401,
+                {
+                    "errorMessages": [
+                        "You are not authenticated. Authentication required to perform this "
+                        "operation."
+                    ],
+                    "errors": {},
+                },
+                {"WWW-Authenticate": 'Basic realm="protected-area"'},
+            )
+        rest = match.group(2)
+        path_known = False
+        for verb, pattern, handler in self._routes:
+            found = re.fullmatch(pattern, rest)
+            if found and verb == method:
+                return handler(Request(method, path, api, query, payload, user, found))
+            path_known = path_known or found is not None
+        if path_known:
+            return error(405, f"Method {method} is not allowed here.")
+        return error(404, f"No resource at {path}.")
+
+    def _authenticate(self, headers: dict[str, str]) -> User | None:
+        users = self.state.users
+        header = headers.get("authorization", "")
+        if not users:  # open mode: any caller, as the seeded default user
+            return self.state.add_user("sandbox@relctl.local", "sandbox", "Sandbox User")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and self.state.flavor == "datacenter":
+            return next((u for u in users if u.token == value), None)
+        if scheme.lower() == "basic":
+            try:
+                login, _, secret = base64.b64decode(value).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            return next(
+                (
+                    u
+                    for u in users
+                    if secret == u.token and login in (u.email, u.email.split("@")[0])
+                ),
+                None,
+            )
+        return None
+
+    def _build_routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", r"/serverInfo", self._server_info),
+            ("GET", r"/myself", self._myself),
+            ("GET", r"/field", self._fields),
+            ("GET", r"/project", self._projects),
+            ("GET", r"/project/search", self._project_search),
+            ("GET", r"/project/([^/]+)", self._project),
+            ("GET", r"/project/([^/]+)/versions", self._project_versions),
+            ("POST", r"/version", self._create_version),
+            ("GET", r"/version/(\d+)", self._get_version),
+            ("PUT", r"/version/(\d+)", self._update_version),
+            ("DELETE", r"/version/(\d+)", self._delete_version),
+            ("GET", r"/search/jql", self._enhanced_search),
+            ("POST", r"/search/jql", self._enhanced_search),
+            ("GET", r"/search", self._search),
+            ("POST", r"/search", self._search),
+            ("GET", r"/issue/([^/]+)", self._get_issue),
+            ("GET", r"/issue/([^/]+)/comment", self._comments),
+            ("POST", r"/issue/([^/]+)/comment", self._add_comment),
+            ("GET", r"/issue/([^/]+)/transitions", self._transitions),
+            ("POST", r"/issue/([^/]+)/transitions", self._transition),
+        ]
+
+    def shapes(self, request: Request) -> Shapes:
+        return Shapes(self.state, self.url, request.api)
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _server_info(self, request: Request) -> Response:
+        cloud = self.state.flavor == "cloud"
+        now = self.state.now()
+        return Response(
+            200,
+            {
+                "baseUrl": self.url,
+                "version": "1001.0.0-SNAPSHOT" if cloud else "9.12.4",
+                "versionNumbers": [1001, 0, 0] if cloud else [9, 12, 4],
+                "deploymentType": "Cloud" if cloud else "Server",
+                "buildNumber": 100271,
+                "buildDate": "2026-11-01T00:00:00.000+0000",
+                "serverTime": jira_time(now),
+                "scmInfo": "relctl-sandbox",
+                "serverTitle": "relctl Jira sandbox",
+            },
+        )
+
+    def _myself(self, request: Request) -> Response:
+        assert request.user is not None
+        return Response(200, self.shapes(request).user(request.user))
+
+    def _fields(self, request: Request) -> Response:
+        def entry(key: str, name: str, custom: bool = False) -> dict[str, Any]:
+            return {
+                "id": key,
+                "key": key,
+                "name": name,
+                "custom": custom,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [key],
+            }
+
+        names = {
+            "summary": "Summary",
+            "issuetype": "Issue Type",
+            "status": "Status",
+            "priority": "Priority",
+            "labels": "Labels",
+            "fixVersions": "Fix versions",
+            "resolution": "Resolution",
+            "project": "Project",
+            "created": "Created",
+            "updated": "Updated",
+            "description": "Description",
+        }
+        custom = sorted({k for i in self.state.issues.values() for k in i.custom})
+        return Response(
+            200,
+            [entry(k, v) for k, v in names.items()]
+            + [entry(k, k.replace("customfield_", "Custom "), True) for k in custom],
+        )
+
+    def _project_or_404(self, key_or_id: str) -> Any:
+        project = self.state.projects.get(key_or_id) or next(
+            (p for p in self.state.projects.values() if str(p.id) == key_or_id), None
+        )
+        if project is None:
+            return error(404, "No project could be found with key '" + key_or_id + "'.")
+        return project
+
+    def _projects(self, request: Request) -> Response:
+        shapes = self.shapes(request)
+        return Response(200, [shapes.project(p) for p in self.state.projects.values()])
+
+    def _project_search(self, request: Request) -> Response:
+        values = [self.shapes(request).project(p) for p in self.state.projects.values()]
+        return Response(
+            200,
+            {
+                "self": request.path,
+                "startAt": 0,
+                "maxResults": 50,
+                "total": len(values),
+                "isLast": True,
+                "values": values,
+            },
+        )
+
+    def _project(self, request: Request) -> Response:
+        project = self._project_or_404(request.match.group(1))
+        if isinstance(project, Response):
+            return project
+        return Response(200, self.shapes(request).project(project))
+
+    def _project_versions(self, request: Request) -> Response:
+        project = self._project_or_404(request.match.group(1))
+        if isinstance(project, Response):
+            return project
+        shapes = self.shapes(request)
+        return Response(
+            200,
+            [shapes.version(v) for v in self.state.versions.values() if v.project == project.key],
+        )
+
+    def _version_fields(
+        self, body: dict[str, Any], project: str, current: int | None
+    ) -> dict[str, Any] | Response:
+        fields: dict[str, Any] = {}
+        if "name" in body:
+            name = str(body["name"]).strip()
+            if not name:
+                return error(400, name="You must specify a valid version name")
+            if len(name) > 255:
+                return error(400, name="The version name must not exceed 255 characters.")
+            clash = self.state.version_named(project, name)
+            if clash is not None and clash.id != current:
+                return error(400, name="A version with this name already exists in this project.")
+            fields["name"] = name
+        for key, attribute in (("releaseDate", "release_date"), ("startDate", "start_date")):
+            if key in body:
+                try:
+                    fields[attribute] = date.fromisoformat(body[key]) if body[key] else None
+                except (TypeError, ValueError):
+                    return error(400, **{key: "The date must be in the format yyyy-MM-dd."})
+        for key in ("description", "released", "archived"):
+            if key in body:
+                fields[key] = body[key]
+        return fields
+
+    def _create_version(self, request: Request) -> Response:
+        body = request.body if isinstance(request.body, dict) else {}
+        key = body.get("project")
+        if key is None and "projectId" in body:
+            key = next(
+                (p.key for p in self.state.projects.values() if p.id == int(body["projectId"])),
+                None,
+            )
+        if key is None or key not in self.state.projects:
+            return error(400, project="Project must be specified.")
+        if not str(body.get("name", "")).strip():
+            return error(400, name="You must specify a valid version name")
+        fields = self._version_fields(body, key, None)
+        if isinstance(fields, Response):
+            return fields
+        version = self.state.add_version(key, **fields)
+        return Response(201, self.shapes(request).version(version))
+
+    def _version_or_404(self, request: Request) -> Any:
+        version = self.state.versions.get(int(request.match.group(1)))
+        if version is None:
+            return error(404, f"Could not find version for id '{request.match.group(1)}'")
+        return version
+
+    def _get_version(self, request: Request) -> Response:
+        version = self._version_or_404(request)
+        if isinstance(version, Response):
+            return version
+        return Response(200, self.shapes(request).version(version))
+
+    def _update_version(self, request: Request) -> Response:
+        version = self._version_or_404(request)
+        if isinstance(version, Response):
+            return version
+        body = request.body if isinstance(request.body, dict) else {}
+        fields = self._version_fields(body, version.project, version.id)
+        if isinstance(fields, Response):
+            return fields
+        for key, value in fields.items():
+            setattr(version, key, value)
+        if body.get("released") and version.release_date is None:
+            version.release_date = self.state.now().date()
+        return Response(200, self.shapes(request).version(version))
+
+    def _delete_version(self, request: Request) -> Response:
+        version = self._version_or_404(request)
+        if isinstance(version, Response):
+            return version
+        del self.state.versions[version.id]
+        for issue in self.state.issues.values():
+            if version.id in issue.fix_versions:
+                issue.fix_versions.remove(version.id)
+        return Response(204)
+
+    # --- search -----------------------------------------------------------------------
+
+    def _resolve_field(self, name: str) -> str | None:
+        lowered = name.lower()
+        if lowered in FIELDS:
+            return FIELDS[lowered]
+        custom = re.fullmatch(r"cf\[(\d+)\]|(customfield_\d+)", lowered)
+        if custom:
+            return custom.group(2) or f"customfield_{custom.group(1)}"
+        return None
+
+    def _values(self, issue: Issue) -> Callable[[str], list[str] | None]:
+        state = self.state
+
+        def values(name: str) -> list[str] | None:
+            match name:
+                case "project":
+                    project = state.projects[issue.project]
+                    return [project.key.lower(), project.name.lower(), str(project.id)]
+                case "fixVersion":
+                    found = [state.versions[v] for v in issue.fix_versions]
+                    return [n for v in found for n in (v.name.lower(), str(v.id))] or None
+                case "status":
+                    return [issue.status.lower()]
+                case "statusCategory":
+                    category = state.statuses.get(issue.status, "new")
+                    names = {"new": "to do", "indeterminate": "in progress", "done": "done"}
+                    return [category, names[category]]
+                case "issuetype":
+                    return [issue.issuetype.lower()]
+                case "priority":
+                    return [issue.priority.lower()]
+                case "labels":
+                    return [label.lower() for label in issue.labels] or None
+                case "resolution":
+                    return ["done"] if state.statuses.get(issue.status) == "done" else None
+                case "summary":
+                    return [issue.summary.lower()]
+                case "description":
+                    return [issue.description.lower()] if issue.description else None
+                case "text":
+                    return [f"{issue.summary} {issue.description}".lower()]
+                case "key":
+                    return [issue.key.lower(), str(issue.id)]
+            value = issue.custom.get(name)
+            if value in (None, "", []):
+                return None
+            items = value if isinstance(value, list) else [value]
+            return [str(v.get("value", v) if isinstance(v, dict) else v).lower() for v in items]
+
+        return values
+
+    def _check_values(self, node: jql.Node | None) -> Response | None:
+        """Jira rejects `project = X` and `fixVersion = X` when X does not exist."""
+        if node is None:
+            return None
+        if isinstance(node, jql.Clause):
+            if node.field not in ("project", "fixVersion") or node.operator in ("~", "!~"):
+                return None
+            for value in node.values:
+                if value is None:
+                    continue
+                lowered = value.lower()
+                if node.field == "project":
+                    known = any(
+                        lowered in (p.key.lower(), p.name.lower(), str(p.id))
+                        for p in self.state.projects.values()
+                    )
+                else:
+                    known = any(
+                        lowered in (v.name.lower(), str(v.id)) for v in self.state.versions.values()
+                    )
+                if not known:
+                    return error(
+                        400, f"The value '{value}' does not exist for the field '{node.field}'."
+                    )
+            return None
+        operands = (node.operand,) if isinstance(node, jql.Not) else node.operands
+        for operand in operands:
+            failed = self._check_values(operand)
+            if failed is not None:
+                return failed
+        return None
+
+    def _run(self, text: str) -> list[Issue] | Response:
+        try:
+            query = jql.parse(text, self._resolve_field)
+        except jql.JqlError as exc:
+            return error(400, str(exc))
+        failed = self._check_values(query.where)
+        if failed is not None:
+            return failed
+
+        def dates(issue: Issue) -> Callable[[str], datetime | None]:
+            def date_of(name: str) -> datetime | None:
+                value = {"updated": issue.updated, "created": issue.created}.get(name)
+                # JQL dates are wall-clock times in the user's zone: UTC in the sandbox.
+                return value.astimezone(UTC).replace(tzinfo=None) if value else None
+
+            return date_of
+
+        try:
+            found = [
+                i
+                for i in sorted(self.state.issues.values(), key=lambda i: i.id)
+                if jql.matches(query.where, self._values(i), dates(i))
+            ]
+        except jql.JqlError as exc:
+            return error(400, str(exc))
+        for name, descending in reversed(query.order_by):
+            found.sort(
+                key=lambda i, n=name: _sort_key(self._values(i)(n), i, n),  # type: ignore[misc]
+                reverse=descending,
+            )
+        return found
+
+    def _wanted(self, request: Request, default: str) -> set[str] | None:
+        raw: list[str] = []
+        if isinstance(request.body, dict) and "fields" in request.body:
+            raw = list(request.body.get("fields") or [])
+        else:
+            raw = [f for value in request.query.get("fields", []) for f in value.split(",")]
+        raw = [f.strip() for f in raw if f.strip()] or [default]
+        return None if "*all" in raw else set(raw)
+
+    def _search_params(self, request: Request) -> tuple[str, int, str | None]:
+        """(jql, maxResults, page position: nextPageToken on v3, startAt on v2)."""
+        cursor = "nextPageToken" if request.path.endswith("/jql") else "startAt"
+        if isinstance(request.body, dict):
+            body = request.body
+            position = body.get(cursor)
+            return (
+                str(body.get("jql", "")),
+                int(body.get("maxResults", 50)),
+                None if position is None else str(position),
+            )
+        return (
+            request.param("jql", "") or "",
+            int(request.param("maxResults", "50") or 50),
+            request.param(cursor),
+        )
+
+    def _enhanced_search(self, request: Request) -> Response:
+        if self.state.flavor == "datacenter":
+            return error(404, "null for uri: " + request.path)
+        text, max_results, token = self._search_params(request)
+        wanted = self._wanted(request, "id")
+        light = wanted is not None and wanted <= {"id", "key"}
+        page = max(1, min(max_results, 5000 if light else 100))
+        offset = 0
+        if token:
+            cursor = self._cursors.get(token)
+            if cursor is None or cursor[0] != _digest(text, wanted):
+                return error(400, "The provided next page token is invalid or expired.")
+            offset = cursor[1]
+        found = self._run(text)
+        if isinstance(found, Response):
+            return found
+        chunk = found[offset : offset + page]
+        shapes = self.shapes(request)
+        body: dict[str, Any] = {
+            "issues": [shapes.issue(i, wanted) for i in chunk],
+            "isLast": offset + page >= len(found),
+        }
+        if not body["isLast"]:
+            following = (
+                base64.urlsafe_b64encode(
+                    hashlib.sha256(f"{text}|{offset + page}|{len(self._cursors)}".encode()).digest()
+                )
+                .decode()
+                .rstrip("=")
+            )
+            self._cursors[following] = (_digest(text, wanted), offset + page)
+            body["nextPageToken"] = following
+        return Response(200, body)
+
+    def _search(self, request: Request) -> Response:
+        if self.state.flavor == "cloud":
+            return error(410, SEARCH_GONE)
+        text, max_results, start = self._search_params(request)
+        offset = int(start or 0)
+        page = max(0, min(max_results, 1000))
+        found = self._run(text)
+        if isinstance(found, Response):
+            return found
+        shapes = self.shapes(request)
+        wanted = self._wanted(request, "*navigable")
+        return Response(
+            200,
+            {
+                "expand": "names,schema",
+                "startAt": offset,
+                "maxResults": page,
+                "total": len(found),
+                "issues": [shapes.issue(i, wanted) for i in found[offset : offset + page]],
+            },
+        )
+
+    # --- issues -----------------------------------------------------------------------
+
+    def _issue_or_404(self, request: Request) -> Any:
+        key = request.match.group(1)
+        issue = self.state.issues.get(key.upper()) or next(
+            (i for i in self.state.issues.values() if str(i.id) == key), None
+        )
+        if issue is None:
+            return error(404, "Issue does not exist or you do not have permission to see it.")
+        return issue
+
+    def _get_issue(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        return Response(200, self.shapes(request).issue(issue, self._wanted(request, "*all")))
+
+    def _comments(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        shapes = self.shapes(request)
+        start = int(request.param("startAt", "0") or 0)
+        size = int(request.param("maxResults", "5000") or 5000)
+        chunk = issue.comments[start : start + size]
+        return Response(
+            200,
+            {
+                "startAt": start,
+                "maxResults": size,
+                "total": len(issue.comments),
+                "comments": [shapes.comment(issue, c) for c in chunk],
+            },
+        )
+
+    def _add_comment(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        body = request.body.get("body") if isinstance(request.body, dict) else None
+        if request.api == "3" and not (isinstance(body, dict) and body.get("type") == "doc"):
+            return error(
+                400,
+                comment="Operation value must be an Atlassian Document (see the "
+                "Atlassian Document Format)",
+            )
+        if request.api == "2" and not isinstance(body, str):
+            return error(400, comment="Comment body can not be empty!")
+        text = adf_text(body)
+        if not text.strip():
+            return error(400, comment="Comment body can not be empty!")
+        assert request.user is not None
+        comment = Comment(
+            self.state.next_id("comment"), text, request.user.account_id, self.state.now()
+        )
+        issue.comments.append(comment)
+        self.state.touch(issue)
+        return Response(201, self.shapes(request).comment(issue, comment))
+
+    def _transitions(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        return Response(
+            200, {"expand": "transitions", "transitions": self.shapes(request).transitions(issue)}
+        )
+
+    def _transition(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        wanted = (
+            (request.body or {}).get("transition", {}) if isinstance(request.body, dict) else {}
+        )
+        available = {t["id"]: t for t in self.shapes(request).transitions(issue)}
+        chosen = available.get(str(wanted.get("id")))
+        if chosen is None:
+            return error(400, f"Transition id '{wanted.get('id')}' is not valid for this issue.")
+        issue.status = chosen["to"]["name"]
+        self.state.touch(issue)
+        return Response(204)
+
+
+def _digest(text: str, wanted: set[str] | None) -> str:
+    return hashlib.sha256(f"{text}|{sorted(wanted or [])}".encode()).hexdigest()
+
+
+def _sort_key(values: list[str] | None, issue: Issue, name: str) -> tuple[Any, ...]:
+    if name in ("updated", "created"):
+        return (getattr(issue, name),)
+    if name == "key":
+        project, _, number = issue.key.rpartition("-")
+        return (project, int(number))
+    return (values is None, values or [])
+
+
+def _handler_for(sandbox: JiraSandbox) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "relctl-jira-sandbox"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            response = sandbox.handle(self.command, self.path, headers, body)
+            data = b"" if response.body is None else json.dumps(response.body).encode()
+            self.send_response(response.status)
+            if data:
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # the request log is `sandbox.log`; keep stderr quiet
+
+    return RequestHandler

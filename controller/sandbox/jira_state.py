@@ -1,0 +1,427 @@
+"""The Jira emulator's state: projects, versions, issues, comments and a workflow, and
+their JSON representations as Jira's REST API returns them (shapes from Atlassian's
+OpenAPI description of the Cloud platform API; Data Center's v2 shapes are the same
+except that text is plain instead of Atlassian Document Format).
+
+Seeded from YAML (`seed`), mutated by the HTTP layer under one lock. Pure Python; no I/O
+beyond reading a seed file.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_STATUSES = {
+    "To Do": "new",
+    "Open": "new",
+    "In Progress": "indeterminate",
+    "In Review": "indeterminate",
+    "Done": "done",
+    "Closed": "done",
+}
+CATEGORY_NAMES = {
+    "new": ("To Do", 2, "blue-gray"),
+    "indeterminate": ("In Progress", 4, "yellow"),
+    "done": ("Done", 3, "green"),
+}
+DEFAULT_TRANSITIONS = [
+    {"name": "Start Progress", "to": "In Progress"},
+    {"name": "Review", "to": "In Review"},
+    {"name": "Done", "to": "Done"},
+    {"name": "Reopen", "to": "To Do"},
+]
+ISSUE_TYPES = ["Story", "Bug", "Task", "Improvement", "Epic", "Sub-task", "New Feature"]
+PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest", "Blocker", "Critical"]
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def jira_time(value: datetime) -> str:
+    """Jira's timestamp format: 2026-11-23T12:00:00.000+0000."""
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{value.microsecond // 1000:03d}+0000"
+    )
+
+
+def adf(text: str) -> dict[str, Any]:
+    """Plain text as an Atlassian Document Format document."""
+    paragraphs = list(text.split("\n\n")) or [""]
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": p}] if p else []}
+            for p in paragraphs
+        ],
+    }
+
+
+def adf_text(document: Any) -> str:
+    """The plain text of an ADF document (or a string as it is)."""
+    if isinstance(document, str):
+        return document
+    if isinstance(document, dict):
+        if document.get("type") == "text":
+            return str(document.get("text", ""))
+        parts = [adf_text(c) for c in document.get("content", [])]
+        return ("\n\n" if document.get("type") == "doc" else "").join(parts)
+    return ""
+
+
+@dataclass
+class Project:
+    id: int
+    key: str
+    name: str
+
+
+@dataclass
+class Version:
+    id: int
+    project: str
+    name: str
+    description: str = ""
+    release_date: date | None = None
+    start_date: date | None = None
+    released: bool = False
+    archived: bool = False
+
+
+@dataclass
+class Comment:
+    id: int
+    body: str
+    author: str
+    created: datetime
+
+
+@dataclass
+class Issue:
+    id: int
+    key: str
+    project: str
+    summary: str
+    issuetype: str = "Story"
+    status: str = "To Do"
+    priority: str = "Medium"
+    labels: list[str] = field(default_factory=list)
+    fix_versions: list[int] = field(default_factory=list)
+    description: str = ""
+    created: datetime = EPOCH
+    updated: datetime = EPOCH
+    custom: dict[str, Any] = field(default_factory=dict)
+    comments: list[Comment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class User:
+    account_id: str
+    email: str
+    display_name: str
+    token: str
+
+
+class JiraState:
+    """Everything the emulator knows. Callers hold `lock` while reading or writing."""
+
+    def __init__(self, flavor: str = "cloud") -> None:
+        if flavor not in ("cloud", "datacenter"):
+            raise ValueError(f"unknown flavor {flavor!r}")
+        self.flavor = flavor
+        self.lock = threading.RLock()
+        self.projects: dict[str, Project] = {}
+        self.versions: dict[int, Version] = {}
+        self.issues: dict[str, Issue] = {}
+        self.users: list[User] = []
+        self.statuses: dict[str, str] = dict(DEFAULT_STATUSES)
+        self.transitions: list[dict[str, str]] = list(DEFAULT_TRANSITIONS)
+        self.clock: datetime | None = None
+        """When set, the emulator's notion of now (tests and the demo move it)."""
+        self._ids = {"project": 10000, "version": 10000, "issue": 10000, "comment": 10000}
+        self._issue_numbers: dict[str, int] = {}
+
+    def now(self) -> datetime:
+        return self.clock or datetime.now(UTC)
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    # --- building ---------------------------------------------------------------------
+
+    def add_user(self, email: str, token: str, display_name: str = "") -> User:
+        user = User(
+            f"5b10ac8d82e05b22cc7d{len(self.users):04d}",
+            email,
+            display_name or email.split("@")[0],
+            token,
+        )
+        self.users.append(user)
+        return user
+
+    def add_project(self, key: str, name: str = "") -> Project:
+        project = Project(self.next_id("project"), key, name or key.title())
+        self.projects[key] = project
+        return project
+
+    def add_version(self, project: str, name: str, **fields: Any) -> Version:
+        version = Version(self.next_id("version"), project, name, **fields)
+        self.versions[version.id] = version
+        return version
+
+    def version_named(self, project: str, name: str) -> Version | None:
+        return next(
+            (v for v in self.versions.values() if v.project == project and v.name == name), None
+        )
+
+    def add_issue(
+        self,
+        project: str,
+        summary: str,
+        *,
+        fix_versions: tuple[str, ...] = (),
+        key: str | None = None,
+        **fields: Any,
+    ) -> Issue:
+        number = self._issue_numbers.get(project, 0) + 1
+        if key is not None:
+            number = int(key.rsplit("-", 1)[1])
+        self._issue_numbers[project] = max(number, self._issue_numbers.get(project, 0))
+        ids = []
+        for name in fix_versions:
+            version = self.version_named(project, name) or self.add_version(project, name)
+            ids.append(version.id)
+        fields.setdefault("created", self.now())
+        fields.setdefault("updated", fields["created"])
+        issue = Issue(
+            self.next_id("issue"),
+            key or f"{project}-{number}",
+            project,
+            summary,
+            fix_versions=ids,
+            **fields,
+        )
+        self.issues[issue.key] = issue
+        return issue
+
+    def touch(self, issue: Issue) -> None:
+        issue.updated = self.now()
+
+    # --- seeding ----------------------------------------------------------------------
+
+    def seed(self, data: dict[str, Any]) -> None:
+        """Load `{users, workflow, projects: [{key, name, versions, issues}]}`."""
+        for user in data.get("users", []):
+            self.add_user(user["email"], user["token"], user.get("displayName", ""))
+        workflow = data.get("workflow", {})
+        if "statuses" in workflow:
+            self.statuses = dict(workflow["statuses"])
+        if "transitions" in workflow:
+            self.transitions = list(workflow["transitions"])
+        for project in data.get("projects", []):
+            key = project["key"]
+            self.add_project(key, project.get("name", ""))
+            for version in project.get("versions", []):
+                self.add_version(
+                    key,
+                    str(version["name"]),
+                    description=version.get("description", ""),
+                    release_date=_date(version.get("releaseDate")),
+                    start_date=_date(version.get("startDate")),
+                    released=bool(version.get("released", False)),
+                    archived=bool(version.get("archived", False)),
+                )
+            for issue in project.get("issues", []):
+                self.add_issue(
+                    key,
+                    issue["summary"],
+                    key=issue.get("key"),
+                    fix_versions=tuple(str(v) for v in issue.get("fixVersions", [])),
+                    issuetype=issue.get("type", "Story"),
+                    status=issue.get("status", "To Do"),
+                    priority=issue.get("priority", "Medium"),
+                    labels=list(issue.get("labels", [])),
+                    description=issue.get("description", ""),
+                    custom=dict(issue.get("custom", {})),
+                    **({"updated": _time(issue["updated"])} if "updated" in issue else {}),
+                )
+
+    def seed_file(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        self.seed(data)
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+class Shapes:
+    """JSON representations, with `self` URLs under the server's base URL."""
+
+    def __init__(self, state: JiraState, base: str, api: str) -> None:
+        self.state, self.base, self.api = state, base.rstrip("/"), api
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/rest/api/{self.api}/{path}"
+
+    def project(self, project: Project) -> dict[str, Any]:
+        return {
+            "self": self.url(f"project/{project.id}"),
+            "id": str(project.id),
+            "key": project.key,
+            "name": project.name,
+            "projectTypeKey": "software",
+            "simplified": False,
+            "style": "classic",
+            "isPrivate": False,
+            "avatarUrls": {"48x48": f"{self.base}/secure/projectavatar?pid={project.id}"},
+        }
+
+    def version(self, version: Version) -> dict[str, Any]:
+        project = self.state.projects[version.project]
+        body: dict[str, Any] = {
+            "self": self.url(f"version/{version.id}"),
+            "id": str(version.id),
+            "name": version.name,
+            "archived": version.archived,
+            "released": version.released,
+            "projectId": project.id,
+        }
+        if version.description:
+            body["description"] = version.description
+        if version.release_date is not None:
+            body["releaseDate"] = version.release_date.isoformat()
+            body["userReleaseDate"] = version.release_date.strftime("%d/%b/%y")
+            if not version.released:
+                body["overdue"] = version.release_date < self.state.now().date()
+        if version.start_date is not None:
+            body["startDate"] = version.start_date.isoformat()
+            body["userStartDate"] = version.start_date.strftime("%d/%b/%y")
+        return body
+
+    def status(self, name: str) -> dict[str, Any]:
+        category = self.state.statuses.get(name, "new")
+        label, category_id, color = CATEGORY_NAMES[category]
+        status_id = (
+            10000 + list(self.state.statuses).index(name) if name in self.state.statuses else 1
+        )
+        return {
+            "self": self.url(f"status/{status_id}"),
+            "id": str(status_id),
+            "name": name,
+            "description": "",
+            "iconUrl": f"{self.base}/images/icons/statuses/generic.png",
+            "statusCategory": {
+                "self": self.url(f"statuscategory/{category_id}"),
+                "id": category_id,
+                "key": category,
+                "colorName": color,
+                "name": label,
+            },
+        }
+
+    def _named(self, kind: str, names: list[str], name: str) -> dict[str, Any]:
+        index = names.index(name) + 1 if name in names else 100
+        return {"self": self.url(f"{kind}/{index}"), "id": str(index), "name": name}
+
+    def user(self, user: User) -> dict[str, Any]:
+        body = {
+            "self": self.url(f"user?accountId={user.account_id}"),
+            "accountId": user.account_id,
+            "emailAddress": user.email,
+            "displayName": user.display_name,
+            "active": True,
+            "timeZone": "UTC",
+            "accountType": "atlassian",
+        }
+        if self.state.flavor == "datacenter":
+            body |= {"name": user.email.split("@")[0], "key": user.email.split("@")[0]}
+        return body
+
+    def text(self, value: str) -> Any:
+        return adf(value) if self.api == "3" and value else (value or None)
+
+    def issue_fields(self, issue: Issue, wanted: set[str] | None) -> dict[str, Any]:
+        state = self.state
+        resolution = (
+            {"self": self.url("resolution/1"), "id": "1", "name": "Done"}
+            if state.statuses.get(issue.status) == "done"
+            else None
+        )
+        everything: dict[str, Any] = {
+            "summary": issue.summary,
+            "issuetype": {
+                **self._named("issuetype", ISSUE_TYPES, issue.issuetype),
+                "subtask": issue.issuetype == "Sub-task",
+            },
+            "status": self.status(issue.status),
+            "priority": self._named("priority", PRIORITIES, issue.priority),
+            "labels": list(issue.labels),
+            "fixVersions": [self.version(state.versions[v]) for v in issue.fix_versions],
+            "resolution": resolution,
+            "project": self.project(state.projects[issue.project]),
+            "created": jira_time(issue.created),
+            "updated": jira_time(issue.updated),
+            "description": self.text(issue.description),
+            **issue.custom,
+        }
+        if wanted is None or "*all" in wanted or "*navigable" in wanted:
+            return everything
+        return {k: v for k, v in everything.items() if k in wanted}
+
+    def issue(self, issue: Issue, wanted: set[str] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "expand": "renderedFields,names,schema,operations,editmeta,"
+            "changelog,versionedRepresentations",
+            "id": str(issue.id),
+            "self": self.url(f"issue/{issue.id}"),
+            "key": issue.key,
+        }
+        if wanted != {"id"}:
+            body["fields"] = self.issue_fields(issue, wanted)
+        return body
+
+    def comment(self, issue: Issue, comment: Comment) -> dict[str, Any]:
+        author = next((u for u in self.state.users if u.account_id == comment.author), None)
+        body: dict[str, Any] = {
+            "self": self.url(f"issue/{issue.id}/comment/{comment.id}"),
+            "id": str(comment.id),
+            "body": self.text(comment.body),
+            "created": jira_time(comment.created),
+            "updated": jira_time(comment.created),
+            "jsdPublic": True,
+        }
+        if author is not None:
+            body["author"] = body["updateAuthor"] = self.user(author)
+        return body
+
+    def transitions(self, issue: Issue) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(index + 11),
+                "name": t["name"],
+                "to": self.status(t["to"]),
+                "hasScreen": False,
+                "isGlobal": True,
+                "isInitial": False,
+                "isAvailable": True,
+                "isConditional": False,
+                "isLooped": False,
+            }
+            for index, t in enumerate(self.state.transitions)
+            if t["to"] != issue.status
+        ]
