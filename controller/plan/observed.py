@@ -1,0 +1,122 @@
+"""Observed Jira state: frozen, typed values the planner reads (the adapter builds them).
+
+An issue's category (feature, bug, improvement, breaking change) comes from its type and
+labels as the ControllerConfig's `jira.categories` say; done / not done from its status
+*category*, never its status name; blockers and critical bugs from priorities and labels.
+Purely computational: no I/O, no client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from controller.manifests.config import IssueCategories
+
+
+class StatusCategory(StrEnum):
+    TODO = "new"
+    IN_PROGRESS = "indeterminate"
+    DONE = "done"
+
+
+class IssueCategory(StrEnum):
+    BREAKING = "breaking"
+    FEATURE = "feature"
+    IMPROVEMENT = "improvement"
+    BUG = "bug"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedVersion:
+    id: str
+    project: str
+    name: str
+    released: bool = False
+    archived: bool = False
+    release_date: date | None = None
+    start_date: date | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedIssue:
+    key: str
+    project: str
+    summary: str
+    issuetype: str
+    status: str
+    status_category: StatusCategory
+    priority: str
+    labels: tuple[str, ...]
+    fix_versions: tuple[str, ...]
+    updated: datetime
+    category: IssueCategory
+    blocker: bool
+    critical: bool
+    internal: bool
+    migration_note: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status_category is StatusCategory.DONE
+
+
+@dataclass(frozen=True)
+class JiraObservation:
+    """Versions per project and the issues of the versions asked about."""
+
+    versions: Mapping[str, tuple[ObservedVersion, ...]]
+    issues: Mapping[str, ObservedIssue]
+    observed_at: datetime
+    requests: int = 0
+    by_version: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def version(self, project: str, name: str) -> ObservedVersion | None:
+        return next((v for v in self.versions.get(project, ()) if v.name == name), None)
+
+    def issues_of(self, projects: Sequence[str], version: str) -> list[ObservedIssue]:
+        """Issues whose fixVersions hold `version` in any of `projects`, ordered by key."""
+        keys = [k for p in projects for k in self.by_version.get((p, version), ())]
+        return sorted((self.issues[k] for k in set(keys)), key=_key_order)
+
+
+def _key_order(issue: ObservedIssue) -> tuple[str, int]:
+    project, _, number = issue.key.rpartition("-")
+    return project, int(number) if number.isdigit() else 0
+
+
+def index_by_version(issues: Mapping[str, ObservedIssue]) -> dict[tuple[str, str], tuple[str, ...]]:
+    index: dict[tuple[str, str], list[str]] = {}
+    for issue in issues.values():
+        for version in issue.fix_versions:
+            index.setdefault((issue.project, version), []).append(issue.key)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+def classify(
+    issuetype: str, labels: Sequence[str], breaking_field_set: bool, categories: IssueCategories
+) -> IssueCategory:
+    """The release-notes section of an issue: breaking first, then by type."""
+    if breaking_field_set or set(labels) & set(categories.breaking_labels):
+        return IssueCategory.BREAKING
+    if issuetype in categories.feature:
+        return IssueCategory.FEATURE
+    if issuetype in categories.bug:
+        return IssueCategory.BUG
+    if issuetype in categories.improvement:
+        return IssueCategory.IMPROVEMENT
+    return IssueCategory.OTHER
+
+
+def is_blocker(priority: str, labels: Sequence[str], categories: IssueCategories) -> bool:
+    return priority in categories.blocker_priorities or bool(
+        set(labels) & set(categories.blocker_labels)
+    )
+
+
+def is_critical(issuetype: str, priority: str, categories: IssueCategories) -> bool:
+    return issuetype in categories.bug and priority in categories.critical_priorities
