@@ -133,7 +133,7 @@ class JiraSandbox:
 
     def start(self) -> JiraSandbox:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="jira-sandbox"
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="jira-sandbox"
         )
         self._thread.start()
         return self
