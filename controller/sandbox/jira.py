@@ -160,6 +160,10 @@ class JiraSandbox:
         with self.state.lock:
             self._faults.append(Fault(status, retry_after, count, path))
 
+    def clear_faults(self) -> None:
+        with self.state.lock:
+            self._faults.clear()
+
     def requests(self, path_part: str = "") -> list[Logged]:
         with self.state.lock:
             return [r for r in self.log if path_part in r.path]

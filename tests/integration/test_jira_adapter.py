@@ -137,8 +137,7 @@ def test_giving_up_is_transient_and_a_long_retry_after_means_waiting(jira: JiraS
         jc.versions("PAY")
     assert failure.value.disposition is Disposition.TRANSIENT
     assert "gave up after 5 attempts" in str(failure.value)
-    jira.inject(429, retry_after=600, count=1)
-    jira._faults.clear()  # noqa: SLF001 - start the second scenario cleanly
+    jira.clear_faults()
     jira.inject(429, retry_after=600)
     with client(jira) as jc, pytest.raises(JiraError) as waiting:
         jc.versions("PAY")
