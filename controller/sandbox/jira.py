@@ -121,6 +121,7 @@ class JiraSandbox:
         self.log: list[Logged] = []
         self._faults: list[Fault] = []
         self._cursors: dict[str, tuple[str, int]] = {}
+        self._results: dict[str, tuple[int, list[Issue]]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -454,6 +455,7 @@ class JiraSandbox:
             return fields
         for key, value in fields.items():
             setattr(version, key, value)
+        self.state.changed()
         if body.get("released") and version.release_date is None:
             version.release_date = self.state.now().date()
         return Response(200, self.shapes(request).version(version))
@@ -463,6 +465,7 @@ class JiraSandbox:
         if isinstance(version, Response):
             return version
         del self.state.versions[version.id]
+        self.state.changed()
         for issue in self.state.issues.values():
             if version.id in issue.fix_versions:
                 issue.fix_versions.remove(version.id)
@@ -553,6 +556,19 @@ class JiraSandbox:
         return None
 
     def _run(self, text: str) -> list[Issue] | Response:
+        """The issues matching `text`, in order; cached until the state changes (a
+        client paging through 20,000 issues must not cost 200 full scans)."""
+        cached = self._results.get(text)
+        if cached is not None and cached[0] == self.state.generation:
+            return cached[1]
+        found = self._evaluate(text)
+        if not isinstance(found, Response):
+            if len(self._results) > 64:
+                self._results.clear()
+            self._results[text] = (self.state.generation, found)
+        return found
+
+    def _evaluate(self, text: str) -> list[Issue] | Response:
         try:
             query = jql.parse(text, self._resolve_field)
         except jql.JqlError as exc:

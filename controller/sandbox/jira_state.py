@@ -145,6 +145,11 @@ class JiraState:
         """When set, the emulator's notion of now (tests and the demo move it)."""
         self._ids = {"project": 10000, "version": 10000, "issue": 10000, "comment": 10000}
         self._issue_numbers: dict[str, int] = {}
+        self.generation = 0
+        """Bumped by every change, so cached query results know when they are stale."""
+
+    def changed(self) -> None:
+        self.generation += 1
 
     def now(self) -> datetime:
         return self.clock or datetime.now(UTC)
@@ -173,6 +178,7 @@ class JiraState:
     def add_version(self, project: str, name: str, **fields: Any) -> Version:
         version = Version(self.next_id("version"), project, name, **fields)
         self.versions[version.id] = version
+        self.changed()
         return version
 
     def version_named(self, project: str, name: str) -> Version | None:
@@ -208,10 +214,13 @@ class JiraState:
             **fields,
         )
         self.issues[issue.key] = issue
+        self.changed()
         return issue
 
     def touch(self, issue: Issue) -> None:
+        """Record a change to `issue` (callers that edit fields directly call this)."""
         issue.updated = self.now()
+        self.changed()
 
     # --- seeding ----------------------------------------------------------------------
 
