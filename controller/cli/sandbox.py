@@ -1,0 +1,54 @@
+"""`relctl sandbox`: run an emulator in the foreground, for trying relctl or another
+client against it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+
+@click.group("sandbox")
+def group() -> None:
+    """Emulators of Jira and the Kubernetes API on 127.0.0.1."""
+
+
+@group.command("jira")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML with users, workflow and projects (versions, issues).",
+)
+@click.option(
+    "--flavor", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True
+)
+@click.option("--latency", type=float, default=0.0, help="Seconds added to each response.")
+def jira(port: int, seed: Path | None, flavor: str, latency: float) -> None:
+    """Serve a stateful Jira REST emulator until interrupted."""
+    from controller.sandbox.jira import JiraSandbox
+
+    sandbox = JiraSandbox(flavor, port=port, latency=latency)
+    if seed is not None:
+        sandbox.state.seed_file(seed)
+    sandbox.start()
+    api = "3" if flavor == "cloud" else "2"
+    click.echo(
+        f"Jira {flavor} emulator on {sandbox.url} (REST: {sandbox.url}/rest/api/{api}); "
+        "Ctrl-C stops it",
+        err=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
