@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -122,7 +123,7 @@ class JiraSandbox:
         self._faults: list[Fault] = []
         self._cursors: dict[str, tuple[str, int]] = {}
         self._results: dict[str, tuple[int, list[Issue]]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._routes = self._build_routes()
@@ -776,6 +777,14 @@ def _sort_key(values: list[str] | None, issue: Issue, name: str) -> tuple[Any, .
         project, _, number = issue.key.rpartition("-")
         return (project, int(number))
     return (values is None, values or [])
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timeout test, say) is not an error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(sandbox: JiraSandbox) -> type[BaseHTTPRequestHandler]:

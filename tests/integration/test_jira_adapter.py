@@ -4,6 +4,7 @@ version writes, comments and transitions."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -281,3 +282,14 @@ def test_flavour_endpoints(jira: JiraSandbox) -> None:
         assert httpx.get(f"{jira.url}/rest/api/3/myself", auth=auth).status_code == 404
         bearer = {"Authorization": f"Bearer {ENV['RELCTL_JIRA_TOKEN']}"}
         assert httpx.get(f"{jira.url}/rest/api/2/myself", headers=bearer).status_code == 200
+
+
+def test_every_call_has_a_timeout(jira: JiraSandbox) -> None:
+    jira.state.add_project("PAY")
+    jira.latency = 0.3
+    settings = settings_from(config(jira.state.flavor), {**ENV, "RELCTL_JIRA_URL": jira.url})
+    fast = dataclasses.replace(settings, timeout=0.05, max_attempts=2)
+    with JiraClient(fast, jitter=lambda: 0.0) as jc, pytest.raises(JiraError) as failure:
+        jc.versions("PAY")
+    assert "did not answer the versions of project PAY within 0.05 s" in str(failure.value)
+    assert failure.value.disposition is Disposition.TRANSIENT
