@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -72,9 +73,14 @@ def quote_list(values: Sequence[str]) -> str:
     return "(" + ", ".join(quote(v) for v in values) + ")"
 
 
-def jql_time(value: datetime) -> str:
-    """A JQL date literal (minute precision, UTC: the relctl account's zone must be UTC)."""
-    return quote(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M"))
+def jql_time(value: datetime, timezone: str = "UTC") -> str:
+    """A JQL date literal: minute precision, wall-clock time in the account's time zone
+    (which is how Jira reads it)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return quote(value.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
 
 
 @dataclass(frozen=True)
@@ -408,6 +414,8 @@ class JiraClient:
         if not projects or not wanted:
             return JiraObservation({}, {}, now)
         if previous is None:
+            account = self.request("GET", "myself", what="the relctl account")
+            timezone = str((account or {}).get("timeZone") or "UTC")
             listed = {p: tuple(self.versions(p)) for p in projects}
             names = sorted({v for _, v in wanted})
             jql = (
@@ -417,10 +425,11 @@ class JiraClient:
             issues: dict[str, ObservedIssue] = {}
         else:
             listed = dict(previous.versions)
+            timezone = previous.timezone
             since = previous.observed_at - timedelta(minutes=1)
             jql = (
-                f"project in {quote_list(projects)} AND updated >= {jql_time(since)} "
-                "ORDER BY key ASC"
+                f"project in {quote_list(projects)} AND updated >= "
+                f"{jql_time(since, timezone)} ORDER BY key ASC"
             )
             issues = dict(previous.issues)
         for raw in self.search(jql, self.fields()):
@@ -430,7 +439,7 @@ class JiraClient:
             else:
                 issues.pop(issue.key, None)  # moved out of every version we watch
         return JiraObservation(
-            listed, issues, now, self.requests - before, index_by_version(issues)
+            listed, issues, now, self.requests - before, index_by_version(issues), timezone
         )
 
     def _issue(self, raw: dict[str, Any]) -> ObservedIssue:

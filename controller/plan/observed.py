@@ -74,6 +74,8 @@ class JiraObservation:
     observed_at: datetime
     requests: int = 0
     by_version: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    timezone: str = "UTC"
+    """The Jira account's time zone, in which JQL reads date literals."""
 
     def version(self, project: str, name: str) -> ObservedVersion | None:
         return next((v for v in self.versions.get(project, ()) if v.name == name), None)

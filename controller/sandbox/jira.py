@@ -24,10 +24,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from controller.sandbox import jql
 from controller.sandbox.jira_state import (
@@ -122,7 +123,7 @@ class JiraSandbox:
         self.log: list[Logged] = []
         self._faults: list[Fault] = []
         self._cursors: dict[str, tuple[str, int]] = {}
-        self._results: dict[str, tuple[int, list[Issue]]] = {}
+        self._results: dict[tuple[str, str], tuple[int, list[Issue]]] = {}
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -556,20 +557,20 @@ class JiraSandbox:
                 return failed
         return None
 
-    def _run(self, text: str) -> list[Issue] | Response:
+    def _run(self, text: str, time_zone: str = "UTC") -> list[Issue] | Response:
         """The issues matching `text`, in order; cached until the state changes (a
         client paging through 20,000 issues must not cost 200 full scans)."""
-        cached = self._results.get(text)
+        cached = self._results.get((text, time_zone))
         if cached is not None and cached[0] == self.state.generation:
             return cached[1]
-        found = self._evaluate(text)
+        found = self._evaluate(text, time_zone)
         if not isinstance(found, Response):
             if len(self._results) > 64:
                 self._results.clear()
-            self._results[text] = (self.state.generation, found)
+            self._results[(text, time_zone)] = (self.state.generation, found)
         return found
 
-    def _evaluate(self, text: str) -> list[Issue] | Response:
+    def _evaluate(self, text: str, time_zone: str) -> list[Issue] | Response:
         try:
             query = jql.parse(text, self._resolve_field)
         except jql.JqlError as exc:
@@ -578,11 +579,13 @@ class JiraSandbox:
         if failed is not None:
             return failed
 
+        zone = ZoneInfo(time_zone)
+
         def dates(issue: Issue) -> Callable[[str], datetime | None]:
             def date_of(name: str) -> datetime | None:
                 value = {"updated": issue.updated, "created": issue.created}.get(name)
-                # JQL dates are wall-clock times in the user's zone: UTC in the sandbox.
-                return value.astimezone(UTC).replace(tzinfo=None) if value else None
+                # JQL date literals are wall-clock times in the searching user's zone.
+                return value.astimezone(zone).replace(tzinfo=None) if value else None
 
             return date_of
 
@@ -640,7 +643,7 @@ class JiraSandbox:
             if cursor is None or cursor[0] != _digest(text, wanted):
                 return error(400, "The provided next page token is invalid or expired.")
             offset = cursor[1]
-        found = self._run(text)
+        found = self._run(text, request.user.time_zone if request.user else "UTC")
         if isinstance(found, Response):
             return found
         chunk = found[offset : offset + page]
@@ -667,7 +670,7 @@ class JiraSandbox:
         text, max_results, start = self._search_params(request)
         offset = int(start or 0)
         page = max(0, min(max_results, 1000))
-        found = self._run(text)
+        found = self._run(text, request.user.time_zone if request.user else "UTC")
         if isinstance(found, Response):
             return found
         shapes = self.shapes(request)

@@ -125,6 +125,8 @@ class User:
     email: str
     display_name: str
     token: str
+    time_zone: str = "UTC"
+    """The account's zone: JQL date literals are read in it."""
 
 
 class JiraState:
@@ -160,12 +162,15 @@ class JiraState:
 
     # --- building ---------------------------------------------------------------------
 
-    def add_user(self, email: str, token: str, display_name: str = "") -> User:
+    def add_user(
+        self, email: str, token: str, display_name: str = "", time_zone: str = "UTC"
+    ) -> User:
         user = User(
             f"5b10ac8d82e05b22cc7d{len(self.users):04d}",
             email,
             display_name or email.split("@")[0],
             token,
+            time_zone,
         )
         self.users.append(user)
         return user
@@ -227,7 +232,12 @@ class JiraState:
     def seed(self, data: dict[str, Any]) -> None:
         """Load `{users, workflow, projects: [{key, name, versions, issues}]}`."""
         for user in data.get("users", []):
-            self.add_user(user["email"], user["token"], user.get("displayName", ""))
+            self.add_user(
+                user["email"],
+                user["token"],
+                user.get("displayName", ""),
+                user.get("timeZone", "UTC"),
+            )
         workflow = data.get("workflow", {})
         if "statuses" in workflow:
             self.statuses = dict(workflow["statuses"])
@@ -354,7 +364,7 @@ class Shapes:
             "emailAddress": user.email,
             "displayName": user.display_name,
             "active": True,
-            "timeZone": "UTC",
+            "timeZone": user.time_zone,
             "accountType": "atlassian",
         }
         if self.state.flavor == "datacenter":

@@ -75,8 +75,8 @@ def test_full_observe_pages_through_every_issue_in_one_search(jira: JiraSandbox)
         seen = jc.observe({"PAY": ["2026.25"], "SHOP": ["2026.25"]}, now=NOW)
     assert len(seen.issues) == 250
     assert "OPS-1" not in seen.issues
-    # 2 version listings + ceil(250 / 50) search pages, and nothing else.
-    assert seen.requests == 2 + 5
+    # the account's time zone + 2 version listings + ceil(250 / 50) pages, nothing else.
+    assert seen.requests == 1 + 2 + 5
     searches = [r for r in jira.log if "/search" in r.path]
     assert len(searches) == 5
     issue = seen.issues["SHOP-1"]
@@ -293,3 +293,32 @@ def test_every_call_has_a_timeout(jira: JiraSandbox) -> None:
         jc.versions("PAY")
     assert "did not answer the versions of project PAY within 0.05 s" in str(failure.value)
     assert failure.value.disposition is Disposition.TRANSIENT
+
+
+def test_incremental_watermark_is_written_in_the_account_time_zone() -> None:
+    with JiraSandbox("cloud") as sandbox:
+        sandbox.state.clock = NOW - timedelta(minutes=30)
+        sandbox.state.add_user(
+            ENV["RELCTL_JIRA_EMAIL"], ENV["RELCTL_JIRA_TOKEN"], time_zone="Europe/Berlin"
+        )
+        seed_release(sandbox, 20)
+        with client(sandbox) as jc:
+            first = jc.observe({"PAY": ["2026.25"]}, now=NOW)
+            assert first.timezone == "Europe/Berlin"
+            sandbox.state.clock = NOW + timedelta(minutes=5)
+            sandbox.state.touch(sandbox.state.issues["PAY-2"])
+            second = jc.observe(
+                {"PAY": ["2026.25"]}, now=NOW + timedelta(minutes=6), previous=first
+            )
+        [search] = [r for r in sandbox.log if "/search" in r.path][-1:]
+        # 11:59 UTC is 12:59 in Berlin. Written in UTC, Jira would read it as 10:59 UTC
+        # and return every issue (created 11:30 UTC); written in Berlin time, only PAY-2.
+        assert 'updated >= "2026-11-23 12:59"' in search.body["jql"]
+        answer = httpx.post(
+            f"{sandbox.url}/rest/api/3/search/jql",
+            json={"jql": search.body["jql"], "fields": ["key"]},
+            auth=(ENV["RELCTL_JIRA_EMAIL"], ENV["RELCTL_JIRA_TOKEN"]),
+        )
+        assert [i["key"] for i in answer.json()["issues"]] == ["PAY-2"]
+        assert second.requests == 1
+        assert len(second.issues) == 10
