@@ -1,0 +1,141 @@
+"""`relctl flags`: the flagd JSON due at a time, and each flag's stage and staleness."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from controller.cli import common, options
+from controller.plan import flags
+
+
+def _released(names: tuple[str, ...], everything: bool) -> flags.Released:
+    chosen = set(names)
+    return lambda release: everything or release in chosen
+
+
+RELEASED = [
+    click.option(
+        "--released",
+        "released_names",
+        multiple=True,
+        metavar="RELEASE",
+        help="Treat RELEASE as released (repeatable): rollouts gated on it advance.",
+    ),
+    click.option("--all-released", is_flag=True, help="Treat every release as released."),
+]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with_released(function: F) -> F:
+    for option in reversed(RELEASED):
+        function = option(function)
+    return function
+
+
+@click.group("flags")
+def group() -> None:
+    """Feature flags: render flagd JSON, show stages and stale flags."""
+
+
+@group.command("render")
+@click.option("--at", "at_text", metavar="TIME", help="Instant (default now, or $RELCTL_NOW).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (default standard output).",
+)
+@click.option(
+    "--target", metavar="CLUSTER/NAMESPACE/NAME", help="Only the flags applied to this target."
+)
+@_with_released
+@common.ROOT_OPTION
+def render(
+    at_text: str | None,
+    output: Path | None,
+    target: str | None,
+    released_names: tuple[str, ...],
+    all_released: bool,
+    root: Path | None,
+) -> None:
+    """Write the flagd flag JSON due at a time (a percentage stage is a `fractional` rule)."""
+    at = options.parse_now(at_text)
+    state = common.build_state(root, at)
+    released = _released(released_names, all_released)
+    document: dict[str, Any]
+    if target is None:
+        document = flags.render_all(state, at, released)
+    else:
+        documents = {
+            f"{t.cluster}/{t.namespace}/{t.name}": d
+            for t, d in flags.render(state, at, released).items()
+        }
+        if target not in documents:
+            known = ", ".join(sorted(documents)) or "none"
+            raise click.BadParameter(
+                f"no flag targets {target} (targets: {known})", param_hint="--target"
+            )
+        document = documents[target]
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(document['flags'])} flags to {output}", err=True)
+
+
+@group.command("status")
+@click.option("--at", "at_text", metavar="TIME", help="Instant (default now, or $RELCTL_NOW).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@_with_released
+@common.ROOT_OPTION
+def status(
+    at_text: str | None,
+    fmt: str,
+    released_names: tuple[str, ...],
+    all_released: bool,
+    root: Path | None,
+) -> None:
+    """Each flag's stage due now, where it is applied, and whether it is stale.
+
+    Exit status 1 when a flag is stale."""
+    at = options.parse_now(at_text)
+    state = common.build_state(root, at)
+    specs = {name: m.model.spec for name, m in state.flags.items()}
+    due = flags.stages(specs, at, _released(released_names, all_released))
+    days = state.config.spec.flags.stale_after_days
+    rows = []
+    for name in sorted(specs):
+        spec, stage = specs[name], due[name]
+        rows.append(
+            {
+                "flag": name,
+                "percent": stage.percent,
+                "stage": stage.stage,
+                "reason": stage.reason,
+                "target": flags.target_of(spec).describe(),
+                "state": spec.state,
+                "stale": flags.stale_reason(spec, stage, at, days),
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        width = max((len(name) for name in specs), default=4)
+        for row in rows:
+            stale = f"  STALE: {row['stale']}" if row["stale"] else ""
+            click.echo(
+                f"{row['flag']:<{width}}  {row['percent']:>5g}%  {row['reason']}  "
+                f"-> {row['target']}{stale}"
+            )
+    if any(r["stale"] for r in rows):
+        raise SystemExit(1)

@@ -1,0 +1,175 @@
+"""Feature flags rendered to flagd's flag JSON for a given instant.
+
+A flag's stage due at `at` is the last rollout stage whose time has come; a rollout
+gated on a release (`afterRelease`) stays at 0% until that release is released; a flag
+whose `dependsOn` flags are not all fully rolled out stays at 0% too. A stage of p% is a
+flagd `fractional` rule giving the rollout variant to p% of targeting keys and the default
+variant to the rest. Weights are integers (flagd's schema requires it) out of 100,000, so
+stages keep three decimals. The rollout variant is listed first, so raising p only adds
+keys: every key that had the variant keeps it (flagd buckets by flag key + targeting key).
+
+Flags are grouped by target (an OpenFeature Operator FeatureFlag resource or a ConfigMap
+key); each target gets one flagd document. Purely computational.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from controller.manifests.models import FeatureFlagSpec
+from controller.manifests.state import DesiredState
+
+FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
+TOTAL_WEIGHT = 100_000
+
+Released = Callable[[str], bool]
+"""Whether the named release is RELEASED (the controller's record says so)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FlagTarget:
+    kind: str
+    cluster: str
+    namespace: str
+    name: str
+    key: str
+
+    def describe(self) -> str:
+        where = f"{self.cluster}/{self.namespace}/{self.name}"
+        return (
+            f"ConfigMap {where} key {self.key}"
+            if self.kind == "ConfigMap"
+            else f"FeatureFlag {where}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlagStage:
+    """What a flag serves at an instant, and why."""
+
+    flag: str
+    percent: float
+    """Share of targeting keys getting the rollout variant (0 without a rollout)."""
+    stage: int
+    """1-based index of the stage in force; 0 when none is."""
+    reason: str
+
+
+def target_of(spec: FeatureFlagSpec) -> FlagTarget:
+    t = spec.target
+    return FlagTarget(
+        t.kind, t.cluster, t.namespace, t.name, t.key if t.kind == "ConfigMap" else ""
+    )
+
+
+def stages(
+    flags: Mapping[str, FeatureFlagSpec], at: datetime, released: Released
+) -> dict[str, FlagStage]:
+    """The stage due at `at` for every flag, dependencies applied."""
+    own = {name: _own_stage(name, spec, at, released) for name, spec in flags.items()}
+    result: dict[str, FlagStage] = {}
+
+    def resolve(name: str, seen: frozenset[str]) -> FlagStage:
+        if name in result:
+            return result[name]
+        stage = own[name]
+        for dependency in flags[name].depends_on:
+            if dependency not in flags or dependency in seen:
+                continue
+            parent = resolve(dependency, seen | {name})
+            if parent.percent < 100 and stage.percent > 0:
+                stage = FlagStage(
+                    name, 0.0, 0, f"held: depends on {dependency}, which is at {parent.percent:g}%"
+                )
+                break
+        result[name] = stage
+        return stage
+
+    for name in sorted(flags):
+        resolve(name, frozenset())
+    return result
+
+
+def _own_stage(name: str, spec: FeatureFlagSpec, at: datetime, released: Released) -> FlagStage:
+    rollout = spec.rollout
+    if rollout is None:
+        return FlagStage(name, 0.0, 0, f"no rollout: everyone gets '{spec.default_variant}'")
+    if rollout.after_release and not released(rollout.after_release):
+        return FlagStage(name, 0.0, 0, f"waiting for release {rollout.after_release}")
+    due = [(index, stage) for index, stage in enumerate(rollout.stages, start=1) if stage.at <= at]
+    if not due:
+        first = rollout.stages[0].at.isoformat()
+        return FlagStage(name, 0.0, 0, f"before the first stage ({first})")
+    index, stage = due[-1]
+    return FlagStage(name, stage.percent, index, f"stage {index} since {stage.at.isoformat()}")
+
+
+def flag_json(name: str, spec: FeatureFlagSpec, stage: FlagStage) -> dict[str, Any]:
+    """One flag in flagd's format."""
+    body: dict[str, Any] = {
+        "state": spec.state,
+        "variants": dict(spec.variants),
+        "defaultVariant": spec.default_variant,
+    }
+    rollout = spec.rollout
+    if rollout is not None and stage.percent > 0 and rollout.variant != spec.default_variant:
+        weight = round(stage.percent * TOTAL_WEIGHT / 100)
+        body["targeting"] = {
+            "fractional": [[rollout.variant, weight], [spec.default_variant, TOTAL_WEIGHT - weight]]
+        }
+    metadata: dict[str, Any] = {"managedBy": "relctl", "rolloutPercent": stage.percent}
+    if spec.owner:
+        metadata["owner"] = spec.owner
+    if spec.jira_issue:
+        metadata["jiraIssue"] = spec.jira_issue
+    if spec.remove_by is not None:
+        metadata["removeBy"] = spec.remove_by.isoformat()
+    body["metadata"] = metadata
+    return body
+
+
+def document(flags: Iterable[tuple[str, FeatureFlagSpec, FlagStage]]) -> dict[str, Any]:
+    """A flagd flag-definition document holding `flags`, keys sorted."""
+    return {
+        "$schema": FLAGD_SCHEMA,
+        "flags": {
+            name: flag_json(name, spec, stage)
+            for name, spec, stage in sorted(flags, key=lambda item: item[0])
+        },
+    }
+
+
+def render(
+    state: DesiredState, at: datetime, released: Released
+) -> dict[FlagTarget, dict[str, Any]]:
+    """One flagd document per target, for the stage due at `at`."""
+    specs = {name: m.model.spec for name, m in state.flags.items()}
+    due = stages(specs, at, released)
+    grouped: dict[FlagTarget, list[tuple[str, FeatureFlagSpec, FlagStage]]] = {}
+    for name, spec in specs.items():
+        grouped.setdefault(target_of(spec), []).append((name, spec, due[name]))
+    return {target: document(items) for target, items in sorted(grouped.items())}
+
+
+def render_all(state: DesiredState, at: datetime, released: Released) -> dict[str, Any]:
+    """Every flag in one flagd document (for files and local evaluation)."""
+    specs = {name: m.model.spec for name, m in state.flags.items()}
+    due = stages(specs, at, released)
+    return document((name, spec, due[name]) for name, spec in specs.items())
+
+
+def stale_reason(
+    spec: FeatureFlagSpec, stage: FlagStage, at: datetime, stale_after_days: int
+) -> str | None:
+    """Why a flag should be removed from code now, or None."""
+    if spec.remove_by is not None and spec.remove_by < at.date():
+        return f"past its removeBy date {spec.remove_by.isoformat()}"
+    if spec.rollout is not None and stage.percent >= 100 and stage.stage:
+        since = spec.rollout.stages[stage.stage - 1].at
+        days = (at - since).days
+        if days >= stale_after_days:
+            return f"at 100% for {days} days (since {since.date().isoformat()})"
+    return None
