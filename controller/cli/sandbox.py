@@ -3,7 +3,8 @@ client against it."""
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -45,10 +46,15 @@ def jira(port: int, seed: Path | None, flavor: str, latency: float) -> None:
         "Ctrl-C stops it",
         err=True,
     )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+    serve_until_signalled()
+    sandbox.stop()
+
+
+def serve_until_signalled() -> None:
+    """Block until SIGINT or SIGTERM. Handlers are installed explicitly: a process started
+    in the background by a non-interactive shell inherits SIGINT as ignored."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    while not stop.wait(3600):
         pass
-    finally:
-        sandbox.stop()

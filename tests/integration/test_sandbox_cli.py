@@ -48,7 +48,7 @@ def test_sandbox_jira_serves_its_seed() -> None:
         assert [v["name"] for v in response.json()] == ["2026.24", "2026.25"]
         assert httpx.get(f"{url}/myself", auth=("relctl@shop.example", "x")).status_code == 401
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert f"on http://127.0.0.1:{port}" in stderr
