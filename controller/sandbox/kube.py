@@ -1,0 +1,572 @@
+"""A Kubernetes API emulator on 127.0.0.1 that the official Python client and kubectl use
+unchanged: discovery (`/version`, `/api`, `/apis`, group versions), namespaced and
+cluster-wide LIST, GET, POST (201, `generateName`), PUT, DELETE, JSON merge / JSON /
+strategic merge PATCH, label and field selectors, WATCH (chunked JSON events with
+`timeoutSeconds`), `resourceVersion` / `uid` / `generation` / `creationTimestamp`, 409 on
+a stale `resourceVersion`, `/status` subresources, and custom resources declared by CRD.
+Deployments get a rollout simulator (`kube_rollout`).
+
+    with KubeSandbox() as kube:
+        client = kubernetes.client.ApiClient(kube.configuration())
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from controller.sandbox import kube_patch
+from controller.sandbox.kube_store import Object, ResourceType, Store, StoreError
+
+MAX_WATCH_SECONDS = 300
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+    stream: Callable[[Callable[[bytes], None]], None] | None = None
+
+
+def status_error(code: int, reason: str, message: str) -> Reply:
+    return Reply(
+        code,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        },
+    )
+
+
+class KubeSandbox:
+    """The emulator: an HTTP server thread around a `Store`."""
+
+    def __init__(self, port: int = 0) -> None:
+        from controller.sandbox.kube_rollout import RolloutSimulator
+
+        self.store = Store()
+        self.log: list[tuple[str, str, int]] = []
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.rollouts = RolloutSimulator(self.store)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> KubeSandbox:
+        threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="kube-sandbox"
+        ).start()
+        self.rollouts.start()
+        return self
+
+    def stop(self) -> None:
+        self.rollouts.stop()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> KubeSandbox:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def requests(self, method: str | None = None) -> list[tuple[str, str, int]]:
+        with self.store.lock:
+            return [r for r in self.log if method is None or r[0] == method]
+
+    def kubeconfig(self, path: Path, context: str = "sandbox") -> Path:
+        """Write a kubeconfig whose `context` points at this emulator."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": "sandbox"}}],
+            "contexts": [
+                {
+                    "name": context,
+                    "context": {"cluster": context, "user": context, "namespace": "default"},
+                }
+            ],
+        }
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    # --- seeding ------------------------------------------------------------------------
+
+    def apply(self, obj: Object) -> Object:
+        """Create an object (namespaces first), as `kubectl create` would."""
+        group, _, version = obj["apiVersion"].rpartition("/")
+        resource = next(
+            t
+            for t in self.store.types.values()
+            if (t.group, t.version, t.kind) == (group, version, obj["kind"])
+        )
+        namespace = (obj.get("metadata") or {}).get("namespace", "default")
+        if resource.namespaced:
+            self.ensure_namespace(namespace)
+        created = self.store.create(resource, namespace if resource.namespaced else "", obj)
+        if resource.kind == "CustomResourceDefinition":
+            self.register_crd(created)
+        return created
+
+    def ensure_namespace(self, name: str) -> None:
+        namespaces = self.store.find_type("", "v1", "namespaces")
+        try:
+            self.store.get(namespaces, "", name)
+        except StoreError:
+            self.store.create(
+                namespaces, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}
+            )
+
+    def load_crd(self, path: Path) -> None:
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if document and document.get("kind") == "CustomResourceDefinition":
+                self.apply(document)
+
+    def register_crd(self, crd: Object) -> None:
+        spec = crd["spec"]
+        names = spec["names"]
+        for version in spec.get("versions", []):
+            if not version.get("served", True):
+                continue
+            self.store.register(
+                ResourceType(
+                    spec["group"],
+                    version["name"],
+                    names["plural"],
+                    names["kind"],
+                    spec.get("scope", "Namespaced") == "Namespaced",
+                    "status" in (version.get("subresources") or {}),
+                    tuple(names.get("shortNames", [])),
+                    names.get("singular", ""),
+                )
+            )
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def handle(self, method: str, raw: str, headers: dict[str, str], body: bytes) -> Reply:
+        parts = urlsplit(raw)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        try:
+            reply = self._route(method, parts.path.rstrip("/") or "/", query, headers, body)
+        except StoreError as exc:
+            reply = status_error(exc.code, exc.reason, exc.message)
+        except kube_patch.PatchError as exc:
+            reply = status_error(422, "Invalid", str(exc))
+        with self.store.lock:
+            self.log.append((method, parts.path, reply.status))
+        return reply
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Reply:
+        if path == "/version":
+            return Reply(
+                200,
+                {
+                    "major": "1",
+                    "minor": "31",
+                    "gitVersion": "v1.31.0",
+                    "gitCommit": "relctl-sandbox",
+                    "gitTreeState": "clean",
+                    "buildDate": "2026-01-01T00:00:00Z",
+                    "goVersion": "go1.22",
+                    "compiler": "gc",
+                    "platform": "linux/amd64",
+                },
+            )
+        if path == "/api":
+            return Reply(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {
+                            "clientCIDR": "0.0.0.0/0",
+                            "serverAddress": self.url.removeprefix("http://"),
+                        }
+                    ],
+                },
+            )
+        if path == "/apis":
+            return Reply(200, self._group_list())
+        match = re.fullmatch(r"/api/(v1)((?:/[^/]+)*)", path) or re.fullmatch(
+            r"/apis/([^/]+/[^/]+)((?:/[^/]+)*)", path
+        )
+        if match is None:
+            named = re.fullmatch(r"/apis/([^/]+)", path)
+            if named is not None:
+                found = [g for g in self._group_list()["groups"] if g["name"] == named.group(1)]
+                if found:
+                    return Reply(200, {"kind": "APIGroup", "apiVersion": "v1", **found[0]})
+            return status_error(404, "NotFound", "the server could not find the requested resource")
+        group, _, version = match.group(1).rpartition("/")
+        segments = [s for s in match.group(2).split("/") if s]
+        if not segments:
+            if not any((t.group, t.version) == (group, version) for t in self.store.types.values()):
+                return status_error(
+                    404, "NotFound", "the server could not find the requested resource"
+                )
+            return Reply(200, self._resource_list(group, version))
+        return self._resource(method, group, version, segments, query, headers, body)
+
+    def _group_list(self) -> dict[str, Any]:
+        groups: dict[str, list[str]] = {}
+        for t in self.store.types.values():
+            if t.group:
+                groups.setdefault(t.group, [])
+                if t.version not in groups[t.group]:
+                    groups[t.group].append(t.version)
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {
+                    "name": name,
+                    "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
+                    "preferredVersion": {
+                        "groupVersion": f"{name}/{versions[0]}",
+                        "version": versions[0],
+                    },
+                }
+                for name, versions in sorted(groups.items())
+            ],
+        }
+
+    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        resources = []
+        for t in self.store.types.values():
+            if (t.group, t.version) != (group, version):
+                continue
+            resources.append(
+                {
+                    "name": t.plural,
+                    "singularName": t.singular or t.kind.lower(),
+                    "namespaced": t.namespaced,
+                    "kind": t.kind,
+                    "verbs": list(t.verbs),
+                    "shortNames": list(t.short_names),
+                }
+            )
+            if t.status:
+                resources.append(
+                    {
+                        "name": f"{t.plural}/status",
+                        "singularName": "",
+                        "namespaced": t.namespaced,
+                        "kind": t.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": resources,
+        }
+
+    def _resource(
+        self,
+        method: str,
+        group: str,
+        version: str,
+        segments: list[str],
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Reply:
+        store = self.store
+        namespace: str | None = None
+        if (
+            len(segments) >= 3
+            and segments[0] == "namespaces"
+            and (group, version, segments[2]) in store.types
+        ):
+            namespace, segments = segments[1], segments[2:]
+        plural = segments[0]
+        resource = store.find_type(group, version, plural)
+        name = segments[1] if len(segments) > 1 else None
+        sub = segments[2] if len(segments) > 2 else ""
+        if sub and (sub != "status" or not resource.status):
+            return status_error(404, "NotFound", "the server could not find the requested resource")
+        if resource.namespaced and name is not None and namespace is None:
+            return status_error(404, "NotFound", "the server could not find the requested resource")
+        ns = namespace or ""
+        payload = json.loads(body) if body else None
+        if name is None:
+            if method == "GET":
+                if query.get("watch") in ("1", "true"):
+                    return self._watch(resource, namespace, query)
+                return self._list(resource, namespace, query)
+            if method == "POST":
+                if resource.namespaced and namespace is None:
+                    return status_error(405, "MethodNotAllowed", "create needs a namespace")
+                created = store.create(resource, ns, payload or {})
+                if resource.kind == "CustomResourceDefinition":
+                    self.register_crd(created)
+                return Reply(201, created)
+            return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
+        if method == "GET":
+            return Reply(200, store.get(resource, ns, name))
+        if method == "PUT":
+            return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
+        if method == "PATCH":
+            return self._patch(resource, ns, name, sub, headers, payload)
+        if method == "DELETE":
+            deleted = store.delete(resource, ns, name)
+            return Reply(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": name,
+                        "group": group,
+                        "kind": plural,
+                        "uid": deleted["metadata"]["uid"],
+                    },
+                },
+            )
+        return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _patch(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        sub: str,
+        headers: dict[str, str],
+        payload: Any,
+    ) -> Reply:
+        kind = headers.get("content-type", "").split(";")[0].strip()
+        with self.store.lock:
+            current = self.store.get(resource, namespace, name)
+            if kind == "application/json-patch+json":
+                patched = kube_patch.json_patch(current, payload)
+            elif kind == "application/merge-patch+json":
+                patched = kube_patch.merge_patch(current, payload)
+            elif kind == "application/strategic-merge-patch+json":
+                if resource.group not in ("", "apps", "coordination.k8s.io", "events.k8s.io"):
+                    return status_error(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request "
+                        "was in an unknown format - accepted media types "
+                        "include: application/json-patch+json, "
+                        "application/merge-patch+json, "
+                        "application/apply-patch+yaml",
+                    )
+                patched = kube_patch.strategic_merge_patch(current, payload)
+            else:
+                return status_error(415, "UnsupportedMediaType", f"unsupported patch type {kind!r}")
+            requested = (
+                ((payload or {}).get("metadata") or {}).get("resourceVersion")
+                if isinstance(payload, dict)
+                else None
+            )
+            patched.setdefault("metadata", {})["resourceVersion"] = (
+                requested or current["metadata"]["resourceVersion"]
+            )
+            return Reply(
+                200, self.store.update(resource, namespace, name, patched, subresource=sub)
+            )
+
+    def _list(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
+        items, revision = self.store.list(resource, namespace)
+        chosen = [o for o in items if _selected(o, query)]
+        return Reply(
+            200,
+            {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(revision)},
+                "items": chosen,
+            },
+        )
+
+    def _watch(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
+        timeout = min(float(query.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
+        since = query.get("resourceVersion") or "0"
+        store = self.store
+
+        def stream(send: Callable[[bytes], None]) -> None:
+            deadline = time.monotonic() + timeout
+            with store.lock:
+                if since in ("", "0"):
+                    items, revision = store.list(resource, namespace)
+                    initial = [{"type": "ADDED", "object": o} for o in items if _selected(o, query)]
+                else:
+                    revision = int(since)
+                    initial = []
+            for added in initial:
+                send(json.dumps(added).encode() + b"\n")
+            while time.monotonic() < deadline:
+                with store.lock:
+                    try:
+                        pending = list(store.events_since(revision))
+                    except StoreError as exc:
+                        send(
+                            json.dumps(
+                                {
+                                    "type": "ERROR",
+                                    "object": status_error(exc.code, exc.reason, exc.message).body,
+                                }
+                            ).encode()
+                            + b"\n"
+                        )
+                        return
+                    if not pending:
+                        store.changed.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+                        continue
+                    revision = pending[-1].revision
+                for event in pending:
+                    obj = event.object
+                    same = (
+                        event.resource.group,
+                        event.resource.version,
+                        event.resource.plural,
+                    ) == (resource.group, resource.version, resource.plural)
+                    in_namespace = namespace is None or (
+                        obj.get("metadata", {}).get("namespace") == namespace
+                    )
+                    if same and in_namespace and _selected(obj, query):
+                        send(json.dumps({"type": event.type, "object": obj}).encode() + b"\n")
+
+        return Reply(200, stream=stream)
+
+
+def _labels_match(labels: dict[str, str], selector: str) -> bool:
+    for term in _split_terms(selector):
+        term = term.strip()
+        if not term:
+            continue
+        found = re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", term)
+        if found:
+            key, op, values = (
+                found.group(1),
+                found.group(2),
+                {v.strip() for v in found.group(3).split(",")},
+            )
+            if (labels.get(key) in values) != (op == "in") or (op == "in" and key not in labels):
+                return False
+        elif "!=" in term:
+            key, value = (s.strip() for s in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _split_terms(selector: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    terms, depth, current = [], 0, ""
+    for char in selector:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            terms.append(current)
+            current = ""
+        else:
+            current += char
+    return [*terms, current]
+
+
+def _field(obj: Object, path: str) -> str | None:
+    node: Any = obj
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return str(node)
+
+
+def _selected(obj: Object, query: dict[str, str]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if query.get("labelSelector") and not _labels_match(labels, query["labelSelector"]):
+        return False
+    for term in (query.get("fieldSelector") or "").split(","):
+        if not term.strip():
+            continue
+        negate = "!=" in term
+        key, value = (s.strip() for s in re.split(r"!=|==|=", term, maxsplit=1))
+        if (_field(obj, key) == value) == negate:
+            return False
+    return True
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _handler_for(sandbox: KubeSandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "relctl-kube-sandbox"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = sandbox.handle(self.command, self.path, headers, body)
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            if reply.stream is not None:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+
+                def send(data: bytes) -> None:
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+
+                reply.stream(send)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            data = json.dumps(reply.body).encode() if reply.body is not None else b""
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
