@@ -122,3 +122,68 @@ def is_blocker(priority: str, labels: Sequence[str], categories: IssueCategories
 
 def is_critical(issuetype: str, priority: str, categories: IssueCategories) -> bool:
     return issuetype in categories.bug and priority in categories.critical_priorities
+
+
+class RolloutState(StrEnum):
+    """How `kubectl rollout status` judges a Deployment."""
+
+    PENDING = "pending"
+    """The spec change is not observed yet."""
+    PROGRESSING = "progressing"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    """Progressing=False with reason ProgressDeadlineExceeded."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedWorkload:
+    """A Deployment as the cluster reports it."""
+
+    cluster: str
+    namespace: str
+    deployment: str
+    images: Mapping[str, str]
+    """Container name → image."""
+    generation: int
+    observed_generation: int
+    replicas: int
+    updated_replicas: int
+    ready_replicas: int
+    available_replicas: int
+    unavailable_replicas: int
+    rollout: RolloutState
+    message: str
+    resource_version: str
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def rollout_state(
+    generation: int,
+    observed_generation: int,
+    desired: int,
+    replicas: int,
+    updated: int,
+    available: int,
+    progressing_reason: str | None,
+) -> tuple[RolloutState, str]:
+    """The verdict and message of `kubectl rollout status` for a Deployment."""
+    if generation > observed_generation:
+        return RolloutState.PENDING, "Waiting for deployment spec update to be observed..."
+    if progressing_reason == "ProgressDeadlineExceeded":
+        return RolloutState.FAILED, "deployment exceeded its progress deadline"
+    if updated < desired:
+        return (
+            RolloutState.PROGRESSING,
+            f"{updated} out of {desired} new replicas have been updated...",
+        )
+    if replicas > updated:
+        return (
+            RolloutState.PROGRESSING,
+            f"{replicas - updated} old replicas are pending termination...",
+        )
+    if available < updated:
+        return (
+            RolloutState.PROGRESSING,
+            f"{available} of {updated} updated replicas are available...",
+        )
+    return RolloutState.COMPLETE, "successfully rolled out"

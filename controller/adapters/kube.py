@@ -1,0 +1,244 @@
+"""The Kubernetes adapter, on the official client. One `KubeCluster` per named cluster,
+each with its own `ApiClient` built from a kubeconfig context or the pod's in-cluster
+config; the process-wide default configuration is never used, so clusters never mix.
+
+- `observe`: one LIST of Deployments per namespace (never a GET per Deployment), with the
+  rollout status judged as `kubectl rollout status` judges it.
+- `set_image`: a strategic merge patch of one container's image, guarded by the
+  `resourceVersion` that was observed. The Deployment is annotated with the release and
+  the image it replaced. On a conflict the Deployment is read again and the decision
+  re-made: if someone else changed that container's image meanwhile, relctl does not
+  overwrite it (the error says so and the next pass re-plans); otherwise the patch is
+  retried on the fresh version.
+- `rollback`: restores the image recorded in the annotation (not `rollout undo`'s
+  previous ReplicaSet, which may be someone else's change).
+- `event`: a core/v1 Event about what the controller did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from controller.adapters.errors import AdapterError
+from controller.errors import Disposition
+from controller.manifests.config import ClusterConfig
+from controller.plan.observed import ObservedWorkload, rollout_state
+
+RELEASE_ANNOTATION = "relctl.dev/release"
+PREVIOUS_IMAGE = "relctl.dev/previous-image."  # + container name
+
+
+class KubeError(AdapterError):
+    """The cluster refused or could not be reached."""
+
+
+def _error(cluster: str, what: str, exc: Exception) -> KubeError:
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        disposition = (
+            Disposition.TRANSIENT
+            if status >= 500 or status == 429
+            else Disposition.WAITING
+            if status == 409
+            else Disposition.STALLED
+        )
+        return KubeError(
+            f"cluster {cluster}: {what} failed with {status} {exc.reason}", disposition=disposition
+        )
+    return KubeError(f"cluster {cluster}: {what} failed: {exc}", disposition=Disposition.TRANSIENT)
+
+
+class KubeCluster:
+    """One cluster."""
+
+    def __init__(self, name: str, api: client.ApiClient) -> None:
+        self.name = name
+        self.api = api
+        self.apps = client.AppsV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self.requests = 0
+
+    @classmethod
+    def connect(cls, name: str, settings: ClusterConfig) -> KubeCluster:
+        """A client for this cluster alone (never the process-wide default)."""
+        if settings.in_cluster:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            return cls(name, client.ApiClient(configuration))
+        api = config.new_client_from_config(
+            config_file=settings.kubeconfig, context=settings.context
+        )
+        return cls(name, api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def observe(self, namespaces: Iterable[str]) -> dict[tuple[str, str], ObservedWorkload]:
+        """Every Deployment of `namespaces`, one LIST each."""
+        found: dict[tuple[str, str], ObservedWorkload] = {}
+        for namespace in sorted(set(namespaces)):
+            try:
+                self.requests += 1
+                listed = self.apps.list_namespaced_deployment(namespace)
+            except (ApiException, HTTPError) as exc:
+                raise _error(self.name, f"listing Deployments in {namespace}", exc) from None
+            for item in listed.items:
+                workload = self._workload(item)
+                found[(workload.namespace, workload.deployment)] = workload
+        return found
+
+    def _workload(self, item: Any) -> ObservedWorkload:
+        spec, status, meta = item.spec, item.status, item.metadata
+        desired = spec.replicas if spec.replicas is not None else 1
+        conditions = {c.type: c for c in (status.conditions or [])} if status else {}
+        progressing = conditions.get("Progressing")
+        generation = meta.generation or 0
+        observed = (status.observed_generation or 0) if status else 0
+        replicas = (status.replicas or 0) if status else 0
+        updated = (status.updated_replicas or 0) if status else 0
+        available = (status.available_replicas or 0) if status else 0
+        state, message = rollout_state(
+            generation,
+            observed,
+            desired,
+            replicas,
+            updated,
+            available,
+            progressing.reason if progressing else None,
+        )
+        return ObservedWorkload(
+            cluster=self.name,
+            namespace=meta.namespace,
+            deployment=meta.name,
+            images={c.name: c.image for c in spec.template.spec.containers},
+            generation=generation,
+            observed_generation=observed,
+            replicas=desired,
+            updated_replicas=updated,
+            ready_replicas=(status.ready_replicas or 0) if status else 0,
+            available_replicas=available,
+            unavailable_replicas=(status.unavailable_replicas or 0) if status else 0,
+            rollout=state,
+            message=message,
+            resource_version=meta.resource_version,
+            annotations=dict(meta.annotations or {}),
+        )
+
+    def get(self, namespace: str, deployment: str) -> ObservedWorkload:
+        try:
+            self.requests += 1
+            return self._workload(self.apps.read_namespaced_deployment(deployment, namespace))
+        except (ApiException, HTTPError) as exc:
+            raise _error(self.name, f"reading {namespace}/{deployment}", exc) from None
+
+    def set_image(
+        self, seen: ObservedWorkload, container: str, image: str, release: str, *, attempts: int = 5
+    ) -> ObservedWorkload:
+        """Set one container's image, guarded by the version `seen` was observed at."""
+        if container not in seen.images:
+            raise KubeError(
+                f"cluster {self.name}: {seen.namespace}/{seen.deployment} has no "
+                f"container {container!r}"
+            )
+        current = seen
+        for _ in range(attempts):
+            if current.images[container] == image:
+                return current  # already there: nothing to do (idempotent)
+            if current.images[container] != seen.images[container]:
+                raise KubeError(
+                    f"cluster {self.name}: the image of {container} in {seen.namespace}/"
+                    f"{seen.deployment} changed to {current.images[container]} since it was "
+                    f"observed ({seen.images[container]}); not overwriting someone else's "
+                    "change",
+                    disposition=Disposition.WAITING,
+                )
+            previous = (
+                seen.annotations.get(PREVIOUS_IMAGE + container)
+                if seen.annotations.get(RELEASE_ANNOTATION) == release
+                else current.images[container]
+            )
+            body = {
+                "metadata": {
+                    "resourceVersion": current.resource_version,
+                    "annotations": {
+                        RELEASE_ANNOTATION: release,
+                        PREVIOUS_IMAGE + container: previous or current.images[container],
+                    },
+                },
+                "spec": {
+                    "template": {"spec": {"containers": [{"name": container, "image": image}]}}
+                },
+            }
+            try:
+                self.requests += 1
+                patched = self.apps.patch_namespaced_deployment(
+                    seen.deployment, seen.namespace, body
+                )
+                return self._workload(patched)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise _error(
+                        self.name, f"patching {seen.namespace}/{seen.deployment}", exc
+                    ) from None
+            except HTTPError as exc:
+                raise _error(
+                    self.name, f"patching {seen.namespace}/{seen.deployment}", exc
+                ) from None
+            current = self.get(seen.namespace, seen.deployment)  # re-read, then re-decide
+        raise KubeError(
+            f"cluster {self.name}: {seen.namespace}/{seen.deployment} kept "
+            "changing; giving up this pass",
+            disposition=Disposition.WAITING,
+        )
+
+    def rollback(self, seen: ObservedWorkload, container: str) -> ObservedWorkload:
+        """Restore the image recorded before relctl's last change of `container`."""
+        previous = seen.annotations.get(PREVIOUS_IMAGE + container)
+        if not previous:
+            raise KubeError(
+                f"cluster {self.name}: {seen.namespace}/{seen.deployment} records "
+                f"no previous image for {container}; nothing to roll back to"
+            )
+        release = seen.annotations.get(RELEASE_ANNOTATION, "")
+        restored = self.set_image(seen, container, previous, release)
+        return restored
+
+    def event(
+        self, seen: ObservedWorkload, reason: str, message: str, kind: str = "Normal"
+    ) -> None:
+        """Record a core/v1 Event on the Deployment."""
+        now = datetime.now(UTC)
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{seen.deployment}.relctl-"),
+            involved_object=client.V1ObjectReference(
+                kind="Deployment",
+                api_version="apps/v1",
+                name=seen.deployment,
+                namespace=seen.namespace,
+                resource_version=seen.resource_version,
+            ),
+            reason=reason,
+            message=message,
+            type=kind,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component="relctl"),
+            reporting_component="relctl",
+            reporting_instance="relctl",
+        )
+        try:
+            self.requests += 1
+            self.core.create_namespaced_event(seen.namespace, body)
+        except (ApiException, HTTPError) as exc:
+            raise _error(self.name, f"recording an event on {seen.deployment}", exc) from None
+
+
+def annotations_of(workload: ObservedWorkload) -> Mapping[str, str]:
+    return {k: v for k, v in workload.annotations.items() if k.startswith("relctl.dev/")}

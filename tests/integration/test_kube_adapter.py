@@ -1,0 +1,175 @@
+"""The Kubernetes adapter over real HTTP against the emulator: observe with one LIST per
+namespace, guarded image changes that re-decide on conflict, failure classification,
+rollback to the recorded image, events, and two clusters that never mix."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.adapters.kube import PREVIOUS_IMAGE, RELEASE_ANNOTATION, KubeCluster, KubeError
+from controller.errors import Disposition
+from controller.manifests.config import ClusterConfig
+from controller.plan.observed import RolloutState
+from controller.sandbox.kube import KubeSandbox
+
+
+def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": image},
+                        {"name": "envoy", "image": "envoy:1.30"},
+                    ]
+                },
+            },
+        },
+    }
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[KubeSandbox, KubeCluster]]:
+    with KubeSandbox() as sandbox:
+        sandbox.rollouts.step = 0.05
+        sandbox.rollouts.deadline = 0.5
+        for namespace in ("shop", "payments", "platform"):
+            for n in range(3):
+                sandbox.apply(deployment(f"svc-{n}", namespace, f"registry/svc-{n}:1.0"))
+        path = sandbox.kubeconfig(tmp_path / "kubeconfig", context="prod-eu")
+        kube = KubeCluster.connect(
+            "prod-eu", ClusterConfig.model_validate({"context": "prod-eu", "kubeconfig": str(path)})
+        )
+        yield sandbox, kube
+        kube.close()
+
+
+def settle(
+    kube: KubeCluster, namespace: str, name: str, state: RolloutState = RolloutState.COMPLETE
+) -> Any:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        seen = kube.get(namespace, name)
+        if seen.rollout is state:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never became {state}")
+
+
+def test_observe_lists_once_per_namespace(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
+    sandbox, kube = cluster
+    before = len(sandbox.requests("GET"))
+    seen = kube.observe(["shop", "payments", "platform", "shop"])
+    assert len(seen) == 9
+    assert len(sandbox.requests("GET")) - before == 3
+    assert seen[("shop", "svc-0")].images == {"app": "registry/svc-0:1.0", "envoy": "envoy:1.30"}
+
+
+def test_set_image_annotates_and_keeps_the_sidecar(
+    cluster: tuple[KubeSandbox, KubeCluster],
+) -> None:
+    _, kube = cluster
+    seen = settle(kube, "shop", "svc-0")
+    changed = kube.set_image(seen, "app", "registry/svc-0:1.1", "shop-2026-25")
+    assert changed.images == {"app": "registry/svc-0:1.1", "envoy": "envoy:1.30"}
+    assert changed.annotations[RELEASE_ANNOTATION] == "shop-2026-25"
+    assert changed.annotations[PREVIOUS_IMAGE + "app"] == "registry/svc-0:1.0"
+    assert settle(kube, "shop", "svc-0").rollout is RolloutState.COMPLETE
+    again = kube.set_image(kube.get("shop", "svc-0"), "app", "registry/svc-0:1.1", "shop-2026-25")
+    assert again.generation == changed.generation  # idempotent: nothing patched
+
+
+def test_conflict_rereads_and_redecides(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
+    sandbox, kube = cluster
+    seen = settle(kube, "shop", "svc-1")
+    sandbox.rollouts.step = 5.0  # a real controller's pace: only the other writer conflicts
+    # Someone scales the Deployment between our read and our patch: not our container.
+    sandbox.store.update(
+        sandbox.store.find_type("apps", "v1", "deployments"),
+        "shop",
+        "svc-1",
+        {
+            **sandbox.store.get(
+                sandbox.store.find_type("apps", "v1", "deployments"), "shop", "svc-1"
+            ),
+            "spec": {**deployment("svc-1", "shop", "registry/svc-1:1.0")["spec"], "replicas": 4},
+        },
+    )
+    changed = kube.set_image(seen, "app", "registry/svc-1:1.1", "r1")
+    assert changed.images["app"] == "registry/svc-1:1.1" and changed.replicas == 4
+    statuses = [s for m, p, s in sandbox.requests("PATCH") if p.endswith("/svc-1")]
+    assert statuses == [409, 200]
+
+
+def test_someone_elses_image_change_is_not_overwritten(
+    cluster: tuple[KubeSandbox, KubeCluster],
+) -> None:
+    sandbox, kube = cluster
+    seen = settle(kube, "shop", "svc-2")
+    deployments = sandbox.store.find_type("apps", "v1", "deployments")
+    sandbox.store.update(
+        deployments, "shop", "svc-2", deployment("svc-2", "shop", "registry/svc-2:hotfix")
+    )
+    with pytest.raises(KubeError, match="not overwriting someone else's change") as refused:
+        kube.set_image(seen, "app", "registry/svc-2:1.1", "r1")
+    assert refused.value.disposition is Disposition.WAITING
+    assert kube.get("shop", "svc-2").images["app"] == "registry/svc-2:hotfix"
+
+
+def test_failed_rollout_and_rollback(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
+    sandbox, kube = cluster
+    sandbox.rollouts.mark_bad("registry/svc-0:bad")
+    seen = settle(kube, "payments", "svc-0")
+    kube.set_image(seen, "app", "registry/svc-0:bad", "payments-2026-25")
+    failed = settle(kube, "payments", "svc-0", RolloutState.FAILED)
+    assert failed.unavailable_replicas == 1
+    assert failed.message == "deployment exceeded its progress deadline"
+    restored = kube.rollback(failed, "app")
+    assert restored.images["app"] == "registry/svc-0:1.0"
+    assert settle(kube, "payments", "svc-0").images["app"] == "registry/svc-0:1.0"
+    kube.event(restored, "RolledBack", "payments-2026-25: app back to registry/svc-0:1.0")
+    events = sandbox.store.list(sandbox.store.find_type("", "v1", "events"), "payments")[0]
+    assert [(e["reason"], e["involvedObject"]["name"]) for e in events] == [("RolledBack", "svc-0")]
+
+
+def test_two_clusters_never_mix(tmp_path: Path) -> None:
+    with KubeSandbox() as eu, KubeSandbox() as us:
+        eu.apply(deployment("web", "shop", "web:eu"))
+        us.apply(deployment("web", "shop", "web:us"))
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "prod-eu",
+            "clusters": [
+                {"name": n, "cluster": {"server": s.url}}
+                for n, s in (("prod-eu", eu), ("prod-us", us))
+            ],
+            "users": [{"name": "u", "user": {"token": "x"}}],
+            "contexts": [
+                {"name": n, "context": {"cluster": n, "user": "u"}} for n in ("prod-eu", "prod-us")
+            ],
+        }
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        clusters = [
+            KubeCluster.connect(
+                n, ClusterConfig.model_validate({"context": n, "kubeconfig": str(path)})
+            )
+            for n in ("prod-eu", "prod-us")
+        ]
+        images = [c.observe(["shop"])[("shop", "web")].images["app"] for c in clusters]
+        assert images == ["web:eu", "web:us"]
+        for c in clusters:
+            c.close()
