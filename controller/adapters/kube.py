@@ -17,6 +17,7 @@ config; the process-wide default configuration is never used, so clusters never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from urllib3.exceptions import HTTPError
 from controller.adapters.errors import AdapterError
 from controller.errors import Disposition
 from controller.manifests.config import ClusterConfig
+from controller.plan.flags import FlagTarget
 from controller.plan.observed import ObservedWorkload, rollout_state
 
 RELEASE_ANNOTATION = "relctl.dev/release"
@@ -238,6 +240,90 @@ class KubeCluster:
             self.core.create_namespaced_event(seen.namespace, body)
         except (ApiException, HTTPError) as exc:
             raise _error(self.name, f"recording an event on {seen.deployment}", exc) from None
+
+
+FLAG_GROUP, FLAG_VERSION, FLAG_PLURAL = "core.openfeature.dev", "v1beta1", "featureflags"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "relctl"}
+
+
+def read_flags(cluster: KubeCluster, target: FlagTarget) -> dict[str, Any] | None:
+    """The flagd `flags` map applied at `target`, or None when there is none."""
+    try:
+        cluster.requests += 1
+        if target.kind == "ConfigMap":
+            found = cluster.core.read_namespaced_config_map(target.name, target.namespace)
+            text = (found.data or {}).get(target.key)
+            return dict(json.loads(text).get("flags", {})) if text else None
+        custom = client.CustomObjectsApi(cluster.api)
+        resource: Any = custom.get_namespaced_custom_object(
+            FLAG_GROUP, FLAG_VERSION, target.namespace, FLAG_PLURAL, target.name
+        )
+        return dict(((resource.get("spec") or {}).get("flagSpec") or {}).get("flags", {}))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
+    except (HTTPError, ValueError) as exc:
+        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
+
+
+def apply_flags(cluster: KubeCluster, target: FlagTarget, document: Mapping[str, Any]) -> bool:
+    """Make `target` hold `document` (a flagd document); True when something changed."""
+    flags_map = dict(document.get("flags", {}))
+    current = read_flags(cluster, target)
+    if current == flags_map:
+        return False
+    meta = client.V1ObjectMeta(name=target.name, namespace=target.namespace, labels=MANAGED_BY)
+    try:
+        cluster.requests += 1
+        if target.kind == "ConfigMap":
+            data = {target.key: json.dumps(document, indent=2, sort_keys=True)}
+            if current is None and not _configmap_exists(cluster, target):
+                cluster.core.create_namespaced_config_map(
+                    target.namespace, client.V1ConfigMap(metadata=meta, data=data)
+                )
+            else:
+                cluster.core.patch_namespaced_config_map(
+                    target.name, target.namespace, {"data": data}
+                )
+            return True
+        custom = client.CustomObjectsApi(cluster.api)
+        if current is None:
+            body = {
+                "apiVersion": f"{FLAG_GROUP}/{FLAG_VERSION}",
+                "kind": "FeatureFlag",
+                "metadata": {
+                    "name": target.name,
+                    "namespace": target.namespace,
+                    "labels": MANAGED_BY,
+                },
+                "spec": {"flagSpec": {"flags": flags_map}},
+            }
+            custom.create_namespaced_custom_object(
+                FLAG_GROUP, FLAG_VERSION, target.namespace, FLAG_PLURAL, body
+            )
+        else:
+            # Replace the flags wholesale, guarded by the resourceVersion just read.
+            resource: Any = custom.get_namespaced_custom_object(
+                FLAG_GROUP, FLAG_VERSION, target.namespace, FLAG_PLURAL, target.name
+            )
+            resource.setdefault("spec", {}).setdefault("flagSpec", {})["flags"] = flags_map
+            custom.replace_namespaced_custom_object(
+                FLAG_GROUP, FLAG_VERSION, target.namespace, FLAG_PLURAL, target.name, resource
+            )
+        return True
+    except (ApiException, HTTPError) as exc:
+        raise _error(cluster.name, f"applying flags to {target.describe()}", exc) from None
+
+
+def _configmap_exists(cluster: KubeCluster, target: FlagTarget) -> bool:
+    try:
+        cluster.core.read_namespaced_config_map(target.name, target.namespace)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
 
 
 def annotations_of(workload: ObservedWorkload) -> Mapping[str, str]:

@@ -173,3 +173,36 @@ def stale_reason(
         if days >= stale_after_days:
             return f"at 100% for {days} days (since {since.date().isoformat()})"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDrift:
+    """One field of one flag that differs between what relctl renders and the cluster."""
+
+    flag: str
+    field: str
+    desired: Any
+    actual: Any
+
+
+FIELDS = ("state", "variants", "defaultVariant", "targeting")
+
+
+def drift(desired: Mapping[str, Any], actual: Mapping[str, Any] | None) -> list[FlagDrift]:
+    """Flag-by-flag differences between two flagd `flags` maps (`metadata` is ignored: it
+    is informational). A flag missing on either side is one drift of field `flag`."""
+    actual = actual or {}
+    found = []
+    for name in sorted(set(desired) | set(actual)):
+        want, have = desired.get(name), actual.get(name)
+        if want is None or have is None:
+            found.append(
+                FlagDrift(
+                    name, "flag", "present" if want else "absent", "present" if have else "absent"
+                )
+            )
+            continue
+        for field in FIELDS:
+            if want.get(field) != have.get(field):
+                found.append(FlagDrift(name, field, want.get(field), have.get(field)))
+    return found

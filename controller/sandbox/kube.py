@@ -361,6 +361,12 @@ class KubeSandbox:
         payload: Any,
     ) -> Reply:
         kind = headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/json-patch+json" and not isinstance(payload, dict):
+            return status_error(
+                400,
+                "BadRequest",
+                "json: cannot unmarshal array into Go value of type map[string]interface {}",
+            )
         with self.store.lock:
             current = self.store.get(resource, namespace, name)
             if kind == "application/json-patch+json":

@@ -173,3 +173,47 @@ def test_two_clusters_never_mix(tmp_path: Path) -> None:
         assert images == ["web:eu", "web:us"]
         for c in clusters:
             c.close()
+
+
+def test_flags_applied_read_back_and_drift(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from controller.adapters.kube import apply_flags, read_flags
+    from controller.manifests import loading
+    from controller.plan import flags
+    from tests.conftest import REPO
+
+    state = loading.load(REPO).states[0]
+    at = datetime(2026, 12, 12, 12, tzinfo=UTC)
+    documents = flags.render(state, at, lambda name: True)
+    crd = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+    with KubeSandbox() as sandbox:
+        sandbox.load_crd(crd)
+        for namespace in ("shop", "payments"):
+            sandbox.ensure_namespace(namespace)
+        path = sandbox.kubeconfig(tmp_path / "kubeconfig", context="prod-eu")
+        kube = KubeCluster.connect(
+            "prod-eu", ClusterConfig.model_validate({"context": "prod-eu", "kubeconfig": str(path)})
+        )
+        eu = {t: d for t, d in documents.items() if t.cluster == "prod-eu"}
+        assert {t.kind for t in eu} == {"FeatureFlag", "ConfigMap"}
+        for target, document in eu.items():
+            assert read_flags(kube, target) is None
+            assert apply_flags(kube, target, document) is True
+            assert apply_flags(kube, target, document) is False  # converged: no write
+            assert flags.drift(document["flags"], read_flags(kube, target)) == []
+        # Someone edits a flag by hand in the cluster: drift, flag by flag.
+        shop = next(t for t in eu if t.kind == "FeatureFlag")
+        custom_type = sandbox.store.find_type("core.openfeature.dev", "v1beta1", "featureflags")
+        edited = sandbox.store.get(custom_type, "shop", shop.name)
+        edited["spec"]["flagSpec"]["flags"]["new-checkout-flow"]["defaultVariant"] = "on"
+        del edited["spec"]["flagSpec"]["flags"]["holiday-banner"]
+        sandbox.store.update(custom_type, "shop", shop.name, edited)
+        found = flags.drift(eu[shop]["flags"], read_flags(kube, shop))
+        assert [(d.flag, d.field, d.desired, d.actual) for d in found] == [
+            ("holiday-banner", "flag", "present", "absent"),
+            ("new-checkout-flow", "defaultVariant", "off", "on"),
+        ]
+        assert apply_flags(kube, shop, eu[shop]) is True  # enforce mode reverts it
+        assert flags.drift(eu[shop]["flags"], read_flags(kube, shop)) == []
+        kube.close()
