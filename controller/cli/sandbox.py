@@ -58,3 +58,63 @@ def serve_until_signalled() -> None:
         signal.signal(number, lambda *_: stop.set())
     while not stop.wait(3600):
         pass
+
+
+@group.command("kube")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of YAML manifests (CRDs, namespaces, Deployments, ...) to create.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a kubeconfig for the emulator here (context 'sandbox').",
+)
+@click.option(
+    "--bad-image",
+    "bad_images",
+    multiple=True,
+    metavar="IMAGE",
+    help="Rollouts to IMAGE never become ready (repeatable).",
+)
+def kube(
+    port: int, seed: Path | None, kubeconfig: Path | None, bad_images: tuple[str, ...]
+) -> None:
+    """Serve a Kubernetes API emulator until interrupted (kubectl works against it)."""
+    import yaml
+
+    from controller.sandbox.kube import KubeSandbox
+
+    sandbox = KubeSandbox(port=port)
+    for image in bad_images:
+        sandbox.rollouts.mark_bad(image)
+    sandbox.start()
+    if seed is not None:
+        documents = [
+            d
+            for f in sorted(seed.rglob("*.y*ml"))
+            for d in yaml.safe_load_all(f.read_text(encoding="utf-8"))
+            if d
+        ]
+        for document in sorted(
+            documents, key=lambda d: d.get("kind") != "CustomResourceDefinition"
+        ):
+            sandbox.apply(document)
+    if kubeconfig is not None:
+        sandbox.kubeconfig(kubeconfig)
+    click.echo(
+        f"Kubernetes API emulator on {sandbox.url}"
+        + (f" (kubeconfig {kubeconfig})" if kubeconfig else "")
+        + "; Ctrl-C stops it",
+        err=True,
+    )
+    serve_until_signalled()
+    sandbox.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
 
 
 def _free_port() -> int:
@@ -52,3 +53,68 @@ def test_sandbox_jira_serves_its_seed() -> None:
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert f"on http://127.0.0.1:{port}" in stderr
+
+
+def test_sandbox_kube_serves_its_seed_to_kubectl(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    crd = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+    (seed / "crd.yaml").write_text(crd.read_text())
+    (seed / "apps.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: 'web:1'}]}\n"
+        "---\napiVersion: core.openfeature.dev/v1beta1\nkind: FeatureFlag\n"
+        "metadata: {name: flags, namespace: shop}\nspec: {flagSpec: {flags: {}}}\n"
+    )
+    kubeconfig = tmp_path / "kubeconfig"
+    relctl = Path(sys.executable).parent / "relctl"
+    process = subprocess.Popen(
+        [
+            str(relctl),
+            "sandbox",
+            "kube",
+            "--port",
+            str(_free_port()),
+            "--seed",
+            str(seed),
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(200):
+            if kubeconfig.exists():
+                break
+            time.sleep(0.05)
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl is not installed (.ci/run installs it)"
+        listed = subprocess.run(
+            [
+                kubectl,
+                "--kubeconfig",
+                str(kubeconfig),
+                "get",
+                "deployments,featureflags",
+                "-n",
+                "shop",
+                "-o",
+                "name",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.split() == [
+            "deployment.apps/web",
+            "featureflag.core.openfeature.dev/flags",
+        ]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
