@@ -10,7 +10,7 @@ import sys
 import click
 
 from controller import __version__
-from controller.cli import calendar, flags, jira, sandbox, schema, validate, windows
+from controller.cli import calendar, flags, jira, leader, sandbox, schema, validate, windows
 from controller.errors import RelctlError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -31,6 +31,7 @@ cli.add_command(jira.readiness_command)
 cli.add_command(jira.notes_command)
 cli.add_command(sandbox.group)
 cli.add_command(flags.group)
+cli.add_command(leader.command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,87 @@
+"""`relctl leader`: take part in leader election on a Lease and report the role held, one
+JSON line per change, until SIGTERM or SIGINT (which release the lease). The controller
+runs the same elector inside its loop; this command shows and tests it in isolation."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from controller.adapters.kube import KubeCluster
+from controller.adapters.lease import Elector
+from controller.manifests.config import ClusterConfig
+
+
+@click.command("leader")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="kubeconfig file (default $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", required=True, help="kubeconfig context of the cluster.")
+@click.option("--namespace", default="relctl", show_default=True)
+@click.option("--lease", "lease_name", default="relctl-controller", show_default=True)
+@click.option("--identity", required=True, help="This candidate's name (e.g. the pod name).")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Lease duration in seconds.",
+)
+@click.option(
+    "--retry",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Seconds between election steps.",
+)
+def command(
+    kubeconfig: Path | None,
+    context: str,
+    namespace: str,
+    lease_name: str,
+    identity: str,
+    duration: float,
+    retry: float,
+) -> None:
+    """Campaign for leadership on a coordination.k8s.io Lease until stopped."""
+    cluster = KubeCluster.connect(
+        context,
+        ClusterConfig.model_validate(
+            {"context": context, **({"kubeconfig": str(kubeconfig)} if kubeconfig else {})}
+        ),
+    )
+    elector = Elector(cluster, namespace, lease_name, identity, duration)
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    role: bool | None = None
+    while not stop.is_set():
+        leading = elector.try_acquire_or_renew()
+        if leading != role:
+            role = leading
+            click.echo(
+                json.dumps(
+                    {"identity": identity, "leader": leading, "at": datetime.now(UTC).isoformat()}
+                ),
+                nl=True,
+            )
+        stop.wait(retry)
+    elector.release()
+    click.echo(
+        json.dumps(
+            {
+                "identity": identity,
+                "leader": False,
+                "released": True,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+    )
+    cluster.close()
