@@ -18,6 +18,7 @@ config; the process-wide default configuration is never used, so clusters never 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -73,9 +74,9 @@ class KubeCluster:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return cls(name, client.ApiClient(configuration))
-        api = config.new_client_from_config(
-            config_file=settings.kubeconfig, context=settings.context
-        )
+        # $KUBECONFIG is read now: the client library reads it once, at import.
+        kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
+        api = config.new_client_from_config(config_file=kubeconfig, context=settings.context)
         return cls(name, api)
 
     def close(self) -> None:

@@ -91,8 +91,55 @@ def render(
         click.echo(f"wrote {len(document['flags'])} flags to {output}", err=True)
 
 
+def _drift(state: Any, at: Any, released: flags.Released) -> dict[str, str]:
+    """Per flag: its drift in the cluster, or why it could not be read."""
+    from controller.adapters.errors import AdapterError
+    from controller.adapters.kube import KubeCluster, read_flags
+
+    found: dict[str, str] = {}
+    connections: dict[str, KubeCluster | str] = {}
+    for target, document in flags.render(state, at, released).items():
+        settings = state.config.spec.clusters.get(target.cluster)
+        if target.cluster not in connections:
+            if settings is None:
+                connections[target.cluster] = "cluster not declared in relctl.yaml"
+            else:
+                try:
+                    connections[target.cluster] = KubeCluster.connect(target.cluster, settings)
+                except Exception as exc:  # noqa: BLE001 - any config problem: unreachable
+                    connections[target.cluster] = f"cluster unreachable ({type(exc).__name__})"
+        connection = connections[target.cluster]
+        if isinstance(connection, str):
+            for name in document["flags"]:
+                found[name] = f"drift unknown: {connection}"
+            continue
+        try:
+            actual = read_flags(connection, target)
+        except AdapterError as exc:
+            for name in document["flags"]:
+                found[name] = f"drift unknown: {exc}"
+            continue
+        for name in document["flags"]:
+            found[name] = "in sync"
+        for item in flags.drift(document["flags"], actual):
+            found[item.flag] = (
+                f"DRIFT {item.field}: desired {json.dumps(item.desired)}, "
+                f"actual {json.dumps(item.actual)}"
+            )
+    for connection in connections.values():
+        if not isinstance(connection, str):
+            connection.close()
+    return found
+
+
 @group.command("status")
 @click.option("--at", "at_text", metavar="TIME", help="Instant (default now, or $RELCTL_NOW).")
+@click.option(
+    "--drift/--no-drift",
+    default=True,
+    show_default=True,
+    help="Read each flag's target in its cluster and report drift.",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -100,6 +147,7 @@ def render(
 @common.ROOT_OPTION
 def status(
     at_text: str | None,
+    drift: bool,
     fmt: str,
     released_names: tuple[str, ...],
     all_released: bool,
@@ -111,8 +159,10 @@ def status(
     at = options.parse_now(at_text)
     state = common.build_state(root, at)
     specs = {name: m.model.spec for name, m in state.flags.items()}
-    due = flags.stages(specs, at, _released(released_names, all_released))
+    released = _released(released_names, all_released)
+    due = flags.stages(specs, at, released)
     days = state.config.spec.flags.stale_after_days
+    drifts = _drift(state, at, released) if drift else {}
     rows = []
     for name in sorted(specs):
         spec, stage = specs[name], due[name]
@@ -125,6 +175,7 @@ def status(
                 "target": flags.target_of(spec).describe(),
                 "state": spec.state,
                 "stale": flags.stale_reason(spec, stage, at, days),
+                "cluster": drifts.get(name),
             }
         )
     if fmt == "json":
@@ -133,9 +184,10 @@ def status(
         width = max((len(name) for name in specs), default=4)
         for row in rows:
             stale = f"  STALE: {row['stale']}" if row["stale"] else ""
+            cluster = f"  [{row['cluster']}]" if row["cluster"] else ""
             click.echo(
                 f"{row['flag']:<{width}}  {row['percent']:>5g}%  {row['reason']}  "
-                f"-> {row['target']}{stale}"
+                f"-> {row['target']}{cluster}{stale}"
             )
     if any(r["stale"] for r in rows):
         raise SystemExit(1)

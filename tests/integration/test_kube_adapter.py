@@ -4,6 +4,7 @@ rollback to the recorded image, events, and two clusters that never mix."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,67 @@ def test_flags_applied_read_back_and_drift(tmp_path: Path) -> None:
         assert apply_flags(kube, shop, eu[shop]) is True  # enforce mode reverts it
         assert flags.drift(eu[shop]["flags"], read_flags(kube, shop)) == []
         kube.close()
+
+
+def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from controller.adapters.kube import apply_flags
+    from controller.cli import cli
+    from controller.manifests import loading
+    from controller.plan import flags
+    from tests.conftest import REPO
+
+    state = loading.load(REPO).states[0]
+    at = datetime(2026, 12, 12, 12, tzinfo=UTC)
+    documents = flags.render(state, at, lambda name: name == "shop-2026-25")
+    crd = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+    with KubeSandbox() as sandbox:
+        sandbox.load_crd(crd)
+        for namespace in ("shop", "payments", "platform"):
+            sandbox.ensure_namespace(namespace)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "prod-eu",
+            "clusters": [{"name": "sandbox", "cluster": {"server": sandbox.url}}],
+            "users": [{"name": "u", "user": {"token": "x"}}],
+            "contexts": [
+                {"name": n, "context": {"cluster": "sandbox", "user": "u"}}
+                for n in ("prod-eu", "prod-us")
+            ],
+        }
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        kube = KubeCluster.connect(
+            "prod-eu",
+            ClusterConfig.model_validate({"context": "prod-eu", "kubeconfig": str(kubeconfig)}),
+        )
+        for target, document in documents.items():
+            apply_flags(kube, target, document)
+        kube.close()
+        custom = sandbox.store.find_type("core.openfeature.dev", "v1beta1", "featureflags")
+        edited = sandbox.store.get(custom, "shop", "shop-flags")
+        edited["spec"]["flagSpec"]["flags"]["new-checkout-flow"]["state"] = "DISABLED"
+        sandbox.store.update(custom, "shop", "shop-flags", edited)
+        result = CliRunner().invoke(
+            cli,
+            [
+                "flags",
+                "status",
+                "--root",
+                str(REPO),
+                "--at",
+                at.isoformat(),
+                "--released",
+                "shop-2026-25",
+                "--format",
+                "json",
+            ],
+            env={"KUBECONFIG": str(kubeconfig)},
+        )
+    rows = {row["flag"]: row["cluster"] for row in json.loads(result.output)}
+    assert rows["new-checkout-flow"] == ('DRIFT state: desired "ENABLED", actual "DISABLED"')
+    assert rows["one-click-pay"] == "in sync" and rows["search-ranking"] == "in sync"
