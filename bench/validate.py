@@ -47,10 +47,8 @@ kind: Release
 metadata:
   name: rel-{i}
 spec:
-  version: "v{i}.0"
-  train: train-{t}
-  departure: 2027-01-05
-  components:
+  version: "{version}"
+{when}  components:
     - {{name: svc-{c}, version: 1.{i}.0}}
   approvals:
     - {{role: qa-lead, by: dana, at: "2026-12-04T16:20:00+01:00"}}
@@ -81,6 +79,7 @@ metadata:
 spec:
   timezone: Europe/Berlin
   schedule: {{rrule: "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", dtstart: "2026-01-06T09:00:00"}}
+  versionFormat: "t{i}-{{year}}.{{seq}}"
   milestones: {{codeFreeze: -8d, goNoGo: -1d, monitoringEnd: +1d}}
 """
 WINDOW = """apiVersion: relctl.dev/v1alpha1
@@ -115,7 +114,17 @@ def generate(root: Path, manifests: int, files: int) -> list[Path]:
     for i in range(n_comp):
         deps = ", ".join(f"svc-{j}" for j in (i - 1, i - 2) if j >= 0 and j // 50 == i // 50)
         docs.append(COMPONENT.format(i=i, p=chr(65 + i % 26) * 2, ns=chr(97 + i % 26), deps=deps))
-    docs += [RELEASE.format(i=i, t=i % n_train, c=i % n_comp) for i in range(n_rel)]
+    # One release rides each train's 2027-01-05 departure, named as the train names it;
+    # the others have their own dates (spread over weekdays of February 2027).
+    for i in range(n_rel):
+        if i < n_train:
+            when = f"  train: train-{i}\n  departure: 2027-01-05\n"
+            version = f"t{i}-2027.1"
+        else:
+            day = 1 + (i % 20) + 2 * ((i % 20) // 5)  # Mon-Fri of four weeks
+            when = f'  date: "2027-02-{day:02d}T10:00:00+01:00"\n'
+            version = f"v{i}.0"
+        docs.append(RELEASE.format(i=i, version=version, when=when, c=i % n_comp))
     docs += [FLAG.format(i=i) for i in range(n_flag)]
     docs += [TRAIN.format(i=i) for i in range(n_train)]
     docs += [WINDOW.format(i=i, m=1 + i % 9) for i in range(n_win)]

@@ -22,15 +22,3 @@ class RelctlError(Exception):
     """Root of every error relctl raises on purpose."""
 
     disposition: Disposition = Disposition.STALLED
-
-
-class ManifestError(RelctlError):
-    """Desired state could not be loaded; it carries every diagnostic found."""
-
-    def __init__(self, message: str, diagnostics: tuple[object, ...] = ()) -> None:
-        super().__init__(message)
-        self.diagnostics = diagnostics
-
-
-class UsageError(RelctlError):
-    """The command line asked for something that cannot be done (exit code 2)."""

@@ -70,13 +70,21 @@ class KubeCluster:
     @classmethod
     def connect(cls, name: str, settings: ClusterConfig) -> KubeCluster:
         """A client for this cluster alone (never the process-wide default)."""
-        if settings.in_cluster:
-            configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)
-            return cls(name, client.ApiClient(configuration))
-        # $KUBECONFIG is read now: the client library reads it once, at import.
-        kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
-        api = config.new_client_from_config(config_file=kubeconfig, context=settings.context)
+        try:
+            if settings.in_cluster:
+                configuration = client.Configuration()
+                config.load_incluster_config(client_configuration=configuration)
+                return cls(name, client.ApiClient(configuration))
+            # $KUBECONFIG is read now: the client library reads it once, at import.
+            kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
+            api = config.new_client_from_config(config_file=kubeconfig, context=settings.context)
+        except (config.ConfigException, OSError, ValueError) as exc:
+            where = (
+                "in-cluster config"
+                if settings.in_cluster
+                else f"kubeconfig context {settings.context!r}"
+            )
+            raise KubeError(f"cluster {name}: cannot load the {where}: {exc}") from None
         return cls(name, api)
 
     def close(self) -> None:
@@ -325,7 +333,3 @@ def _configmap_exists(cluster: KubeCluster, target: FlagTarget) -> bool:
         if exc.status == 404:
             return False
         raise _error(cluster.name, f"reading {target.describe()}", exc) from None
-
-
-def annotations_of(workload: ObservedWorkload) -> Mapping[str, str]:
-    return {k: v for k, v in workload.annotations.items() if k.startswith("relctl.dev/")}

@@ -4,34 +4,57 @@ reporters render. Only `main` catches broad exceptions, mapping them to exit cod
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from controller import __version__
-from controller.cli import calendar, flags, jira, leader, sandbox, schema, validate, windows
-from controller.errors import RelctlError, UsageError
+from controller.errors import RelctlError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Command name → "module:attribute". Commands load on first use, so `relctl validate` does
+# not pay for importing the Kubernetes client, httpx and icalendar (~0.2 s).
+COMMANDS = {
+    "validate": "controller.cli.validate:command",
+    "calendar": "controller.cli.calendar:command",
+    "schema": "controller.cli.schema:group",
+    "windows": "controller.cli.windows:group",
+    "readiness": "controller.cli.jira:readiness_command",
+    "notes": "controller.cli.jira:notes_command",
+    "sandbox": "controller.cli.sandbox:group",
+    "flags": "controller.cli.flags:group",
+    "leader": "controller.cli.leader:command",
+}
+
+
+class LazyGroup(click.Group):
+    """click's lazily loading group: subcommands are imported when invoked or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="relctl")
 def cli() -> None:
     """relctl: releases, trains, feature flags and blackout windows, declared in git and
     reconciled against Jira and Kubernetes."""
-
-
-cli.add_command(validate.command)
-cli.add_command(calendar.command)
-cli.add_command(schema.group)
-cli.add_command(windows.group)
-cli.add_command(jira.readiness_command)
-cli.add_command(jira.notes_command)
-cli.add_command(sandbox.group)
-cli.add_command(flags.group)
-cli.add_command(leader.command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,9 +67,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
-    except UsageError as exc:
-        click.echo(f"relctl: {exc}", err=True)
-        code = EXIT_USAGE
     except RelctlError as exc:
         click.echo(f"relctl: {exc}", err=True)
         code = EXIT_FINDINGS

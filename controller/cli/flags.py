@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from controller.adapters.errors import AdapterError
+from controller.adapters.kube import KubeCluster, read_flags
 from controller.cli import common, options
+from controller.manifests.state import DesiredState
 from controller.plan import flags
 
 
@@ -91,36 +95,30 @@ def render(
         click.echo(f"wrote {len(document['flags'])} flags to {output}", err=True)
 
 
-def _drift(state: Any, at: Any, released: flags.Released) -> dict[str, str]:
+def _drift(state: DesiredState, at: datetime, released: flags.Released) -> dict[str, str]:
     """Per flag: its drift in the cluster, or why it could not be read."""
-    from controller.adapters.errors import AdapterError
-    from controller.adapters.kube import KubeCluster, read_flags
-
     found: dict[str, str] = {}
     connections: dict[str, KubeCluster | str] = {}
     for target, document in flags.render(state, at, released).items():
-        settings = state.config.spec.clusters.get(target.cluster)
         if target.cluster not in connections:
-            if settings is None:
-                connections[target.cluster] = "cluster not declared in relctl.yaml"
-            else:
-                try:
-                    connections[target.cluster] = KubeCluster.connect(target.cluster, settings)
-                except Exception as exc:  # noqa: BLE001 - any config problem: unreachable
-                    connections[target.cluster] = f"cluster unreachable ({type(exc).__name__})"
+            settings = state.config.spec.clusters.get(target.cluster)
+            try:
+                connections[target.cluster] = (
+                    KubeCluster.connect(target.cluster, settings)
+                    if settings is not None
+                    else "cluster not declared in relctl.yaml"
+                )
+            except AdapterError as exc:
+                connections[target.cluster] = str(exc)
         connection = connections[target.cluster]
-        if isinstance(connection, str):
-            for name in document["flags"]:
-                found[name] = f"drift unknown: {connection}"
-            continue
         try:
+            if isinstance(connection, str):
+                raise AdapterError(connection)
             actual = read_flags(connection, target)
         except AdapterError as exc:
-            for name in document["flags"]:
-                found[name] = f"drift unknown: {exc}"
+            found.update((name, f"drift unknown: {exc}") for name in document["flags"])
             continue
-        for name in document["flags"]:
-            found[name] = "in sync"
+        found.update((name, "in sync") for name in document["flags"])
         for item in flags.drift(document["flags"], actual):
             found[item.flag] = (
                 f"DRIFT {item.field}: desired {json.dumps(item.desired)}, "

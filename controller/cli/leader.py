@@ -5,8 +5,6 @@ runs the same elector inside its loop; this command shows and tests it in isolat
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import click
 
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
+from controller.cli import options
 from controller.manifests.config import ClusterConfig
 
 
@@ -58,9 +57,7 @@ def command(
         ),
     )
     elector = Elector(cluster, namespace, lease_name, identity, duration)
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
+    stop = options.stop_on_signals()
     role: bool | None = None
     while not stop.is_set():
         leading = elector.try_acquire_or_renew()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,3 +36,12 @@ def parse_now(value: str | None) -> datetime:
             f"{value!r} needs a UTC offset such as +01:00 or Z", param_hint="--now"
         )
     return parsed.astimezone(UTC)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM. Handlers are installed explicitly: a process
+    started in the background by a non-interactive shell inherits SIGINT as ignored."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop

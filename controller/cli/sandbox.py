@@ -3,11 +3,19 @@ client against it."""
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 import click
+
+from controller.cli import options
+
+PORT = click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
 
 
 @click.group("sandbox")
@@ -16,13 +24,7 @@ def group() -> None:
 
 
 @group.command("jira")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
+@PORT
 @click.option(
     "--seed",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -46,28 +48,12 @@ def jira(port: int, seed: Path | None, flavor: str, latency: float) -> None:
         "Ctrl-C stops it",
         err=True,
     )
-    serve_until_signalled()
+    options.stop_on_signals().wait()
     sandbox.stop()
 
 
-def serve_until_signalled() -> None:
-    """Block until SIGINT or SIGTERM. Handlers are installed explicitly: a process started
-    in the background by a non-interactive shell inherits SIGINT as ignored."""
-    stop = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
-
-
 @group.command("kube")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
+@PORT
 @click.option(
     "--seed",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -116,5 +102,5 @@ def kube(
         + "; Ctrl-C stops it",
         err=True,
     )
-    serve_until_signalled()
+    options.stop_on_signals().wait()
     sandbox.stop()

@@ -14,6 +14,7 @@ from typing import Any
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.documents import Manifest
 from controller.manifests.models import (
+    STANDARD_MILESTONES,
     BlackoutWindow,
     Component,
     FeatureFlag,
@@ -26,7 +27,6 @@ from controller.manifests.types import format_duration
 from controller.manifests.yamlsource import PathPart
 
 MAX_JIRA_VERSION = 255
-_STANDARD_MILESTONES = ("codeFreeze", "qaStart", "uatStart", "goNoGo", "monitoringEnd")
 
 
 def check(state: DesiredState) -> list[Diagnostic]:
@@ -184,11 +184,11 @@ def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
 def _milestones(state: DesiredState) -> Iterator[Diagnostic]:
     for train in state.of_kind(ReleaseTrain):
         milestones = train.model.spec.milestones
+        # Before departure, in order; monitoringEnd (after departure) is checked below.
         values = {
-            "codeFreeze": milestones.code_freeze,
-            "qaStart": milestones.qa_start,
-            "uatStart": milestones.uat_start,
-            "goNoGo": milestones.go_no_go,
+            name: getattr(milestones, attribute)
+            for name, attribute in STANDARD_MILESTONES.items()
+            if name != "monitoringEnd"
         }
         previous: tuple[str, Any] | None = None
         for name, offset in values.items():
@@ -218,7 +218,7 @@ def _milestones(state: DesiredState) -> Iterator[Diagnostic]:
                 ("spec", "milestones", "monitoringEnd"),
             )
         for extra in milestones.model_extra or {}:
-            guess = difflib.get_close_matches(extra, _STANDARD_MILESTONES, n=1, cutoff=0.75)
+            guess = difflib.get_close_matches(extra, list(STANDARD_MILESTONES), n=1, cutoff=0.75)
             if guess:
                 yield train.diagnostic(
                     "RC303",

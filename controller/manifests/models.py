@@ -200,6 +200,12 @@ class Milestones(Model):
     """End of post-release monitoring, when rollback triggers stop. Usually +1d."""
 
 
+STANDARD_MILESTONES: dict[str, str] = {
+    str(field.alias): name for name, field in Milestones.model_fields.items()
+}
+"""camelCase milestone name → attribute of `Milestones` (codeFreeze → code_freeze, ...)."""
+
+
 class ReleaseTrainSpec(Model):
     """A release cadence."""
 

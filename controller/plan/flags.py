@@ -142,23 +142,28 @@ def document(flags: Iterable[tuple[str, FeatureFlagSpec, FlagStage]]) -> dict[st
     }
 
 
+Due = tuple[str, FeatureFlagSpec, FlagStage]
+
+
+def _due(state: DesiredState, at: datetime, released: Released) -> list[Due]:
+    specs = {name: m.model.spec for name, m in state.flags.items()}
+    stage = stages(specs, at, released)
+    return [(name, spec, stage[name]) for name, spec in specs.items()]
+
+
 def render(
     state: DesiredState, at: datetime, released: Released
 ) -> dict[FlagTarget, dict[str, Any]]:
     """One flagd document per target, for the stage due at `at`."""
-    specs = {name: m.model.spec for name, m in state.flags.items()}
-    due = stages(specs, at, released)
-    grouped: dict[FlagTarget, list[tuple[str, FeatureFlagSpec, FlagStage]]] = {}
-    for name, spec in specs.items():
-        grouped.setdefault(target_of(spec), []).append((name, spec, due[name]))
+    grouped: dict[FlagTarget, list[Due]] = {}
+    for item in _due(state, at, released):
+        grouped.setdefault(target_of(item[1]), []).append(item)
     return {target: document(items) for target, items in sorted(grouped.items())}
 
 
 def render_all(state: DesiredState, at: datetime, released: Released) -> dict[str, Any]:
     """Every flag in one flagd document (for files and local evaluation)."""
-    specs = {name: m.model.spec for name, m in state.flags.items()}
-    due = stages(specs, at, released)
-    return document((name, spec, due[name]) for name, spec in specs.items())
+    return document(_due(state, at, released))
 
 
 def stale_reason(

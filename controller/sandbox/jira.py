@@ -19,18 +19,17 @@ import base64
 import hashlib
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from controller.sandbox import jql
+from controller.sandbox.http import QuietHandler, QuietServer
 from controller.sandbox.jira_state import (
     Comment,
     Issue,
@@ -124,26 +123,20 @@ class JiraSandbox:
         self._faults: list[Fault] = []
         self._cursors: dict[str, tuple[str, int]] = {}
         self._results: dict[tuple[str, str], tuple[int, list[Issue]]] = {}
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
         self._routes = self._build_routes()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> JiraSandbox:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True, name="jira-sandbox"
-        )
-        self._thread.start()
+        self._server.start("jira-sandbox")
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> JiraSandbox:
         return self.start()
@@ -782,24 +775,12 @@ def _sort_key(values: list[str] | None, issue: Issue, name: str) -> tuple[Any, .
     return (values is None, values or [])
 
 
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (a timeout test, say) is not an error worth a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-def _handler_for(sandbox: JiraSandbox) -> type[BaseHTTPRequestHandler]:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _handler_for(sandbox: JiraSandbox) -> type[QuietHandler]:
+    class RequestHandler(QuietHandler):
         server_version = "relctl-jira-sandbox"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            response = sandbox.handle(self.command, self.path, headers, body)
+            response = sandbox.handle(self.command, self.path, self.lowered_headers(), self.body())
             data = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             if data:
@@ -812,8 +793,5 @@ def _handler_for(sandbox: JiraSandbox) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return  # the request log is `sandbox.log`; keep stderr quiet
 
     return RequestHandler

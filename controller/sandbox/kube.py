@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from controller.sandbox import kube_patch
+from controller.sandbox.http import QuietHandler, QuietServer
 from controller.sandbox.kube_store import Object, ResourceType, Store, StoreError
 
 MAX_WATCH_SECONDS = 300
@@ -61,26 +60,21 @@ class KubeSandbox:
 
         self.store = Store()
         self.log: list[tuple[str, str, int]] = []
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
         self.rollouts = RolloutSimulator(self.store)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> KubeSandbox:
-        threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True, name="kube-sandbox"
-        ).start()
+        self._server.start("kube-sandbox")
         self.rollouts.start()
         return self
 
     def stop(self) -> None:
         self.rollouts.stop()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> KubeSandbox:
         return self.start()
@@ -532,25 +526,12 @@ def _selected(obj: Object, query: dict[str, str]) -> bool:
     return True
 
 
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-def _handler_for(sandbox: KubeSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _handler_for(sandbox: KubeSandbox) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         server_version = "relctl-kube-sandbox"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = sandbox.handle(self.command, self.path, headers, body)
+            reply = sandbox.handle(self.command, self.path, self.lowered_headers(), self.body())
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")
             if reply.stream is not None:
@@ -571,8 +552,5 @@ def _handler_for(sandbox: KubeSandbox) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
     return Handler

@@ -17,23 +17,43 @@ from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
+Departures = dict[str, trains.Departure | None]
+
 
 def check(state: DesiredState, now: datetime) -> list[Diagnostic]:
+    departures = _declared_departures(state)
     found: list[Diagnostic] = []
-    found.extend(_departures(state))
+    found.extend(_departures(state, departures))
     found.extend(_window_shapes(state))
-    found.extend(_releases_in_deny_windows(state))
+    found.extend(_releases_in_deny_windows(state, departures))
     found.extend(_expiries(state, now))
     return found
 
 
-def _departures(state: DesiredState) -> Iterator[Diagnostic]:
-    for release in state.releases.values():
+def _declared_departures(state: DesiredState) -> Departures:
+    """Release name → the departure its manifest names (None if the train has none), for
+    releases on a declared train with a `departure`. Each distinct (train, date) is
+    computed once: thousands of releases share a handful of departures."""
+    memo: dict[tuple[str, object], trains.Departure | None] = {}
+    found: Departures = {}
+    for name, release in state.releases.items():
         spec = release.model.spec
         train = state.trains.get(spec.train) if spec.train else None
         if train is None or spec.departure is None:
             continue
-        departure = trains.departure_on(train.model.spec, spec.departure)
+        key = (train.name, spec.departure)
+        if key not in memo:
+            memo[key] = trains.departure_on(train.model.spec, spec.departure)
+        found[name] = memo[key]
+    return found
+
+
+def _departures(state: DesiredState, departures: Departures) -> Iterator[Diagnostic]:
+    for name, departure in departures.items():
+        release = state.releases[name]
+        spec = release.model.spec
+        train = state.trains[str(spec.train)]
+        assert spec.departure is not None
         if departure is None:
             upcoming = trains.next_departure(
                 train.model.spec, _start_of(spec.departure, train.model.spec.timezone)
@@ -73,27 +93,24 @@ def _window_shapes(state: DesiredState) -> Iterator[Diagnostic]:
             )
 
 
-def release_interval(state: DesiredState, release: Release) -> tuple[datetime, datetime] | None:
-    """When a release deploys: its date-time, its whole local day, or its chosen departure."""
+def _release_interval(
+    state: DesiredState, release: Release, departures: Departures
+) -> tuple[datetime, datetime] | None:
+    """When a release deploys: its chosen departure, its date-time, or its whole local day.
+    A train release without a declared departure has no date yet: nothing to check."""
     spec = release.spec
-    timezone = state.config.spec.timezone
     when = spec.date
-    if spec.train is not None and spec.departure is not None:
-        train = state.trains.get(spec.train)
-        if train is None:
-            return None
-        departure = trains.departure_on(train.model.spec, spec.departure)
-        if departure is None:
-            return None
-        return departure.at, departure.at + timedelta(seconds=1)
+    if spec.train is not None:
+        departure = departures.get(release.metadata.name)
+        return None if departure is None else (departure.at, departure.at + timedelta(seconds=1))
     if when is None:
         return None
     if isinstance(when, datetime):
         return when, when + timedelta(seconds=1)
-    return day_bounds(when, timezone)
+    return day_bounds(when, state.config.spec.timezone)
 
 
-def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
+def _releases_in_deny_windows(state: DesiredState, departures: Departures) -> Iterator[Diagnostic]:
     """Deny windows a release is dated in. Absolute windows are sorted by start once, so
     each release only looks at those that begin before it ends."""
     deny = [w for w in state.windows.values() if w.model.spec.kind == "deny"]
@@ -104,7 +121,7 @@ def _releases_in_deny_windows(state: DesiredState) -> Iterator[Diagnostic]:
     starts = [item[0] for item in absolute]
     recurring = [w for w in deny if w.model.spec.start is None]
     for release in state.releases.values():
-        interval = release_interval(state, release.model)
+        interval = _release_interval(state, release.model, departures)
         if interval is None:
             continue
         begin, end = interval

@@ -21,18 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from controller.manifests.models import ReleaseTrainSpec
+from controller.manifests.models import STANDARD_MILESTONES, ReleaseTrainSpec
 from controller.schedule.recurrence import Recurrence
 from controller.schedule.zones import day_bounds, to_instant, to_local
-
-STANDARD_MILESTONES = {
-    "codeFreeze": "code_freeze",
-    "qaStart": "qa_start",
-    "uatStart": "uat_start",
-    "goNoGo": "go_no_go",
-    "monitoringEnd": "monitoring_end",
-}
-HORIZON = timedelta(days=3660)
 
 
 @dataclass(frozen=True, slots=True)

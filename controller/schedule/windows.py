@@ -159,24 +159,6 @@ def always_active_from(spec: BlackoutWindowSpec) -> datetime | None:
     return to_instant(first, spec.timezone) if gap <= spec.duration else None
 
 
-def next_start(spec: BlackoutWindowSpec, after: datetime) -> datetime | None:
-    """The first occurrence start strictly after the instant `after`."""
-    if spec.start is not None and spec.end is not None:
-        begin, _ = bounds(spec)
-        return begin if begin > after else None
-    rule = recurrence(spec)
-    local = to_local(after, spec.timezone) - timedelta(hours=1)
-    for _ in range(_MAX_STEPS):
-        candidate = rule.after(local)
-        if candidate is None:
-            return None
-        instant = to_instant(candidate, spec.timezone)
-        if instant > after:
-            return instant
-        local = candidate
-    return None  # pragma: no cover - a rule this dense never reaches here
-
-
 class Evaluator:
     """Evaluates many targets against one set of windows, computing each window's
     occurrence at an instant once however many targets share it (1,000 windows x
