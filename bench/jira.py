@@ -20,8 +20,9 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from controller.adapters.jira import JiraClient, quote, settings_from
+from controller.adapters.jira import JiraClient, settings_from
 from controller.manifests.config import JiraConfig
+from controller.plan.jql import quote
 from controller.sandbox.jira import JiraSandbox
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

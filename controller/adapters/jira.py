@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -28,6 +27,7 @@ from controller.adapters import secrets
 from controller.adapters.errors import AdapterError
 from controller.errors import Disposition
 from controller.manifests.config import IssueCategories, JiraConfig
+from controller.plan.jql import jql_time, quote_list
 from controller.plan.observed import (
     JiraObservation,
     ObservedIssue,
@@ -55,32 +55,6 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 class JiraError(AdapterError):
     """Jira answered with an error, or could not be reached."""
-
-
-def quote(value: str) -> str:
-    """A JQL string literal: every value goes through here, so none can inject JQL."""
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
-
-
-def quote_list(values: Sequence[str]) -> str:
-    return "(" + ", ".join(quote(v) for v in values) + ")"
-
-
-def jql_time(value: datetime, timezone: str = "UTC") -> str:
-    """A JQL date literal: minute precision, wall-clock time in the account's time zone
-    (which is how Jira reads it)."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return quote(value.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
 
 
 @dataclass(frozen=True)

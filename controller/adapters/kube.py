@@ -31,10 +31,12 @@ from controller.adapters.errors import AdapterError
 from controller.errors import Disposition
 from controller.manifests.config import ClusterConfig
 from controller.plan.flags import FlagTarget
-from controller.plan.observed import ObservedWorkload, rollout_state
-
-RELEASE_ANNOTATION = "relctl.dev/release"
-PREVIOUS_IMAGE = "relctl.dev/previous-image."  # + container name
+from controller.plan.observed import (
+    PREVIOUS_IMAGE,
+    RELEASE_ANNOTATION,
+    ObservedWorkload,
+    rollout_state,
+)
 
 
 class KubeError(AdapterError):

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from controller.manifests.models import Gates, SignalGate
+from controller.manifests.signals import SignalValue
 from controller.plan.readiness import Criterion, Readiness
-
-SignalValue = str | float | bool
 
 
 class Verdict(StrEnum):

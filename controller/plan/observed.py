@@ -124,6 +124,12 @@ def is_critical(issuetype: str, priority: str, categories: IssueCategories) -> b
     return issuetype in categories.bug and priority in categories.critical_priorities
 
 
+RELEASE_ANNOTATION = "relctl.dev/release"
+"""Annotation on a Deployment: the release that last set one of its images."""
+PREVIOUS_IMAGE = "relctl.dev/previous-image."
+"""Annotation prefix (+ container name): the image the release replaced."""
+
+
 class RolloutState(StrEnum):
     """How `kubectl rollout status` judges a Deployment."""
 

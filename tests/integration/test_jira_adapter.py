@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from controller.adapters.errors import AdapterError
-from controller.adapters.jira import JiraClient, JiraError, quote, settings_from
+from controller.adapters.jira import JiraClient, JiraError, settings_from
 from controller.errors import Disposition
 from controller.manifests.config import JiraConfig
+from controller.plan.jql import quote
 from controller.plan.observed import IssueCategory, StatusCategory
 from controller.sandbox.jira import JiraSandbox
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.adapters.jira import quote, quote_list
+from controller.plan.jql import quote, quote_list
 from controller.sandbox import jql
 
 FIELDS = {

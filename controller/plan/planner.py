@@ -1,0 +1,731 @@
+"""`plan(desired, observed, recorded, now) -> Plan`: a release's whole life as a pure
+function (DESIGN.md §4).
+
+Each release moves through its phases by what is true now: Jira versions ensured ahead
+of time and moved with the release; readiness from code freeze; the go/no-go verdict
+from the goNoGo milestone (a record only when the verdict or its evidence changes);
+at departure DELAY or HOLD when not GO, a wait while a window blocks, else the rollout
+in dependency order, one component complete before the next starts; rollback triggers
+until monitoringEnd; then RELEASED with the Jira versions released and one comment per
+issue. Image drift and feature flags are planned across releases (see `drift`).
+
+Purely computational: no clock, no I/O. A converged world plans nothing, so running
+the plan on the world it produces is a fixed point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from controller.manifests.documents import Manifest
+from controller.manifests.models import Release
+from controller.manifests.state import DesiredState
+from controller.plan import drift, gonogo, jql, notes, readiness, rollouts
+from controller.plan.plans import (
+    Action,
+    ActionKind,
+    Finding,
+    FindingKind,
+    ImageChange,
+    Observed,
+    Plan,
+)
+from controller.plan.records import (
+    VERDICTS,
+    DecisionKind,
+    DecisionRecord,
+    Evidence,
+    Phase,
+    ReleaseStatus,
+)
+from controller.schedule import trains, windows
+from controller.schedule.checks import exceptions_of
+from controller.schedule.zones import day_bounds, to_instant, to_local
+
+DATED_MILESTONES: dict[str, timedelta] = {
+    "codeFreeze": timedelta(days=-7),
+    "goNoGo": timedelta(days=-1),
+    "departure": timedelta(0),
+    "monitoringEnd": timedelta(days=1),
+}
+"""Milestones of a release with an explicit `date` (it rides no train)."""
+
+COMMENT_MARKER = "relctl release {release}"
+
+
+def plan(
+    desired: DesiredState,
+    observed: Observed,
+    recorded: Mapping[str, ReleaseStatus],
+    now: datetime,
+) -> Plan:
+    """What should happen now, and why. Pure: same inputs, same plan."""
+    return _Planner(desired, observed, recorded, now).run()
+
+
+class _Planner:
+    def __init__(
+        self,
+        desired: DesiredState,
+        observed: Observed,
+        recorded: Mapping[str, ReleaseStatus],
+        now: datetime,
+    ) -> None:
+        self.desired = desired
+        self.observed = observed
+        self.recorded = recorded
+        self.now = now
+        self.components = {n: m.model for n, m in desired.components.items()}
+        self.evaluator = windows.Evaluator(
+            [windows.Window(n, m.model.spec) for n, m in sorted(desired.windows.items())]
+        )
+        self.actions: list[Action] = []
+        self.keys: set[str] = set()
+        self.findings: list[Finding] = []
+        self.decisions: list[tuple[str, DecisionRecord]] = []
+        self.statuses: dict[str, ReleaseStatus] = dict(recorded)
+        self.notes: dict[str, str] = {}
+        self.in_flight = self._in_flight()
+
+    def run(self) -> Plan:
+        for name in sorted(self.desired.releases):
+            _ReleasePlanner(self, name, self.desired.releases[name]).run()
+        busy = {a.image.workload for a in self.actions if a.image is not None}
+        for actions, findings in (
+            drift.images(self.desired, self.observed, self.statuses, busy),
+            drift.flags(self.desired, self.observed, self.statuses, self.now),
+        ):
+            for action in actions:
+                self.act(action)
+            self.findings.extend(findings)
+        return Plan(
+            self.now,
+            tuple(self.actions),
+            tuple(self.findings),
+            tuple(self.decisions),
+            dict(sorted(self.statuses.items())),
+            dict(sorted(self.notes.items())),
+            dict(self.recorded),
+        )
+
+    def act(self, action: Action) -> None:
+        if action.key not in self.keys:
+            self.keys.add(action.key)
+            self.actions.append(action)
+
+    def find(
+        self, kind: FindingKind, subject: str, message: str, until: datetime | None = None
+    ) -> None:
+        self.findings.append(Finding(kind, subject, message, until))
+
+    def _in_flight(self) -> dict[str, set[str]]:
+        """Component → releases rolling it out now (or about to): a component that
+        dependsOn one of them waits until that rollout completes."""
+        found: dict[str, set[str]] = {}
+        for name, status in self.recorded.items():
+            manifest = self.desired.releases.get(name)
+            if manifest is None:
+                continue
+            rolling = status.phase in (Phase.ROLLING_OUT, Phase.WAITING) or (
+                not status.phase.deployed
+                and not status.phase.final
+                and status.departure is not None
+                and status.departure <= self.now
+                and (last := status.last(*VERDICTS)) is not None
+                and last.decision is not DecisionKind.NO_GO
+            )
+            if rolling:
+                for item in manifest.model.spec.components:
+                    found.setdefault(item.name, set()).add(name)
+        return found
+
+    def units(self, release: Release, name: str) -> dict[str, list[rollouts.Unit]]:
+        return rollouts.units_of(release, name, self.components, self.observed.workloads or {})
+
+
+class _ReleasePlanner:
+    """One release's step through its life in this pass."""
+
+    def __init__(self, planner: _Planner, name: str, manifest: Manifest[Release]) -> None:
+        self.p = planner
+        self.name = name
+        self.manifest = manifest
+        self.release = manifest.model
+        self.spec = manifest.model.spec
+        self.now = planner.now
+        self.old = planner.recorded.get(name)
+        self.status = self.old or ReleaseStatus(name, self.spec.version)
+        train = planner.desired.trains.get(self.spec.train) if self.spec.train else None
+        self.train = train.model.spec if train is not None else None
+        self.timezone = (
+            self.train.timezone if self.train is not None else planner.desired.config.spec.timezone
+        )
+        self.projects = readiness.projects_of(planner.desired, self.release)
+        self.milestones: dict[str, datetime] = {}
+
+    # --- bookkeeping -----------------------------------------------------------------
+
+    def record(
+        self,
+        kind: DecisionKind,
+        rationale: str,
+        evidence: Evidence | None = None,
+        criteria: tuple[readiness.Criterion, ...] = (),
+    ) -> None:
+        entry = DecisionRecord(kind, self.now, rationale, criteria, evidence or Evidence())
+        self.status = replace(self.status, decisions=(*self.status.decisions, entry))
+        self.p.decisions.append((self.name, entry))
+
+    def find(self, kind: FindingKind, message: str, until: datetime | None = None) -> None:
+        self.p.find(kind, self.name, message, until)
+
+    def act(self, kind: ActionKind, key: str, reason: str, **fields: object) -> None:
+        self.p.act(Action(kind, key, reason, self.name, release=self.name, **fields))  # type: ignore[arg-type]
+
+    # --- the life ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        planned = self._planned()
+        if planned is None:
+            self.find(
+                FindingKind.SCHEDULE,
+                f"train '{self.spec.train}' has no departure on "
+                f"{self.spec.departure}; run relctl validate",
+            )
+            self.p.statuses[self.name] = self.status
+            return
+        self._schedule(planned)
+        phase = self.status.phase
+        if phase is Phase.RELEASED:
+            self._released()
+        elif phase is Phase.ROLLED_BACK:
+            self._rolled_back()
+        elif phase.deployed:
+            self._deployed()
+        else:
+            self._before_rollout()
+        if not self.status.phase.final:
+            self._versions()
+        self.p.statuses[self.name] = self.status
+
+    def _planned(self) -> datetime | None:
+        """The departure the manifest asks for now."""
+        spec = self.spec
+        if self.train is None:
+            when = spec.date
+            assert when is not None
+            if isinstance(when, datetime):
+                return when
+            return day_bounds(when, self.timezone)[0]
+        if spec.departure is not None:
+            departure = trains.departure_on(self.train, spec.departure)
+            return None if departure is None else departure.at
+        if self.old is not None and self.old.planned is not None:
+            return self.old.planned  # "the next departure" was fixed when first seen
+        upcoming = trains.next_departure(self.train, self.now)
+        return None if upcoming is None else upcoming.at
+
+    def _schedule(self, planned: datetime) -> None:
+        old = self.old
+        effective = planned
+        if old is not None and old.planned == planned and old.departure is not None:
+            effective = old.departure
+        elif (
+            old is not None
+            and old.planned is not None
+            and not old.phase.deployed
+            and not old.phase.final
+        ):
+            self.status = replace(self.status, verdict_digest="")
+            self.record(
+                DecisionKind.RESCHEDULED,
+                f"the manifest moved the release from {_local(old.planned, self.timezone)} "
+                f"to {_local(planned, self.timezone)}",
+                Evidence(departure=old.departure, until=planned),
+            )
+        self.status = replace(
+            self.status, version=self.spec.version, planned=planned, departure=effective
+        )
+        self._set_milestones(effective)
+
+    def _set_milestones(self, departure: datetime) -> None:
+        local = to_local(departure, self.timezone)
+        offsets = (
+            trains.milestone_offsets(self.train) if self.train is not None else DATED_MILESTONES
+        )
+        self.milestones = {
+            name: to_instant(local + offset, self.timezone) for name, offset in offsets.items()
+        }
+
+    def _milestone(self, name: str) -> datetime:
+        return self.milestones.get(name, self.milestones["departure"])
+
+    def _pre_phase(self) -> Phase:
+        if self.now < self._milestone("codeFreeze"):
+            return Phase.SCHEDULED
+        if self.now < self._milestone("goNoGo"):
+            return Phase.READINESS
+        return Phase.DECIDING
+
+    # --- before departure ------------------------------------------------------------
+
+    def _before_rollout(self) -> None:
+        departure = self.milestones["departure"]
+        if self.status.phase not in (Phase.HELD, Phase.WAITING):
+            self.status = replace(self.status, phase=self._pre_phase())
+        jira = self.p.observed.jira
+        if self.now >= self._milestone("codeFreeze") and jira is not None:
+            assessed = readiness.assess(self.p.desired, self.release, jira)
+            self.find(
+                FindingKind.READINESS,
+                f"{assessed.status}: {assessed.done}/{assessed.total} issues done "
+                f"({assessed.completion:.0f}%), {len(assessed.blockers)} blockers, "
+                f"{len(assessed.critical_bugs)} critical bugs"
+                + (
+                    f", missing approvals: {', '.join(assessed.missing_approvals)}"
+                    if assessed.missing_approvals
+                    else ""
+                ),
+            )
+        if self.now >= self._milestone("goNoGo"):
+            self._verdict()
+        if self.now < departure:
+            self._forecast(departure)
+            return
+        last = self.status.last(*VERDICTS)
+        if last is None:
+            self.find(FindingKind.WAITING, "departure reached; no go/no-go verdict yet")
+            return
+        if last.decision is DecisionKind.NO_GO:
+            self._not_go(last)
+            return
+        self._start()
+
+    def _forecast(self, departure: datetime) -> None:
+        """Before departure: when it goes, and whether a window will hold it."""
+        verdicts = self._window_verdicts(departure)
+        blocked = [v for v in verdicts if not v.allowed]
+        when = _local(departure, self.timezone)
+        if not blocked:
+            self.find(
+                FindingKind.SCHEDULE,
+                f"departs {when}; go/no-go {_local(self._milestone('goNoGo'), self.timezone)}",
+            )
+            return
+        names = sorted({b for v in blocked for b in v.blocking}) or sorted(
+            {a for v in blocked for a in v.allow_windows}
+        )
+        until = _latest([v.next_open for v in blocked])
+        reasons = "; ".join(
+            f"'{n}' ({self.p.desired.windows[n].model.spec.reason})"
+            for n in names
+            if n in self.p.desired.windows
+        )
+        self.find(
+            FindingKind.BLOCKED,
+            f"departure {when} falls inside {reasons}; it would go at "
+            + (_local(until, self.timezone) if until else "no opening within five years"),
+            until,
+        )
+
+    def _verdict(self) -> None:
+        jira = self.p.observed.jira
+        if jira is None:
+            return
+        assessed = readiness.assess(self.p.desired, self.release, jira)
+        gates = readiness.gates_of(self.p.desired, self.release)
+        signals = self.p.observed.signals.get(self.name, {})
+        decision = gonogo.decide(assessed, gates, signals)
+        digest = hashlib.sha256(repr(decision.evidence_key).encode()).hexdigest()[:16]
+        self.find(FindingKind.VERDICT, f"{decision.verdict}: {decision.rationale}")
+        if digest == self.status.verdict_digest:
+            return
+        self.status = replace(self.status, verdict_digest=digest)
+        evidence = Evidence(
+            jql=jql.version_issues(self.projects, self.spec.version),
+            issues=assessed.total,
+            done=assessed.done,
+            blockers=tuple(i.key for i in assessed.blockers),
+            critical_bugs=tuple(i.key for i in assessed.critical_bugs),
+            approvals=tuple(f"{a.role} {a.by}" for a in self.spec.approvals),
+            signals=tuple(f"{k}={v}" for k, v in sorted(signals.items())),
+            departure=self.milestones["departure"],
+        )
+        self.record(
+            DecisionKind(decision.verdict.value), decision.rationale, evidence, decision.criteria
+        )
+
+    def _not_go(self, last: DecisionRecord) -> None:
+        departure = self.milestones["departure"]
+        if self.train is not None and self.spec.on_no_go == "delay":
+            after = max(departure + timedelta(seconds=1), self.now)
+            upcoming = trains.next_departure(self.train, after)
+            if upcoming is not None:
+                self.status = replace(self.status, departure=upcoming.at, verdict_digest="")
+                self._set_milestones(upcoming.at)
+                self.record(
+                    DecisionKind.DELAY,
+                    f"not GO at departure ({last.rationale}); moved to the next departure, "
+                    f"{_local(upcoming.at, self.timezone)} ({upcoming.version})",
+                    Evidence(departure=departure, until=upcoming.at),
+                )
+                self.status = replace(self.status, phase=self._pre_phase())
+                return
+        if self.status.phase is not Phase.HELD:
+            self.record(
+                DecisionKind.HOLD,
+                f"not GO at departure ({last.rationale}); held until the verdict is GO",
+                Evidence(departure=departure),
+            )
+            self.status = replace(self.status, phase=Phase.HELD)
+        self.find(FindingKind.WAITING, "held: waiting for a GO verdict")
+
+    def _window_verdicts(self, at: datetime) -> list[windows.Verdict]:
+        exceptions = exceptions_of(self.release)
+        found = []
+        for item in self.spec.components:
+            component = self.p.components.get(item.name)
+            if component is None:
+                continue
+            for cluster in sorted({w.cluster for w in component.spec.workloads}):
+                target = windows.Target(item.name, cluster, component.spec.jira_project)
+                found.append(self.p.evaluator.evaluate(target, at, exceptions))
+        return found
+
+    def _blocked(self, verdicts: list[windows.Verdict], what: str) -> bool:
+        """Report windows blocking `what`; True when blocked."""
+        blocked = [v for v in verdicts if not v.allowed]
+        if not blocked:
+            return False
+        names = tuple(sorted({b for v in blocked for b in v.blocking})) or tuple(
+            sorted({a for v in blocked for a in v.allow_windows})
+        )
+        until = _latest([v.next_open for v in blocked])
+        reasons = "; ".join(
+            f"'{n}' ({self.p.desired.windows[n].model.spec.reason})"
+            for n in names
+            if n in self.p.desired.windows
+        )
+        opens = _local(until, self.timezone) if until else "no opening within five years"
+        self.find(FindingKind.BLOCKED, f"{what} blocked by {reasons}; opens {opens}", until)
+        last = self.status.decisions[-1] if self.status.decisions else None
+        if (
+            last is None
+            or last.decision is not DecisionKind.BLOCKED
+            or last.evidence.windows != names
+        ):
+            self.record(
+                DecisionKind.BLOCKED,
+                f"{what} blocked by {reasons}; it goes when the window opens, {opens}",
+                Evidence(windows=names, until=until),
+            )
+        return True
+
+    def _start(self) -> None:
+        if self.p.observed.workloads is None:
+            self.find(FindingKind.WAITING, "GO: would roll out now (cluster not observed)")
+            return
+        units = self.p.units(self.release, self.name)
+        missing = [u for us in units.values() for u in us if u.seen is None]
+        if missing:
+            for u in missing:
+                w = u.workload
+                self.find(
+                    FindingKind.ERROR,
+                    f"Deployment {w.cluster}/{w.namespace}/{w.deployment} not found; "
+                    "cannot roll out",
+                )
+            return
+        verdicts = self._window_verdicts(self.now)
+        if self._blocked(verdicts, "rollout"):
+            self.status = replace(self.status, phase=Phase.WAITING)
+            return
+        if any(v.override_used for v in verdicts):
+            self._override(verdicts)
+        order = rollouts.order(list(units), self.p.components)
+        images = {u.key: u.running or "" for us in units.values() for u in us}
+        self.record(
+            DecisionKind.ROLLOUT,
+            f"GO and no window blocks: rolling out {', '.join(order)} in dependency order",
+            Evidence(components=tuple(order), images=images),
+        )
+        self.status = replace(self.status, phase=Phase.ROLLING_OUT, images=images)
+        self._deployed()
+
+    def _override(self, verdicts: list[windows.Verdict]) -> None:
+        override = self.spec.override
+        assert override is not None
+        passed = tuple(sorted({n for v in verdicts if v.override_used for n in v.passed}))
+        self.record(
+            DecisionKind.OVERRIDE,
+            f"override by {override.by} passes {', '.join(passed)}: {override.reason} "
+            f"(expires {override.expires.isoformat()})",
+            Evidence(windows=passed, until=override.expires),
+        )
+
+    # --- deployed --------------------------------------------------------------------
+
+    def _deployed(self) -> None:
+        if self.p.observed.workloads is None:
+            return
+        units = self.p.units(self.release, self.name)
+        monitoring = self.status.phase is not Phase.ROLLING_OUT
+        fired: list[rollouts.Trigger] = []
+        since: dict[str, datetime] = {}
+        if not monitoring or self.now < self._monitoring_end():
+            fired, since = rollouts.triggers(
+                self.release, units, self.status.unhealthy_since, self.now
+            )
+        self.status = replace(self.status, unhealthy_since=since)
+        if fired:
+            self._trigger(fired, units)
+            return
+        if self.status.phase is Phase.ROLLBACK_RECOMMENDED:
+            self.find(FindingKind.TRIGGER, "rollback recommended; waiting for a person")
+            return
+        if self.status.phase is Phase.ROLLING_OUT and not self._roll(units):
+            return
+        if self.status.phase is Phase.ROLLING_OUT:
+            self.record(
+                DecisionKind.DEPLOYED,
+                "every component rolled out and available; monitoring until "
+                + _local(
+                    self.now + (self._milestone("monitoringEnd") - self.milestones["departure"]),
+                    self.timezone,
+                ),
+                Evidence(components=tuple(rollouts.order(list(units), self.p.components))),
+            )
+            self.status = replace(self.status, phase=Phase.MONITORING)
+        if self.now < self._monitoring_end():
+            self.find(
+                FindingKind.ROLLOUT,
+                f"monitoring until {_local(self._monitoring_end(), self.timezone)}",
+            )
+            return
+        self._release()
+
+    def _monitoring_end(self) -> datetime:
+        """monitoringEnd, or as long after the rollout finished if it finished late (a
+        window held it): a release is always watched for the whole monitoring span."""
+        planned = self._milestone("monitoringEnd")
+        deployed = self.status.last(DecisionKind.DEPLOYED)
+        finished = deployed.at if deployed is not None else self.now
+        return max(planned, finished + (planned - self.milestones["departure"]))
+
+    def _roll(self, units: dict[str, list[rollouts.Unit]]) -> bool:
+        """Advance the rollout by one component; True when every component is done."""
+        for component in rollouts.order(list(units), self.p.components):
+            state = rollouts.progress(units[component])
+            if state is rollouts.Progress.COMPLETE:
+                continue
+            if state is rollouts.Progress.MISSING:
+                self.find(FindingKind.ERROR, f"a Deployment of {component} is missing")
+                return False
+            pending = [u for u in units[component] if not u.at_target]
+            if not pending:
+                message = "; ".join(
+                    f"{u.workload.cluster}/{u.workload.deployment}: {u.seen.message}"
+                    for u in units[component]
+                    if u.seen is not None
+                )
+                self.find(FindingKind.ROLLOUT, f"{component} rolling out ({message})")
+                return False
+            spec = self.p.components[component].spec
+            for dependency in spec.depends_on:
+                elsewhere = self.p.in_flight.get(dependency, set()) - {self.name}
+                if elsewhere and not self._complete_elsewhere(dependency, elsewhere):
+                    self.find(
+                        FindingKind.WAITING,
+                        f"{component} waits for {dependency} "
+                        f"(release {', '.join(sorted(elsewhere))}) to finish rolling out",
+                    )
+                    return False
+            targets = sorted({u.workload.cluster for u in pending})
+            exceptions = exceptions_of(self.release)
+            verdicts = [
+                self.p.evaluator.evaluate(
+                    windows.Target(component, cluster, spec.jira_project), self.now, exceptions
+                )
+                for cluster in targets
+            ]
+            if self._blocked(verdicts, f"rollout of {component}"):
+                return False
+            for unit in pending:
+                w = unit.workload
+                self.act(
+                    ActionKind.SET_IMAGE,
+                    f"image:{self.name}:{unit.key}:{unit.target}",
+                    f"roll out {component} {unit.target.rpartition(':')[2]} "
+                    f"({self.name}, in dependency order)",
+                    image=ImageChange(
+                        w.cluster,
+                        w.namespace,
+                        w.deployment,
+                        w.container,
+                        unit.target,
+                        unit.running or "",
+                    ),
+                )
+            self.find(FindingKind.ROLLOUT, f"rolling out {component}")
+            return False
+        return True
+
+    def _complete_elsewhere(self, component: str, releases: set[str]) -> bool:
+        for other in releases:
+            manifest = self.p.desired.releases[other]
+            units = self.p.units(manifest.model, other).get(component, [])
+            if rollouts.progress(units) is not rollouts.Progress.COMPLETE:
+                return False
+        return True
+
+    def _trigger(
+        self, fired: list[rollouts.Trigger], units: dict[str, list[rollouts.Unit]]
+    ) -> None:
+        reasons = tuple(f"{t.component}: {t.reason}" for t in fired)
+        for reason in reasons:
+            self.find(FindingKind.TRIGGER, reason)
+        policy = self.spec.rollback
+        observed_rollback = any(u.rolled_back for us in units.values() for u in us)
+        if not policy.auto and not observed_rollback:
+            if self.status.phase is not Phase.ROLLBACK_RECOMMENDED:
+                self.record(
+                    DecisionKind.ROLLBACK_RECOMMENDED,
+                    "rollback triggers fired and rollback.auto is off: a person decides",
+                    Evidence(triggers=reasons),
+                )
+                self.status = replace(self.status, phase=Phase.ROLLBACK_RECOMMENDED)
+            return
+        started = [c for c, us in units.items() if any(u.at_target or u.ours for u in us)]
+        affected = sorted({t.component for t in fired}) if policy.partial else sorted(started)
+        previous = {
+            u.key: self.status.images.get(u.key) or u.previous or ""
+            for c in affected
+            for u in units[c]
+        }
+        self.record(
+            DecisionKind.ROLLBACK,
+            f"rollback triggers fired; rolling back {', '.join(affected)} to the images "
+            "recorded before the rollout"
+            + (" (partial: only the affected components)" if policy.partial else ""),
+            Evidence(triggers=reasons, components=tuple(affected), images=previous),
+        )
+        self.status = replace(self.status, phase=Phase.ROLLED_BACK, rolled_back=tuple(affected))
+        self._rolled_back()
+
+    def _rolled_back(self) -> None:
+        """Restore the recorded images (never rolled back again)."""
+        if self.p.observed.workloads is None:
+            return
+        units = self.p.units(self.release, self.name)
+        ordered = rollouts.order(list(units), self.p.components)
+        for component in reversed(ordered):
+            if component not in self.status.rolled_back:
+                continue
+            for unit in units[component]:
+                previous = self.status.images.get(unit.key) or unit.previous
+                if not previous or unit.seen is None or unit.running == previous:
+                    continue
+                w = unit.workload
+                self.act(
+                    ActionKind.ROLLBACK_IMAGE,
+                    f"rollback:{self.name}:{unit.key}:{previous}",
+                    f"roll back {component} to {previous} ({self.name})",
+                    image=ImageChange(
+                        w.cluster,
+                        w.namespace,
+                        w.deployment,
+                        w.container,
+                        previous,
+                        unit.running or "",
+                    ),
+                )
+
+    # --- released --------------------------------------------------------------------
+
+    def _release(self) -> None:
+        jira = self.p.observed.jira
+        if jira is None:
+            self.find(FindingKind.WAITING, "monitoring ended healthy; Jira not observed")
+            return
+        self.record(
+            DecisionKind.RELEASED,
+            "healthy through monitoringEnd: Jira versions released, issues commented, "
+            "notes written",
+            Evidence(components=tuple(c.name for c in self.spec.components)),
+        )
+        self.status = replace(self.status, phase=Phase.RELEASED)
+        browse = self.p.desired.config.spec.jira.url if self.p.desired.config.spec.jira else ""
+        self.p.notes[self.name] = notes.to_markdown(
+            notes.build(self.p.desired, self.release, jira, browse)
+        )
+        self._released()
+
+    def _released(self) -> None:
+        jira = self.p.observed.jira
+        if jira is None:
+            return
+        day = to_local(self.now, self.timezone).date()
+        for project in self.projects:
+            version = jira.version(project, self.spec.version)
+            if version is not None and not version.released:
+                self.act(
+                    ActionKind.RELEASE_VERSION,
+                    f"release-version:{project}:{self.spec.version}",
+                    f"{self.name} is RELEASED",
+                    project=project,
+                    version=self.spec.version,
+                    day=day,
+                )
+        marker = COMMENT_MARKER.format(release=self.name)
+        for issue in jira.issues_of(self.projects, self.spec.version):
+            key = f"comment:{issue.key}"
+            if key in self.status.done:
+                continue
+            self.act(
+                ActionKind.COMMENT,
+                f"comment:{self.name}:{issue.key}",
+                f"{self.name} is RELEASED",
+                issue=issue.key,
+                text=(
+                    f"Released in {self.spec.version} on {day.isoformat()}.\n\n"
+                    f"Recorded by {marker}."
+                ),
+                marker=marker,
+            )
+
+    # --- Jira versions ---------------------------------------------------------------
+
+    def _versions(self) -> None:
+        jira = self.p.observed.jira
+        departure = self.status.departure
+        if jira is None or departure is None:
+            return
+        day = to_local(departure, self.timezone).date()
+        for project in self.projects:
+            version = jira.version(project, self.spec.version)
+            if version is not None and (version.released or version.release_date == day):
+                continue
+            verb = "create" if version is None else f"move from {version.release_date} to"
+            self.act(
+                ActionKind.ENSURE_VERSION,
+                f"version:{project}:{self.spec.version}:{day.isoformat()}",
+                f"{verb} {day.isoformat()}: the departure of {self.name}",
+                project=project,
+                version=self.spec.version,
+                day=day,
+                description=(self.spec.description or f"Release {self.spec.version}")
+                + f" (relctl release {self.name})",
+            )
+
+
+def _local(instant: datetime, timezone: str) -> str:
+    return f"{to_local(instant, timezone):%Y-%m-%d %H:%M} {timezone}"
+
+
+def _latest(values: list[datetime | None]) -> datetime | None:
+    if any(v is None for v in values) or not values:
+        return None
+    return max(v for v in values if v is not None)

@@ -1,0 +1,307 @@
+"""What the controller has decided and done: one `ReleaseStatus` per release, kept as a
+YAML file under the status path, with its phase and an append-only decision log.
+
+The decision log is what makes restarts safe: a pass reads what was already decided
+(and which one-shot actions, such as Jira comments, were done) and repeats nothing.
+This module holds the values and their file form; it reads and writes no files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import yaml
+
+from controller.errors import RelctlError
+from controller.plan.readiness import Criterion
+
+FORMAT = "relctl.dev/v1alpha1/ReleaseStatus"
+
+
+class RecordError(RelctlError):
+    """A status file cannot be read: someone edited it by hand."""
+
+
+class Phase(StrEnum):
+    SCHEDULED = "Scheduled"
+    """Before code freeze."""
+    READINESS = "Readiness"
+    """Code freeze to go/no-go: readiness is reported."""
+    DECIDING = "Deciding"
+    """Go/no-go to departure: the verdict is re-evaluated."""
+    HELD = "Held"
+    """Departure passed without GO; waits in place for GO."""
+    WAITING = "Waiting"
+    """GO, but a window blocks the deploy."""
+    ROLLING_OUT = "RollingOut"
+    MONITORING = "Monitoring"
+    """Deployed; rollback triggers are evaluated until monitoringEnd."""
+    ROLLED_BACK = "RolledBack"
+    ROLLBACK_RECOMMENDED = "RollbackRecommended"
+    RELEASED = "Released"
+
+    @property
+    def deployed(self) -> bool:
+        return self in (Phase.ROLLING_OUT, Phase.MONITORING, Phase.ROLLBACK_RECOMMENDED)
+
+    @property
+    def final(self) -> bool:
+        return self in (Phase.RELEASED, Phase.ROLLED_BACK)
+
+
+class DecisionKind(StrEnum):
+    GO = "GO"
+    GO_WITH_CONDITIONS = "GO_WITH_CONDITIONS"
+    NO_GO = "NO_GO"
+    DELAY = "DELAY"
+    HOLD = "HOLD"
+    RESCHEDULED = "RESCHEDULED"
+    BLOCKED = "BLOCKED"
+    OVERRIDE = "OVERRIDE"
+    ROLLOUT = "ROLLOUT"
+    DEPLOYED = "DEPLOYED"
+    ROLLBACK = "ROLLBACK"
+    ROLLBACK_RECOMMENDED = "ROLLBACK_RECOMMENDED"
+    RELEASED = "RELEASED"
+
+
+VERDICTS = (DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS, DecisionKind.NO_GO)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a decision was taken on. Empty fields are left out of the file."""
+
+    jql: str = ""
+    issues: int | None = None
+    done: int | None = None
+    blockers: tuple[str, ...] = ()
+    critical_bugs: tuple[str, ...] = ()
+    approvals: tuple[str, ...] = ()
+    """`role by who`."""
+    signals: tuple[str, ...] = ()
+    """`name=value`."""
+    windows: tuple[str, ...] = ()
+    departure: datetime | None = None
+    until: datetime | None = None
+    """When a blocking window next opens, or when a delayed release now departs."""
+    components: tuple[str, ...] = ()
+    images: Mapping[str, str] = field(default_factory=dict)
+    """Workload → image, e.g. the images in use before a rollout."""
+    triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    decision: DecisionKind
+    at: datetime
+    rationale: str
+    criteria: tuple[Criterion, ...] = ()
+    evidence: Evidence = field(default_factory=Evidence)
+    revision: str = ""
+    """The manifests commit the pass read (filled in when the record is written)."""
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    release: str
+    version: str
+    phase: Phase = Phase.SCHEDULED
+    planned: datetime | None = None
+    """The departure the manifest asked for when last seen: a change means it was moved."""
+    departure: datetime | None = None
+    """The departure in force, after any DELAY."""
+    images: Mapping[str, str] = field(default_factory=dict)
+    """Workload → image it ran before the rollout: what a rollback restores."""
+    rolled_back: tuple[str, ...] = ()
+    """Components rolled back."""
+    unhealthy_since: Mapping[str, datetime] = field(default_factory=dict)
+    """Workload → when its unavailable replicas first crossed the trigger's threshold."""
+    verdict_digest: str = ""
+    """Digest of the last recorded go/no-go verdict and its evidence."""
+    done: tuple[str, ...] = ()
+    """Idempotency keys of one-shot actions completed (Jira comments)."""
+    decisions: tuple[DecisionRecord, ...] = ()
+
+    def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
+        return next((d for d in reversed(self.decisions) if not kinds or d.decision in kinds), None)
+
+    def with_done(self, keys: tuple[str, ...]) -> ReleaseStatus:
+        return replace(self, done=tuple(sorted(set(self.done) | set(keys))))
+
+
+def workload_key(cluster: str, namespace: str, deployment: str, container: str) -> str:
+    return f"{cluster}/{namespace}/{deployment}/{container}"
+
+
+# --- file form ---------------------------------------------------------------------------
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _evidence_document(evidence: Evidence) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "jql": evidence.jql,
+        "issues": evidence.issues,
+        "done": evidence.done,
+        "blockers": list(evidence.blockers),
+        "criticalBugs": list(evidence.critical_bugs),
+        "approvals": list(evidence.approvals),
+        "signals": list(evidence.signals),
+        "windows": list(evidence.windows),
+        "departure": _time(evidence.departure),
+        "until": _time(evidence.until),
+        "components": list(evidence.components),
+        "images": dict(sorted(evidence.images.items())),
+        "triggers": list(evidence.triggers),
+    }
+    return {k: v for k, v in raw.items() if v not in (None, "", [], {})}
+
+
+def _decision_document(record: DecisionRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "decision": record.decision.value,
+        "at": record.at.isoformat(),
+        "rationale": record.rationale,
+    }
+    if record.criteria:
+        document["criteria"] = [
+            {
+                "name": c.name,
+                "required": c.required,
+                "actual": c.actual,
+                "met": c.met,
+                "veto": c.veto,
+            }
+            for c in record.criteria
+        ]
+    evidence = _evidence_document(record.evidence)
+    if evidence:
+        document["evidence"] = evidence
+    if record.revision:
+        document["sourceRevision"] = record.revision
+    return document
+
+
+def to_document(status: ReleaseStatus) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "format": FORMAT,
+        "release": status.release,
+        "version": status.version,
+        "phase": status.phase.value,
+        "planned": _time(status.planned),
+        "departure": _time(status.departure),
+        "images": dict(sorted(status.images.items())),
+        "rolledBack": list(status.rolled_back),
+        "unhealthySince": {k: v.isoformat() for k, v in sorted(status.unhealthy_since.items())},
+        "verdictDigest": status.verdict_digest,
+        "done": list(status.done),
+        "decisions": [_decision_document(d) for d in status.decisions],
+    }
+    return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
+
+
+def to_yaml(status: ReleaseStatus) -> str:
+    header = "# Written by relctl: the release's phase and decision log. Do not edit.\n"
+    return header + yaml.safe_dump(
+        to_document(status), sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def _parse_time(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise RecordError(f"{where}: {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"{where}: {value!r} has no UTC offset")
+    return parsed
+
+
+def _evidence_from(raw: Mapping[str, Any], where: str) -> Evidence:
+    def strings(name: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in raw.get(name) or ())
+
+    return Evidence(
+        jql=str(raw.get("jql", "")),
+        issues=raw.get("issues"),
+        done=raw.get("done"),
+        blockers=strings("blockers"),
+        critical_bugs=strings("criticalBugs"),
+        approvals=strings("approvals"),
+        signals=strings("signals"),
+        windows=strings("windows"),
+        departure=_parse_time(raw.get("departure"), f"{where}.departure"),
+        until=_parse_time(raw.get("until"), f"{where}.until"),
+        components=strings("components"),
+        images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
+        triggers=strings("triggers"),
+    )
+
+
+def _decision_from(raw: Any, where: str) -> DecisionRecord:
+    if not isinstance(raw, Mapping):
+        raise RecordError(f"{where}: a decision must be a mapping")
+    try:
+        kind = DecisionKind(raw["decision"])
+    except (KeyError, ValueError):
+        raise RecordError(f"{where}.decision: unknown decision {raw.get('decision')!r}") from None
+    at = _parse_time(raw.get("at"), f"{where}.at")
+    if at is None:
+        raise RecordError(f"{where}.at: missing")
+    criteria = tuple(
+        Criterion(
+            str(c["name"]), str(c["required"]), str(c["actual"]), bool(c["met"]), bool(c["veto"])
+        )
+        for c in raw.get("criteria") or ()
+    )
+    return DecisionRecord(
+        kind,
+        at,
+        str(raw.get("rationale", "")),
+        criteria,
+        _evidence_from(raw.get("evidence") or {}, f"{where}.evidence"),
+        str(raw.get("sourceRevision", "")),
+    )
+
+
+def from_yaml(text: str, where: str) -> ReleaseStatus:
+    """Parse a status file; `where` names it in errors."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecordError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
+        raise RecordError(f"{where}: not a relctl status file (format {FORMAT})")
+    try:
+        phase = Phase(raw.get("phase", Phase.SCHEDULED.value))
+        return ReleaseStatus(
+            release=str(raw["release"]),
+            version=str(raw.get("version", "")),
+            phase=phase,
+            planned=_parse_time(raw.get("planned"), f"{where}: planned"),
+            departure=_parse_time(raw.get("departure"), f"{where}: departure"),
+            images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
+            rolled_back=tuple(str(c) for c in raw.get("rolledBack") or ()),
+            unhealthy_since={
+                str(k): t
+                for k, v in (raw.get("unhealthySince") or {}).items()
+                if (t := _parse_time(v, f"{where}: unhealthySince")) is not None
+            },
+            verdict_digest=str(raw.get("verdictDigest", "")),
+            done=tuple(str(k) for k in raw.get("done") or ()),
+            decisions=tuple(
+                _decision_from(d, f"{where}: decisions[{n}]")
+                for n, d in enumerate(raw.get("decisions") or ())
+            ),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RecordError(f"{where}: malformed status file ({exc})") from None

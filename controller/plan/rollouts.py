@@ -1,0 +1,188 @@
+"""A release's workloads as the planner sees them: the image each should run, what it
+runs, how its rollout stands, the order components go in, and the rollback triggers.
+
+Purely computational: observed workloads come in, judgements come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from controller.manifests.models import Component, Release, Workload
+from controller.plan.observed import (
+    PREVIOUS_IMAGE,
+    RELEASE_ANNOTATION,
+    ObservedWorkload,
+    RolloutState,
+)
+from controller.plan.records import workload_key
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One container of one workload that a release sets the image of."""
+
+    release: str
+    component: str
+    project: str
+    workload: Workload
+    target: str
+    """The image the release puts there."""
+    seen: ObservedWorkload | None
+    """None: the Deployment was not found (or the cluster was not observed)."""
+
+    @property
+    def key(self) -> str:
+        w = self.workload
+        return workload_key(w.cluster, w.namespace, w.deployment, w.container)
+
+    @property
+    def running(self) -> str | None:
+        return None if self.seen is None else self.seen.images.get(self.workload.container)
+
+    @property
+    def at_target(self) -> bool:
+        return self.running == self.target
+
+    @property
+    def ours(self) -> bool:
+        """The release's image change reached this workload at some point."""
+        return self.seen is not None and self.seen.annotations.get(RELEASE_ANNOTATION) == (
+            self.release
+        )
+
+    @property
+    def previous(self) -> str | None:
+        """The image the release replaced, from the Deployment's annotation."""
+        if not self.ours or self.seen is None:
+            return None
+        return self.seen.annotations.get(PREVIOUS_IMAGE + self.workload.container)
+
+    @property
+    def rolled_back(self) -> bool:
+        """Annotated with the release, but running the image it replaced."""
+        return self.ours and not self.at_target and self.running == self.previous
+
+
+def units_of(
+    release: Release,
+    name: str,
+    components: Mapping[str, Component],
+    workloads: Mapping[tuple[str, str, str], ObservedWorkload],
+) -> dict[str, list[Unit]]:
+    """Component → its units, for every component the release ships."""
+    found: dict[str, list[Unit]] = {}
+    for item in release.spec.components:
+        component = components.get(item.name)
+        if component is None:
+            continue
+        spec = component.spec
+        target = f"{spec.image}:{item.tag or item.version}"
+        found[item.name] = [
+            Unit(
+                name,
+                item.name,
+                spec.jira_project,
+                w,
+                target,
+                workloads.get((w.cluster, w.namespace, w.deployment)),
+            )
+            for w in spec.workloads
+        ]
+    return found
+
+
+def order(names: Sequence[str], components: Mapping[str, Component]) -> list[str]:
+    """`names` in dependency order (a component after the ones it dependsOn among
+    `names`); ties by name. A cycle (rejected by validate) falls back to name order."""
+    remaining = sorted(set(names))
+    done: list[str] = []
+    while remaining:
+        ready = [
+            n
+            for n in remaining
+            if all(
+                d not in remaining or d == n
+                for d in (components[n].spec.depends_on if n in components else ())
+            )
+        ]
+        if not ready:
+            return done + remaining
+        done.append(ready[0])
+        remaining.remove(ready[0])
+    return done
+
+
+class Progress(StrEnum):
+    MISSING = "missing"
+    NOT_STARTED = "not-started"
+    ROLLING = "rolling"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+def progress(units: Sequence[Unit]) -> Progress:
+    if any(u.seen is None for u in units):
+        return Progress.MISSING
+    at_target = [u for u in units if u.at_target]
+    if any(u.seen is not None and u.seen.rollout is RolloutState.FAILED for u in at_target):
+        return Progress.FAILED
+    if not at_target:
+        return Progress.NOT_STARTED
+    if len(at_target) == len(units) and all(
+        u.seen is not None and u.seen.rollout is RolloutState.COMPLETE for u in units
+    ):
+        return Progress.COMPLETE
+    return Progress.ROLLING
+
+
+@dataclass(frozen=True)
+class Trigger:
+    component: str
+    reason: str
+
+
+def triggers(
+    release: Release,
+    units: Mapping[str, Sequence[Unit]],
+    unhealthy_since: Mapping[str, datetime],
+    now: datetime,
+) -> tuple[list[Trigger], dict[str, datetime]]:
+    """Rollback triggers that fire now, and the updated record of when each workload's
+    unavailable replicas first crossed the threshold."""
+    policy = release.spec.rollback.triggers
+    fired: list[Trigger] = []
+    since: dict[str, datetime] = {}
+    for component in sorted(units):
+        for unit in units[component]:
+            seen = unit.seen
+            if seen is None:
+                continue
+            where = f"{unit.workload.cluster}/{seen.namespace}/{seen.deployment}"
+            if unit.rolled_back:
+                fired.append(Trigger(component, f"{where} runs its previous image again"))
+                continue
+            if not unit.at_target:
+                continue
+            if policy.rollout_failed and seen.rollout is RolloutState.FAILED:
+                fired.append(Trigger(component, f"{where}: {seen.message}"))
+            limit = policy.unavailable_replicas
+            if limit is None or seen.replicas == 0 or seen.rollout is RolloutState.PENDING:
+                continue
+            percent = 100.0 * seen.unavailable_replicas / seen.replicas
+            if percent <= limit.above_percent:
+                continue
+            first = unhealthy_since.get(unit.key, now)
+            since[unit.key] = first
+            if now - first >= limit.for_:
+                fired.append(
+                    Trigger(
+                        component,
+                        f"{where}: {percent:.0f}% of replicas unavailable since "
+                        f"{first.isoformat()} (limit {limit.above_percent:g}%)",
+                    )
+                )
+    return fired, since

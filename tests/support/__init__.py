@@ -1,0 +1,1 @@
+"""Helpers shared by tests: building observations and simulating the world."""

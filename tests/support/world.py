@@ -1,0 +1,227 @@
+"""A pure model of the world for planner tests: observations built from compact YAML
+(Jira seed files, workloads) and `apply`, which makes a plan's actions come true the way
+Jira and a healthy cluster would. The planner tests and the fixed-point property use it;
+the adapters are tested against the real emulators elsewhere."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.manifests.config import IssueCategories
+from controller.manifests.loading import load
+from controller.manifests.state import DesiredState
+from controller.plan import flags as flagd
+from controller.plan.observed import (
+    PREVIOUS_IMAGE,
+    RELEASE_ANNOTATION,
+    JiraObservation,
+    ObservedIssue,
+    ObservedVersion,
+    ObservedWorkload,
+    RolloutState,
+    StatusCategory,
+    classify,
+    index_by_version,
+    is_blocker,
+    is_critical,
+)
+from controller.plan.plans import Action, ActionKind, Observed, Plan
+from controller.plan.records import ReleaseStatus
+
+REPO = Path(__file__).resolve().parents[2]
+DONE = {"done", "closed", "resolved", "released"}
+PROGRESS = {"in progress", "in review"}
+
+
+def desired(root: Path = REPO) -> DesiredState:
+    return load(root).states[0]
+
+
+def jira_from_seed(seed: Mapping[str, Any], at: datetime) -> JiraObservation:
+    categories = IssueCategories()
+    versions: dict[str, tuple[ObservedVersion, ...]] = {}
+    issues: dict[str, ObservedIssue] = {}
+    for n, project in enumerate(seed.get("projects", [])):
+        key = project["key"]
+        versions[key] = tuple(
+            ObservedVersion(
+                id=f"{n}{m}",
+                project=key,
+                name=str(v["name"]),
+                released=bool(v.get("released", False)),
+                release_date=_date(v.get("releaseDate")),
+            )
+            for m, v in enumerate(project.get("versions", []))
+        )
+        for raw in project.get("issues", []):
+            status = str(raw.get("status", "To Do"))
+            category = (
+                StatusCategory.DONE
+                if status.lower() in DONE
+                else StatusCategory.IN_PROGRESS
+                if status.lower() in PROGRESS
+                else StatusCategory.TODO
+            )
+            labels = tuple(raw.get("labels", ()))
+            issuetype = raw.get("type", "Task")
+            priority = raw.get("priority", "Medium")
+            issues[raw["key"]] = ObservedIssue(
+                key=raw["key"],
+                project=key,
+                summary=raw.get("summary", ""),
+                issuetype=issuetype,
+                status=status,
+                status_category=category,
+                priority=priority,
+                labels=labels,
+                fix_versions=tuple(str(v) for v in raw.get("fixVersions", ())),
+                updated=at,
+                category=classify(issuetype, labels, False, categories),
+                blocker=is_blocker(priority, labels, categories),
+                critical=is_critical(issuetype, priority, categories),
+                internal="internal" in labels,
+            )
+    return JiraObservation(versions, issues, at, 0, index_by_version(issues))
+
+
+def _date(value: Any) -> date | None:
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def workload(
+    cluster: str,
+    namespace: str,
+    deployment: str,
+    images: Mapping[str, str],
+    rollout: RolloutState = RolloutState.COMPLETE,
+    annotations: Mapping[str, str] | None = None,
+    unavailable: int = 0,
+    replicas: int = 2,
+) -> ObservedWorkload:
+    return ObservedWorkload(
+        cluster=cluster,
+        namespace=namespace,
+        deployment=deployment,
+        images=dict(images),
+        generation=1,
+        observed_generation=1,
+        replicas=replicas,
+        updated_replicas=replicas,
+        ready_replicas=replicas - unavailable,
+        available_replicas=replicas - unavailable,
+        unavailable_replicas=unavailable,
+        rollout=rollout,
+        message="deployment exceeded its progress deadline"
+        if rollout is RolloutState.FAILED
+        else "successfully rolled out",
+        resource_version="1",
+        annotations=dict(annotations or {}),
+    )
+
+
+def cluster_of(
+    state: DesiredState, tag: str = "1.0.0"
+) -> dict[tuple[str, str, str], ObservedWorkload]:
+    """Every component's workloads, running `<image>:<tag>`, healthy."""
+    found = {}
+    for component in state.components.values():
+        spec = component.model.spec
+        for w in spec.workloads:
+            found[(w.cluster, w.namespace, w.deployment)] = workload(
+                w.cluster, w.namespace, w.deployment, {w.container: f"{spec.image}:{tag}"}
+            )
+    return found
+
+
+def shop_observed(state: DesiredState, at: datetime) -> Observed:
+    seed = yaml.safe_load((REPO / "tests/data/jira/shop.yaml").read_text(encoding="utf-8"))
+    targets = {flagd.target_of(m.model.spec) for m in state.flags.values()}
+    return Observed(
+        jira=jira_from_seed(seed, at),
+        workloads=cluster_of(state),
+        flags=dict.fromkeys(targets),
+        signals={},
+    )
+
+
+def apply(
+    plan: Plan, observed: Observed, bad: frozenset[str] = frozenset()
+) -> tuple[Observed, dict[str, ReleaseStatus]]:
+    """The world after every action of `plan` succeeded (rollouts complete at once,
+    except to images in `bad`, which fail), and the statuses the pass records."""
+    jira = observed.jira
+    workloads = dict(observed.workloads or {})
+    flags = dict(observed.flags or {})
+    statuses = dict(plan.statuses)
+    for action in plan.actions:
+        if action.kind is ActionKind.ENSURE_VERSION and jira is not None:
+            jira = _ensure(jira, action)
+        elif action.kind is ActionKind.RELEASE_VERSION and jira is not None:
+            jira = _release(jira, action)
+        elif action.kind is ActionKind.COMMENT:
+            status = statuses[action.release]
+            statuses[action.release] = status.with_done((f"comment:{action.issue}",))
+        elif action.image is not None:
+            change = action.image
+            seen = workloads[change.workload]
+            annotations = dict(seen.annotations)
+            if action.kind is ActionKind.SET_IMAGE:
+                if annotations.get(RELEASE_ANNOTATION) != action.release:
+                    annotations[PREVIOUS_IMAGE + change.container] = seen.images[change.container]
+                annotations[RELEASE_ANNOTATION] = action.release
+            images = {**seen.images, change.container: change.image}
+            state = RolloutState.FAILED if change.image in bad else RolloutState.COMPLETE
+            workloads[change.workload] = replace(
+                seen,
+                images=images,
+                annotations=annotations,
+                rollout=state,
+                message="deployment exceeded its progress deadline"
+                if state is RolloutState.FAILED
+                else "successfully rolled out",
+            )
+        elif action.kind is ActionKind.APPLY_FLAGS and action.target is not None:
+            flags[action.target] = json.loads(action.document)["flags"]
+    return replace(observed, jira=jira, workloads=workloads, flags=flags), statuses
+
+
+def _ensure(jira: JiraObservation, action: Action) -> JiraObservation:
+    versions = dict(jira.versions)
+    existing = list(versions.get(action.project, ()))
+    for n, version in enumerate(existing):
+        if version.name == action.version:
+            existing[n] = replace(version, release_date=action.day)
+            break
+    else:
+        existing.append(
+            ObservedVersion(
+                f"new-{action.project}-{action.version}",
+                action.project,
+                action.version,
+                release_date=action.day,
+            )
+        )
+    versions[action.project] = tuple(existing)
+    return replace(jira, versions=versions)
+
+
+def _release(jira: JiraObservation, action: Action) -> JiraObservation:
+    versions = dict(jira.versions)
+    versions[action.project] = tuple(
+        replace(v, released=True, release_date=action.day) if v.name == action.version else v
+        for v in versions.get(action.project, ())
+    )
+    return replace(jira, versions=versions)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
