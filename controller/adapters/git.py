@@ -9,7 +9,7 @@ confined to the status directory; anything else is refused before a file is writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -32,12 +32,17 @@ class Commit:
     message: str
 
 
-def message_with_trailers(subject: str, body: str, trailers: Mapping[str, str]) -> str:
+Trailers = Mapping[str, str] | Sequence[tuple[str, str]]
+"""Git trailers; a sequence of pairs when a key repeats (one Relctl-Release per release)."""
+
+
+def message_with_trailers(subject: str, body: str, trailers: Trailers) -> str:
     parts = [subject]
     if body:
         parts.append(body)
-    if trailers:
-        parts.append("\n".join(f"{k}: {v}" for k, v in trailers.items()))
+    pairs = list(trailers.items()) if isinstance(trailers, Mapping) else list(trailers)
+    if pairs:
+        parts.append("\n".join(f"{k}: {v}" for k, v in pairs))
     return "\n\n".join(parts) + "\n"
 
 
@@ -65,6 +70,18 @@ class StatusRepository:
                 f"git {args[0]} failed: {str(exc.stderr).strip()[:300]}",
                 disposition=Disposition.TRANSIENT,
             ) from None
+
+    def has_remote(self) -> bool:
+        return any(r.name == self.settings.remote for r in self.repo.remotes)
+
+    def listing(self, folder: str, suffix: str) -> list[str]:
+        """Files directly under a folder of the status directory, relative to it."""
+        base = self.path_for(folder)
+        if not base.is_dir():
+            return []
+        return sorted(
+            f"{folder}/{p.name}" for p in base.iterdir() if p.name.endswith(suffix) and p.is_file()
+        )
 
     def head(self) -> str:
         return self.repo.head.commit.hexsha
@@ -117,7 +134,7 @@ class StatusRepository:
         files: Mapping[str, str],
         subject: str,
         body: str = "",
-        trailers: Mapping[str, str] | None = None,
+        trailers: Trailers | None = None,
     ) -> Commit | None:
         """Write `files` (relative to the status directory) and commit them, if anything
         changed. Nothing outside the status directory is ever staged."""

@@ -70,7 +70,9 @@ class KubeCluster:
         self.requests = 0
 
     @classmethod
-    def connect(cls, name: str, settings: ClusterConfig) -> KubeCluster:
+    def connect(
+        cls, name: str, settings: ClusterConfig, env: Mapping[str, str] | None = None
+    ) -> KubeCluster:
         """A client for this cluster alone (never the process-wide default)."""
         try:
             if settings.in_cluster:
@@ -78,7 +80,7 @@ class KubeCluster:
                 config.load_incluster_config(client_configuration=configuration)
                 return cls(name, client.ApiClient(configuration))
             # $KUBECONFIG is read now: the client library reads it once, at import.
-            kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
+            kubeconfig = settings.kubeconfig or (env or os.environ).get("KUBECONFIG") or None
             api = config.new_client_from_config(config_file=kubeconfig, context=settings.context)
         except (config.ConfigException, OSError, ValueError) as exc:
             where = (

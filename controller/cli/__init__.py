@@ -28,6 +28,9 @@ COMMANDS = {
     "sandbox": "controller.cli.sandbox:group",
     "flags": "controller.cli.flags:group",
     "leader": "controller.cli.leader:command",
+    "plan": "controller.cli.reconcile:plan_command",
+    "reconcile": "controller.cli.reconcile:reconcile_command",
+    "status": "controller.cli.reconcile:status_command",
 }
 
 

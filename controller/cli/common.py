@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 
 from controller.cli import options, reporters
-from controller.cli.validate import build_diagnostics
 from controller.manifests import loading
 from controller.manifests.diagnostics import Severity
 from controller.manifests.state import DesiredState
+from controller.schedule.validation import build_diagnostics
 
 ROOT_OPTION = click.option(
     "--root",

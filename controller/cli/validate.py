@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 import click
 
 from controller.cli import options, reporters
-from controller.manifests import checks, loading
-from controller.manifests.diagnostics import Diagnostic, Severity
-from controller.schedule import checks as schedule_checks
-
-
-def build_diagnostics(
-    root: Path, paths: Sequence[Path], now: datetime, limits: loading.Limits
-) -> tuple[list[Diagnostic], int, int]:
-    """(diagnostics, manifests checked, files with manifests) for `paths` under `root`."""
-    result = loading.load(root, paths, limits)
-    found = list(result.diagnostics)
-    for state in result.states:
-        found.extend(checks.check(state))
-        found.extend(schedule_checks.check(state, now))
-    manifests = sum(len(s.manifests) for s in result.states)
-    files = len(
-        {m.file for s in result.states for m in s.manifests} | {d.file for d in result.diagnostics}
-    )
-    return sorted(set(found)), manifests, files
+from controller.manifests import loading
+from controller.manifests.diagnostics import Severity
+from controller.schedule.validation import build_diagnostics
 
 
 @click.command("validate")

@@ -189,6 +189,11 @@ def _decision_document(record: DecisionRecord) -> dict[str, Any]:
     return document
 
 
+def records_json(record: DecisionRecord) -> dict[str, Any]:
+    """A decision record as plain data (the status file's form)."""
+    return _decision_document(record)
+
+
 def to_document(status: ReleaseStatus) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "format": FORMAT,

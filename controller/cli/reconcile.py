@@ -1,0 +1,181 @@
+"""`relctl plan`, `relctl reconcile --once` and `relctl status`."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from controller.adapters.git import GitError, StatusRepository
+from controller.cli import options
+from controller.cli.common import ROOT_OPTION, build_state
+from controller.manifests.config import GitConfig
+from controller.plan import planner, render
+from controller.plan.plans import Observed
+from controller.plan.records import ReleaseStatus, records_json
+from controller.reconcile.connect import connect
+from controller.reconcile.executor import Outcome, Result
+from controller.reconcile.observe import observe
+from controller.reconcile.passes import Reconciler, findings_of, read_statuses
+
+AT_OPTION = click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help="Plan for TIME instead of now (ISO 8601 with offset; default now, or $RELCTL_NOW).",
+)
+
+
+def _statuses(root: Path, settings: GitConfig) -> dict[str, ReleaseStatus]:
+    """The records in the work tree; none when it is not a git work tree."""
+    try:
+        repo = StatusRepository(root, settings)
+    except GitError:
+        return {}
+    return read_statuses(repo)
+
+
+@click.command("plan")
+@ROOT_OPTION
+@AT_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown is fit to post as a pull-request comment.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Observe nothing: no Jira or cluster credentials needed. Shows the trains, "
+    "windows, flag stages and decisions due from the manifests and the records alone.",
+)
+def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool) -> None:
+    """Show what the controller would do at a time, and why: decisions, actions in order,
+    what is blocked by which window and until when. Changes nothing."""
+    now = options.parse_now(at_text)
+    state = build_state(root, now)
+    workdir = (root or options.find_root(Path.cwd())).resolve()
+    recorded = _statuses(workdir, state.config.spec.git)
+    if offline:
+        observed = Observed()
+    else:
+        adapters = connect(state.config, os.environ)
+        try:
+            observed, _ = observe(state, adapters, workdir, now)
+        finally:
+            adapters.close()
+    result = planner.plan(state, observed, recorded, now)
+    renderer = {"text": render.to_text, "markdown": render.to_markdown, "json": render.to_json}
+    click.echo(renderer[fmt](result), nl=False)
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    mark = {Result.DONE: "done", Result.FAILED: "FAILED", Result.SKIPPED: "skipped"}
+    line = f"  {mark[outcome.result]:<7} {outcome.action.describe()}"
+    if outcome.detail and outcome.result is not Result.DONE:
+        line += f" ({outcome.detail})"
+    return line
+
+
+@click.command("reconcile")
+@ROOT_OPTION
+@AT_OPTION
+@click.option("--once", is_flag=True, required=True, help="Run one pass and exit.")
+@click.option(
+    "--dry-run", is_flag=True, help="Plan and print; change nothing anywhere, record nothing."
+)
+def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_run: bool) -> None:
+    """Run one reconcile pass: sync git, load, observe Jira and the clusters, plan, act
+    (in enforce mode), and commit the decisions under the status path.
+
+    For the continuous loop, use `relctl controller`. Exit status: 0 the pass succeeded,
+    1 it failed or an action failed (the next pass resumes).
+    """
+    del once
+    now = options.parse_now(at_text)
+    workdir = (root or options.find_root(Path.cwd())).resolve()
+    reconciler = Reconciler(
+        workdir, os.environ, dry_run=dry_run, on_outcome=lambda o: click.echo(_outcome_line(o))
+    )
+    try:
+        report = reconciler.run(now)
+    finally:
+        reconciler.close()
+    if report.plan is not None:
+        for release, record in report.plan.decisions:
+            click.echo(f"  decided {release} {record.decision}: {record.rationale}")
+    for finding in findings_of(report):
+        if finding.kind.value in ("error", "blocked", "trigger", "drift", "flag-drift"):
+            click.echo(f"  {finding.kind:<10} {finding.subject}: {finding.message}")
+    if report.commit is not None:
+        subject = report.commit.message.splitlines()[0]
+        click.echo(f"recorded {report.commit.sha[:12]} {subject}")
+    elif not dry_run and report.error is None:
+        click.echo("nothing to record")
+    jira, kube = report.requests
+    click.echo(
+        f"pass {report.id} at {now.isoformat()}: {len(report.outcomes)} action(s), "
+        f"{jira} Jira and {kube} Kubernetes request(s), {report.seconds:.2f} s"
+    )
+    if report.error is not None:
+        raise click.ClickException(str(report.error))
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _status_text(status: ReleaseStatus, full: bool) -> str:
+    departure = status.departure.isoformat() if status.departure else "-"
+    lines = [f"{status.release}  {status.version}  {status.phase}  departs {departure}"]
+    shown = status.decisions if full else status.decisions[-3:]
+    for record in shown:
+        lines.append(f"  {record.at.isoformat()}  {record.decision:<20} {record.rationale}")
+        if full:
+            for c in record.criteria:
+                mark = "met" if c.met else ("UNMET (veto)" if c.veto else "unmet")
+                lines.append(f"      {c.name:<24} {c.required:<14} {c.actual:<14} {mark}")
+            if record.revision:
+                lines.append(f"      source revision {record.revision[:12]}")
+    return "\n".join(lines)
+
+
+@click.command("status")
+@click.argument("release", required=False)
+@ROOT_OPTION
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def status_command(release: str | None, root: Path | None, fmt: str) -> None:
+    """Phase and last decisions of every release (or the whole decision log of RELEASE),
+    read from the status files the controller committed to git."""
+    workdir = (root or options.find_root(Path.cwd())).resolve()
+    state = build_state(workdir, datetime.now().astimezone())
+    statuses = _statuses(workdir, state.config.spec.git)
+    if release is not None:
+        if release not in statuses:
+            known = ", ".join(sorted(statuses)) or "none recorded yet"
+            raise click.UsageError(f"no status recorded for release {release!r} ({known})")
+        statuses = {release: statuses[release]}
+    if fmt == "json":
+        document = {
+            name: {
+                "version": s.version,
+                "phase": s.phase.value,
+                "departure": s.departure.isoformat() if s.departure else None,
+                "decisions": [records_json(d) for d in s.decisions],
+            }
+            for name, s in sorted(statuses.items())
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    if not statuses:
+        click.echo("no release status recorded yet (the controller has not run)")
+        return
+    click.echo(
+        "\n\n".join(_status_text(s, full=release is not None) for _, s in sorted(statuses.items()))
+    )

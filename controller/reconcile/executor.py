@@ -1,0 +1,123 @@
+"""Runs a plan's actions through the adapters, in order.
+
+- Not enforcing (`mode: observe`, or a dry run): nothing runs; every action is skipped.
+- A failure stops the rest of its chain (one release, or the flags, or drift repair)
+  for this pass; other chains go on. The failure is returned, classified.
+- Every action is idempotent, so the next pass completes what this one left: versions
+  are matched by name, images compared before they are set, and a Jira comment is
+  looked for (by its marker) before it is posted, so a pass killed between posting and
+  recording never comments twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from controller.adapters.jira import JiraClient, JiraError
+from controller.adapters.kube import apply_flags
+from controller.errors import Disposition, RelctlError
+from controller.plan.plans import Action, ActionKind, Observed, Plan
+from controller.reconcile.connect import Adapters
+
+
+class Result(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    result: Result
+    detail: str = ""
+    disposition: Disposition | None = None
+
+
+EVENT_REASONS = {
+    ActionKind.SET_IMAGE: "RelctlRollout",
+    ActionKind.ROLLBACK_IMAGE: "RelctlRollback",
+    ActionKind.RESTORE_IMAGE: "RelctlSelfHeal",
+}
+
+
+def execute(
+    plan: Plan,
+    adapters: Adapters,
+    observed: Observed,
+    *,
+    enforce: bool,
+    on_outcome: Callable[[Outcome], None] = lambda _: None,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    failed: set[str] = set()
+    for action in plan.actions:
+        if not enforce:
+            outcome = Outcome(action, Result.SKIPPED, "not enforcing (observe mode or dry run)")
+        elif action.chain in failed:
+            outcome = Outcome(action, Result.SKIPPED, "an earlier action of its chain failed")
+        else:
+            try:
+                detail = _run(action, adapters, observed)
+                outcome = Outcome(action, Result.DONE, detail)
+            except RelctlError as exc:
+                failed.add(action.chain)
+                outcome = Outcome(action, Result.FAILED, str(exc), exc.disposition)
+        outcomes.append(outcome)
+        on_outcome(outcome)
+    return outcomes
+
+
+def _jira(adapters: Adapters) -> JiraClient:
+    if adapters.jira is None:
+        raise JiraError("relctl.yaml declares no jira; cannot act on Jira")
+    return adapters.jira
+
+
+def _run(action: Action, adapters: Adapters, observed: Observed) -> str:
+    kind = action.kind
+    if kind is ActionKind.ENSURE_VERSION:
+        # The versions are listed afresh: an incremental observation may predate them.
+        version = _jira(adapters).ensure_version(
+            action.project,
+            action.version,
+            release_date=action.day,
+            description=action.description,
+        )
+        return f"{action.project} {version.name} (id {version.id}) due {version.release_date}"
+    if kind is ActionKind.RELEASE_VERSION:
+        jira = _jira(adapters)
+        found = next((v for v in jira.versions(action.project) if v.name == action.version), None)
+        if found is None:
+            raise JiraError(f"{action.project} has no version {action.version!r} to release")
+        assert action.day is not None
+        jira.release_version(found, action.day)
+        return f"{action.project} {action.version} released"
+    if kind is ActionKind.COMMENT:
+        jira = _jira(adapters)
+        if any(action.marker in text for text in jira.comments(action.issue)):
+            return f"{action.issue} already has the comment"
+        jira.comment(action.issue, action.text)
+        return f"commented on {action.issue}"
+    if action.image is not None:
+        change = action.image
+        cluster = adapters.cluster(change.cluster)
+        seen = (observed.workloads or {}).get(change.workload)
+        if seen is None:
+            seen = cluster.get(change.namespace, change.deployment)
+        patched = cluster.set_image(seen, change.container, change.image, action.release)
+        with contextlib.suppress(RelctlError):  # the change is made; an Event is a courtesy
+            cluster.event(
+                patched, EVENT_REASONS[kind], f"{action.reason}: {change.container}={change.image}"
+            )
+        return f"{change.deployment} {change.container}={change.image}"
+    if kind is ActionKind.APPLY_FLAGS and action.target is not None:
+        changed = apply_flags(
+            adapters.cluster(action.target.cluster), action.target, json.loads(action.document)
+        )
+        return "applied" if changed else "already applied"
+    raise RelctlError(f"no way to run action {kind}")  # pragma: no cover

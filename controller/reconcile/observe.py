@@ -1,0 +1,58 @@
+"""What a pass sees: the Jira versions and issues of every release, the Deployments of
+every namespace a component runs in (one LIST per namespace), the flagd JSON at every
+flag target, and the signals CI committed. Observation only: nothing is changed here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from controller.adapters.kube import read_flags
+from controller.manifests import signals
+from controller.manifests.state import DesiredState
+from controller.plan import flags as flagd
+from controller.plan.observed import JiraObservation, ObservedWorkload
+from controller.plan.plans import Observed, WorkloadId
+from controller.plan.readiness import projects_of
+from controller.reconcile.connect import Adapters
+
+
+def watched_versions(desired: DesiredState) -> dict[str, list[str]]:
+    """Project → the fixVersions of the releases touching it."""
+    found: dict[str, set[str]] = {}
+    for manifest in desired.releases.values():
+        for project in projects_of(desired, manifest.model):
+            found.setdefault(project, set()).add(manifest.model.spec.version)
+    return {p: sorted(v) for p, v in sorted(found.items())}
+
+
+def namespaces(desired: DesiredState) -> dict[str, set[str]]:
+    """Cluster → namespaces the components run in."""
+    found: dict[str, set[str]] = {}
+    for component in desired.components.values():
+        for w in component.model.spec.workloads:
+            found.setdefault(w.cluster, set()).add(w.namespace)
+    return found
+
+
+def observe(
+    desired: DesiredState,
+    adapters: Adapters,
+    root: Path,
+    now: datetime,
+    previous: JiraObservation | None = None,
+) -> tuple[Observed, list[str]]:
+    """The world as it is, and problems worth reporting (bad signal files)."""
+    jira = None
+    if adapters.jira is not None:
+        jira = adapters.jira.observe(watched_versions(desired), now=now, previous=previous)
+    workloads: dict[WorkloadId, ObservedWorkload] = {}
+    for cluster, names in sorted(namespaces(desired).items()):
+        for (namespace, deployment), seen in adapters.cluster(cluster).observe(names).items():
+            workloads[(cluster, namespace, deployment)] = seen
+    flags: dict[flagd.FlagTarget, dict[str, Any] | None] = {}
+    for target in sorted({flagd.target_of(m.model.spec) for m in desired.flags.values()}):
+        flags[target] = read_flags(adapters.cluster(target.cluster), target)
+    found, problems = signals.read(root, desired.config.spec.signals_path, desired.releases)
+    return Observed(jira, workloads, flags, found), problems

@@ -1,0 +1,239 @@
+"""One reconcile pass: sync git → load and validate the manifests → read the records →
+observe → plan → act → record.
+
+The record is one commit per pass that changed something, under the status path only,
+pushed with fetch + rebase + retry. Invalid manifests never drive a pass: the last good
+state is used (and the error reported) when there is one, else the pass stops before
+anything is observed or changed. The Jira observation is kept between passes so that a
+pass with nothing new costs one search; after the pass wrote to Jira, the next one
+observes in full.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from controller.adapters.git import Commit, StatusRepository
+from controller.errors import Disposition, RelctlError
+from controller.manifests import loading
+from controller.manifests.config import ControllerConfig
+from controller.manifests.diagnostics import Severity
+from controller.manifests.state import DEFAULT_CONFIG, DesiredState
+from controller.plan import planner
+from controller.plan.observed import JiraObservation
+from controller.plan.plans import ActionKind, Finding, FindingKind, Plan
+from controller.plan.records import ReleaseStatus, from_yaml, to_yaml
+from controller.reconcile.connect import Adapters, connect
+from controller.reconcile.executor import Outcome, Result, execute
+from controller.reconcile.observe import observe
+from controller.schedule.validation import build_diagnostics
+
+RELEASES_DIR = "releases"
+NOTES_DIR = "notes"
+_ids = itertools.count(1)
+
+
+class InvalidManifests(RelctlError):
+    """The manifests at the head of the branch are invalid."""
+
+    disposition = Disposition.STALLED
+
+
+@dataclass
+class PassReport:
+    id: int
+    at: datetime
+    revision: str = ""
+    plan: Plan | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    commit: Commit | None = None
+    problems: list[str] = field(default_factory=list)
+    """Reported, not fatal: invalid manifests (last good used), bad signal files."""
+    error: RelctlError | None = None
+    seconds: float = 0.0
+    requests: tuple[int, int] = (0, 0)
+    """(Jira, Kubernetes) requests made by this pass."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not any(o.result is Result.FAILED for o in self.outcomes)
+
+
+def read_statuses(repo: StatusRepository) -> dict[str, ReleaseStatus]:
+    found = {}
+    for relative in repo.listing(RELEASES_DIR, ".yaml"):
+        text = repo.read(relative)
+        if text is None:
+            continue
+        status = from_yaml(text, f"{repo.settings.status_path}/{relative}")
+        found[status.release] = status
+    return found
+
+
+def _config_of(workdir: Path) -> ControllerConfig:
+    """The ControllerConfig in the work tree (for git settings before the first sync)."""
+    result = loading.load(workdir)
+    return result.states[0].config if result.states else DEFAULT_CONFIG
+
+
+class Reconciler:
+    """Runs passes over one working clone. Keeps the last good manifests and the last
+    Jira observation between passes."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: Mapping[str, str],
+        *,
+        dry_run: bool = False,
+        adapters: Callable[[ControllerConfig, Mapping[str, str]], Adapters] = connect,
+        on_outcome: Callable[[Outcome], None] = lambda _: None,
+    ) -> None:
+        self.workdir = workdir.resolve()
+        self.env = env
+        self.dry_run = dry_run
+        self._connect = adapters
+        self._adapters: Adapters | None = None
+        self._on_outcome = on_outcome
+        self.last_good: DesiredState | None = None
+        self.previous_jira: JiraObservation | None = None
+        self.last_report: PassReport | None = None
+
+    def close(self) -> None:
+        if self._adapters is not None:
+            self._adapters.close()
+            self._adapters = None
+
+    def adapters(self, config: ControllerConfig) -> Adapters:
+        if self._adapters is None:
+            self._adapters = self._connect(config, self.env)
+        return self._adapters
+
+    def run(self, now: datetime) -> PassReport:
+        report = PassReport(next(_ids), now)
+        started = time.monotonic()
+        try:
+            self._run(report, now)
+        except RelctlError as exc:
+            report.error = exc
+        report.seconds = time.monotonic() - started
+        self.last_report = report
+        return report
+
+    def _run(self, report: PassReport, now: datetime) -> None:
+        config = self.last_good.config if self.last_good is not None else _config_of(self.workdir)
+        repo = StatusRepository(self.workdir, config.spec.git)
+        remote = repo.has_remote() and not self.dry_run
+        report.revision = repo.sync() if remote else repo.head()
+        state = self._load(report, now)
+        repo = StatusRepository(self.workdir, state.config.spec.git)
+        recorded = read_statuses(repo)
+        adapters = self.adapters(state.config)
+        before = adapters.requests()
+        observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
+        report.problems.extend(problems)
+        plan = planner.plan(state, observed, recorded, now)
+        report.plan = plan
+        enforce = state.config.spec.mode == "enforce" and not self.dry_run
+        report.outcomes = execute(
+            plan, adapters, observed, enforce=enforce, on_outcome=self._on_outcome
+        )
+        wrote_jira = any(
+            o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes
+        )
+        self.previous_jira = None if wrote_jira else observed.jira
+        jira_after, kube_after = adapters.requests()
+        report.requests = (jira_after - before[0], kube_after - before[1])
+        if self.dry_run:
+            return
+        report.commit = self._record(repo, plan, report, remote)
+
+    def _load(self, report: PassReport, now: datetime) -> DesiredState:
+        found, _, _ = build_diagnostics(self.workdir, (), now, loading.Limits())
+        errors = [d for d in found if d.severity is Severity.ERROR]
+        if errors:
+            first = errors[0]
+            summary = (
+                f"{len(errors)} invalid manifest(s); first: {first.file}:{first.line}:"
+                f"{first.column}: {first.code} {first.message}"
+            )
+            if self.last_good is None:
+                raise InvalidManifests(summary + "; nothing was done (run relctl validate)")
+            report.problems.append(summary + "; keeping the last good manifests")
+            return self.last_good
+        result = loading.load(self.workdir)
+        if not result.states:
+            raise InvalidManifests(f"no manifests found under {self.workdir}")
+        self.last_good = result.states[0]
+        return self.last_good
+
+    def _record(
+        self, repo: StatusRepository, plan: Plan, report: PassReport, remote: bool
+    ) -> Commit | None:
+        statuses = dict(plan.statuses)
+        for outcome in report.outcomes:
+            action = outcome.action
+            if outcome.result is Result.DONE and action.kind is ActionKind.COMMENT:
+                statuses[action.release] = statuses[action.release].with_done(
+                    (f"comment:{action.issue}",)
+                )
+        files: dict[str, str] = {}
+        for name, status in statuses.items():
+            if plan.recorded.get(name) == status:
+                continue
+            stamped = replace(
+                status,
+                decisions=tuple(
+                    d if d.revision else replace(d, revision=report.revision)
+                    for d in status.decisions
+                ),
+            )
+            files[f"{RELEASES_DIR}/{name}.yaml"] = to_yaml(stamped)
+        for name, text in plan.notes.items():
+            files[f"{NOTES_DIR}/{name}.md"] = text
+        if not files:
+            return None
+        subject, body, trailers = commit_message(plan, report.revision)
+        commit = repo.record(files, subject, body, trailers)
+        if commit is not None and remote:
+            repo.push()
+        return commit
+
+
+def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """`relctl: <release> <DECISION>` (several, comma-separated, when a pass decided for
+    several releases), a body with each rationale, and trailers."""
+    decisions = plan.decisions
+    latest: dict[str, str] = {}
+    for release, record in decisions:
+        latest[release] = record.decision.value
+    if not latest:
+        for name in plan.changed():
+            latest[name] = plan.statuses[name].phase.name
+    items = [f"{name} {decision}" for name, decision in latest.items()]
+    subject = (
+        "relctl: " + ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
+    )
+    body = "\n".join(f"- {name} {d.decision}: {d.rationale}" for name, d in decisions)
+    trailers: list[tuple[str, str]] = []
+    for name, decision in latest.items():
+        trailers += [("Relctl-Release", name), ("Relctl-Decision", decision)]
+    trailers.append(("Relctl-Source-Revision", revision))
+    return subject, body, trailers
+
+
+def findings_of(report: PassReport) -> list[Finding]:
+    """The plan's findings plus the pass's own problems and failures, as findings."""
+    found = list(report.plan.findings) if report.plan is not None else []
+    found += [Finding(FindingKind.ERROR, "relctl", p) for p in report.problems]
+    found += [
+        Finding(FindingKind.ERROR, o.action.chain, f"{o.action.describe()} failed: {o.detail}")
+        for o in report.outcomes
+        if o.result is Result.FAILED
+    ]
+    return found

@@ -1,0 +1,220 @@
+"""A whole sandbox world on 127.0.0.1: the Jira emulator seeded from a Jira seed file,
+one Kubernetes emulator per cluster of the ControllerConfig with every component's
+Deployments, a bare git repository as the remote, a clone for the controller and a
+clone for people (who push approvals and manifest changes), a kubeconfig with one
+context per cluster and the environment the controller reads its secrets from.
+
+`relctl demo` and the end-to-end tests use it; the controller talks to it over real
+HTTP and real git, exactly as it would to the real systems.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.manifests.loading import load
+from controller.manifests.state import DesiredState
+from controller.sandbox.jira import JiraSandbox
+from controller.sandbox.kube import KubeSandbox
+
+MINIMAL_FEATUREFLAG_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "featureflags.core.openfeature.dev"},
+    "spec": {
+        "group": "core.openfeature.dev",
+        "names": {
+            "kind": "FeatureFlag",
+            "listKind": "FeatureFlagList",
+            "plural": "featureflags",
+            "singular": "featureflag",
+        },
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+"""Used when the OpenFeature Operator's published CRD is not at hand."""
+
+IDENTITY = ("-c", "user.name=sandbox", "-c", "user.email=sandbox@localhost")
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def deployment(name: str, namespace: str, container: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": 2,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": container, "image": image}]},
+            },
+        },
+    }
+
+
+class World:
+    """Start with `start()` (or `with World(...)`), stop with `stop()`."""
+
+    def __init__(
+        self,
+        source: Path,
+        workspace: Path,
+        *,
+        jira_seed: Path,
+        running: Mapping[str, str] | None = None,
+        crd: Path | None = None,
+        latency: float = 0.0,
+        step: float = 0.05,
+        deadline: float = 1.0,
+    ) -> None:
+        """`source`: a repository tree with relctl.yaml and the manifests; `running`:
+        component → image tag its Deployments run at the start (default 0.0.0)."""
+        self.source = source
+        self.workspace = workspace
+        self.jira_seed = jira_seed
+        self.running = dict(running or {})
+        self.crd = crd
+        self.jira = JiraSandbox("cloud", latency=latency)
+        self.clusters: dict[str, KubeSandbox] = {}
+        self.step, self.deadline = step, deadline
+        self.remote = workspace / "remote.git"
+        self.controller = workspace / "controller"
+        self.human = workspace / "human"
+        self.kubeconfig = workspace / "kubeconfig"
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def state(self) -> DesiredState:
+        return load(self.source).states[0]
+
+    def start(self) -> World:
+        state = self.state()
+        self.jira.state.seed_file(self.jira_seed)
+        self.jira.start()
+        for name in sorted(state.config.spec.clusters):
+            sandbox = KubeSandbox()
+            sandbox.rollouts.step = self.step
+            sandbox.rollouts.deadline = self.deadline
+            if self.crd is not None and self.crd.is_file():
+                sandbox.load_crd(self.crd)
+            else:
+                sandbox.register_crd(MINIMAL_FEATUREFLAG_CRD)
+            sandbox.start()
+            self.clusters[name] = sandbox
+        for component in state.components.values():
+            spec = component.model.spec
+            tag = self.running.get(component.name, "0.0.0")
+            for w in spec.workloads:
+                if w.cluster in self.clusters:
+                    self.clusters[w.cluster].apply(
+                        deployment(w.deployment, w.namespace, w.container, f"{spec.image}:{tag}")
+                    )
+        for flag in state.flags.values():
+            target = flag.model.spec.target
+            if target.cluster in self.clusters:
+                self.clusters[target.cluster].ensure_namespace(target.namespace)
+        self._write_kubeconfig()
+        self._git(state)
+        user = next(iter(yaml.safe_load(self.jira_seed.read_text(encoding="utf-8"))["users"]))
+        self.env = {
+            "RELCTL_JIRA_URL": self.jira.url,
+            "RELCTL_JIRA_EMAIL": user["email"],
+            "RELCTL_JIRA_TOKEN": user["token"],
+            "KUBECONFIG": str(self.kubeconfig),
+        }
+        return self
+
+    def stop(self) -> None:
+        self.jira.stop()
+        for sandbox in self.clusters.values():
+            sandbox.stop()
+
+    def _write_kubeconfig(self) -> None:
+        contexts = sorted(self.clusters)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": contexts[0] if contexts else "",
+            "clusters": [
+                {"name": n, "cluster": {"server": self.clusters[n].url}} for n in contexts
+            ],
+            "users": [{"name": n, "user": {"token": "sandbox"}} for n in contexts],
+            "contexts": [
+                {"name": n, "context": {"cluster": n, "user": n, "namespace": "default"}}
+                for n in contexts
+            ],
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    def _git(self, state: DesiredState) -> None:
+        seed = self.workspace / "seed"
+        seed.mkdir(parents=True)
+        shutil.copy2(self.source / "relctl.yaml", seed / "relctl.yaml")
+        manifests = state.config.spec.manifests_path
+        shutil.copytree(self.source / manifests, seed / manifests)
+        git(seed, "init", "-q", "-b", state.config.spec.git.branch)
+        git(seed, "add", "-A")
+        git(seed, "commit", "-q", "-m", "Declare the shop's releases")
+        git(
+            self.workspace,
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            state.config.spec.git.branch,
+            str(self.remote),
+        )
+        git(seed, "push", "-q", str(self.remote), f"HEAD:{state.config.spec.git.branch}")
+        shutil.rmtree(seed)
+        git(self.workspace, "clone", "-q", str(self.remote), str(self.controller))
+        git(self.workspace, "clone", "-q", str(self.remote), str(self.human))
+
+    def push_change(self, message: str, files: Mapping[str, str]) -> str:
+        """A person's commit: write files in the human clone, commit, pull and push."""
+        for relative, text in files.items():
+            path = self.human / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        git(self.human, "add", "-A")
+        git(self.human, "commit", "-q", "-m", message)
+        git(self.human, "pull", "-q", "--rebase")
+        git(self.human, "push", "-q")
+        return git(self.human, "rev-parse", "HEAD")
+
+    def log(self, *args: str) -> list[str]:
+        """Subjects on the remote branch, newest first."""
+        out = git(self.remote, "log", "--format=%s", *args)
+        return out.splitlines()
