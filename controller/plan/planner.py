@@ -143,7 +143,19 @@ class _Planner:
         return found
 
     def units(self, release: Release, name: str) -> dict[str, list[rollouts.Unit]]:
-        return rollouts.units_of(release, name, self.components, self.observed.workloads or {})
+        mine = self.departure_of(name)
+
+        def newer(other: str) -> bool:
+            theirs = self.departure_of(other)
+            return mine is not None and theirs is not None and (theirs, other) > (mine, name)
+
+        return rollouts.units_of(
+            release, name, self.components, self.observed.workloads or {}, newer
+        )
+
+    def departure_of(self, release: str) -> datetime | None:
+        status = self.statuses.get(release) or self.recorded.get(release)
+        return None if status is None else status.departure
 
 
 class _ReleasePlanner:
@@ -524,7 +536,14 @@ class _ReleasePlanner:
             if state is rollouts.Progress.MISSING:
                 self.find(FindingKind.ERROR, f"a Deployment of {component} is missing")
                 return False
-            pending = [u for u in units[component] if not u.at_target]
+            later = sorted(r for r in self.p.in_flight.get(component, set()) if self._newer(r))
+            if later:
+                self.find(
+                    FindingKind.ROLLOUT,
+                    f"{component} is left to release {', '.join(later)}, which departs later",
+                )
+                continue
+            pending = [u for u in units[component] if not u.at_target and not u.superseded]
             if not pending:
                 message = "; ".join(
                     f"{u.workload.cluster}/{u.workload.deployment}: {u.seen.message}"
@@ -572,6 +591,15 @@ class _ReleasePlanner:
             self.find(FindingKind.ROLLOUT, f"rolling out {component}")
             return False
         return True
+
+    def _newer(self, other: str) -> bool:
+        mine, theirs = self.p.departure_of(self.name), self.p.departure_of(other)
+        return (
+            other != self.name
+            and mine is not None
+            and theirs is not None
+            and (theirs, other) > (mine, self.name)
+        )
 
     def _complete_elsewhere(self, component: str, releases: set[str]) -> bool:
         for other in releases:
@@ -626,7 +654,7 @@ class _ReleasePlanner:
                 continue
             for unit in units[component]:
                 previous = self.status.images.get(unit.key) or unit.previous
-                if not previous or unit.seen is None or unit.running == previous:
+                if not previous or unit.seen is None or unit.running == previous or unit.superseded:
                     continue
                 w = unit.workload
                 self.act(

@@ -6,7 +6,7 @@ Purely computational: observed workloads come in, judgements come out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +33,9 @@ class Unit:
     """The image the release puts there."""
     seen: ObservedWorkload | None
     """None: the Deployment was not found (or the cluster was not observed)."""
+    superseded: bool = False
+    """A later release has since set this workload's image: it is no longer ours to
+    roll out, watch or roll back."""
 
     @property
     def key(self) -> str:
@@ -72,8 +75,10 @@ def units_of(
     name: str,
     components: Mapping[str, Component],
     workloads: Mapping[tuple[str, str, str], ObservedWorkload],
+    newer: Callable[[str], bool] = lambda _: False,
 ) -> dict[str, list[Unit]]:
-    """Component → its units, for every component the release ships."""
+    """Component → its units, for every component the release ships. `newer(release)`:
+    whether another release departs after this one (its image change supersedes)."""
     found: dict[str, list[Unit]] = {}
     for item in release.spec.components:
         component = components.get(item.name)
@@ -81,17 +86,13 @@ def units_of(
             continue
         spec = component.spec
         target = f"{spec.image}:{item.tag or item.version}"
-        found[item.name] = [
-            Unit(
-                name,
-                item.name,
-                spec.jira_project,
-                w,
-                target,
-                workloads.get((w.cluster, w.namespace, w.deployment)),
-            )
-            for w in spec.workloads
-        ]
+        units = []
+        for w in spec.workloads:
+            seen = workloads.get((w.cluster, w.namespace, w.deployment))
+            owner = seen.annotations.get(RELEASE_ANNOTATION, "") if seen is not None else ""
+            superseded = bool(owner) and owner != name and newer(owner)
+            units.append(Unit(name, item.name, spec.jira_project, w, target, seen, superseded))
+        found[item.name] = units
     return found
 
 
@@ -125,6 +126,9 @@ class Progress(StrEnum):
 
 
 def progress(units: Sequence[Unit]) -> Progress:
+    units = [u for u in units if not u.superseded]
+    if not units:
+        return Progress.COMPLETE
     if any(u.seen is None for u in units):
         return Progress.MISSING
     at_target = [u for u in units if u.at_target]
@@ -159,7 +163,7 @@ def triggers(
     for component in sorted(units):
         for unit in units[component]:
             seen = unit.seen
-            if seen is None:
+            if seen is None or unit.superseded:
                 continue
             where = f"{unit.workload.cluster}/{seen.namespace}/{seen.deployment}"
             if unit.rolled_back:

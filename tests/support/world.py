@@ -225,3 +225,39 @@ def _release(jira: JiraObservation, action: Action) -> JiraObservation:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def with_release(state: DesiredState, name: str, **spec: Any) -> DesiredState:
+    """`state` with release `name`'s spec fields replaced (camelCase keys, as in YAML)."""
+    from controller.manifests.models import Release
+    from controller.manifests.state import build_state
+
+    manifests = []
+    for manifest in state.manifests:
+        if isinstance(manifest.model, Release) and manifest.name == name:
+            raw = manifest.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            raw["spec"].update(spec)
+            manifest = replace(manifest, model=Release.model_validate(raw))
+        manifests.append(manifest)
+    return build_state(state.root, manifests)
+
+
+def with_issues(observed: Observed, **statuses: str) -> Observed:
+    """Issues moved to new statuses (SHOP_106="Done" → SHOP-106 done)."""
+    from controller.plan.observed import StatusCategory
+
+    assert observed.jira is not None
+    issues = dict(observed.jira.issues)
+    for key, status in statuses.items():
+        key = key.replace("_", "-")
+        category = StatusCategory.DONE if status.lower() in DONE else StatusCategory.IN_PROGRESS
+        issues[key] = replace(issues[key], status=status, status_category=category)
+    return replace(observed, jira=replace(observed.jira, issues=issues))
+
+
+def with_workload(observed: Observed, deployment: str, **fields: Any) -> Observed:
+    workloads = dict(observed.workloads or {})
+    for key, seen in workloads.items():
+        if key[2] == deployment:
+            workloads[key] = replace(seen, **fields)
+    return replace(observed, workloads=workloads)
