@@ -155,7 +155,7 @@ def test_approval_commit_turns_no_go_into_go_and_rollout_starts_in_dependency_or
 
 def test_next_component_waits_until_the_previous_rollout_completes() -> None:
     state, observed = go_world()
-    plans, observed, recorded = run(
+    _plans, observed, recorded = run(
         state, observed, ["2026-12-07T09:00:00+01:00", "2026-12-08T09:00:00+01:00"]
     )
     rolling = with_workload(observed, "catalog", rollout=RolloutState.PROGRESSING, message="1 of 2")
@@ -246,7 +246,7 @@ def _shipped(
 
 def test_failed_rollout_rolls_back_only_the_affected_component_when_partial() -> None:
     bad = frozenset({"registry.shop.example/shop/checkout:3.8.0"})
-    state, plans, observed, recorded = _shipped(bad)
+    state, _plans, observed, recorded = _shipped(bad)
     status = recorded["shop-2026-25"]
     assert status.phase is Phase.ROLLED_BACK
     assert status.rolled_back == ("checkout",)
@@ -277,7 +277,7 @@ def test_failed_rollout_rolls_back_every_started_component_when_not_partial() ->
 def test_rollback_recommended_without_auto() -> None:
     state = with_release(go_world()[0], "shop-2026-25", rollback={"auto": False})
     bad = frozenset({"registry.shop.example/shop/catalog:2.3.1"})
-    state, plans, observed, recorded = _shipped(bad, state)
+    state, plans, _observed, recorded = _shipped(bad, state)
     status = recorded["shop-2026-25"]
     assert status.phase is Phase.ROLLBACK_RECOMMENDED
     assert [d.decision for d in status.decisions].count(DecisionKind.ROLLBACK_RECOMMENDED) == 1
@@ -290,7 +290,7 @@ def mine(result: Plan, release: str = "payments-2026-25") -> list[DecisionKind]:
 
 
 def test_unavailable_replicas_trigger_only_after_the_duration() -> None:
-    state, plans, observed, recorded = _shipped()
+    state, _plans, observed, recorded = _shipped()
     assert recorded["payments-2026-25"].phase is Phase.MONITORING
     # payments-2026-25: abovePercent 25 for 3m. One of two replicas down.
     sick = with_workload(observed, "ledger", unavailable_replicas=1)
@@ -329,7 +329,7 @@ def test_released_after_monitoring_comments_once_per_issue() -> None:
 
 
 def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
-    state, plans, observed, recorded = _shipped()
+    state, _plans, observed, recorded = _shipped()
     changed = with_workload(
         observed, "catalog", images={"catalog": "registry.shop.example/shop/catalog:hotpatch"}
     )
@@ -358,8 +358,8 @@ def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
 
 
 def test_flags_advance_with_the_release_and_hand_changes_are_drift() -> None:
-    state, plans, observed, recorded = _shipped()
-    plans, observed, recorded = run(
+    state, _, observed, recorded = _shipped()
+    _plans, observed, recorded = run(
         state, observed, ["2026-12-10T14:10:00+01:00", "2026-12-10T14:11:00+01:00"], recorded
     )
     target = next(t for t in observed.flags or {} if t.name == "shop-flags")
@@ -379,11 +379,11 @@ def test_flags_advance_with_the_release_and_hand_changes_are_drift() -> None:
 
 def test_release_moved_twice_by_its_manifest() -> None:
     now = "2026-11-23T12:00:00+01:00"
-    plans, observed, recorded = run(STATE, shop_observed(STATE, at(now)), [now])
+    _, observed, recorded = run(STATE, shop_observed(STATE, at(now)), [now])
     moved = with_release(STATE, "search-2027-1", departure="2027-01-19")
-    plans, observed, recorded = run(moved, observed, ["2026-11-24T12:00:00+01:00"], recorded)
+    _plans, observed, recorded = run(moved, observed, ["2026-11-24T12:00:00+01:00"], recorded)
     again = with_release(STATE, "search-2027-1", departure="2027-02-02")
-    plans2, observed, recorded = run(again, observed, ["2026-11-25T12:00:00+01:00"], recorded)
+    _plans2, observed, recorded = run(again, observed, ["2026-11-25T12:00:00+01:00"], recorded)
     log = [d.decision for d in recorded["search-2027-1"].decisions]
     assert log == [DecisionKind.RESCHEDULED, DecisionKind.RESCHEDULED]
     assert recorded["search-2027-1"].departure == at("2027-02-02T09:00:00+01:00")
