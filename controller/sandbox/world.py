@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,19 @@ class World:
         shutil.rmtree(seed)
         git(self.workspace, "clone", "-q", str(self.remote), str(self.controller))
         git(self.workspace, "clone", "-q", str(self.remote), str(self.human))
+
+    def set_time(self, now: datetime) -> None:
+        """Move the emulators' clock (the simulated clock of a test or the demo)."""
+        with self.jira.state.lock:
+            self.jira.state.clock = now
+
+    def close_issues(self, *keys: str, status: str = "Done") -> None:
+        """People finish work in Jira."""
+        with self.jira.state.lock:
+            for key in keys:
+                issue = self.jira.state.issues[key]
+                issue.status = status
+                self.jira.state.touch(issue)
 
     def push_change(self, message: str, files: Mapping[str, str]) -> str:
         """A person's commit: write files in the human clone, commit, pull and push."""

@@ -1,0 +1,147 @@
+"""A release's whole life through the real reconciler: the Jira and Kubernetes emulators
+over HTTP, a bare git remote, a person's clone, and a simulated clock. After each step
+the Jira state, the cluster and the git log are asserted."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from controller.plan.records import from_yaml
+from controller.reconcile.passes import PassReport, Reconciler
+from controller.sandbox.world import World, git
+from tests.support.world import at
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+CHECKOUT_BAD = "registry.shop.example/shop/checkout:3.8.0"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as w:
+        yield w
+
+
+def run(world: World, reconciler: Reconciler, when: str | datetime) -> PassReport:
+    now = at(when) if isinstance(when, str) else when
+    world.set_time(now)
+    report = reconciler.run(now)
+    assert report.error is None, report.error
+    return report
+
+
+def remote_status(world: World, release: str) -> object:
+    text = git(world.remote, "show", f"main:status/releases/{release}.yaml")
+    return from_yaml(text, release)
+
+
+def image(world: World, cluster: str, namespace: str, name: str) -> str:
+    obj = world.clusters[cluster].store.get(
+        world.clusters[cluster].store.find_type("apps", "v1", "deployments"), namespace, name
+    )
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_full_release_life(world: World) -> None:
+    reconciler = Reconciler(world.controller, {**os.environ, **world.env})
+    try:
+        _life(world, reconciler)
+    finally:
+        reconciler.close()
+
+
+def _life(world: World, reconciler: Reconciler) -> None:
+    # 1. Ahead of time: records created, flags applied, Jira versions already in place.
+    first = run(world, reconciler, "2026-11-23T12:00:00+01:00")
+    assert first.commit is not None
+    assert world.log()[0].startswith("relctl: ")
+    assert remote_status(world, "shop-2026-25").phase == "Scheduled"  # type: ignore[attr-defined]
+    quiet = run(world, reconciler, "2026-11-23T12:01:00+01:00")
+    assert quiet.commit is None and quiet.outcomes == []
+    assert quiet.requests[0] == 1  # one incremental search
+
+    # 2. Go/no-go: NO_GO, with the evidence.
+    run(world, reconciler, "2026-12-07T09:00:00+01:00")
+    status = remote_status(world, "shop-2026-25")
+    verdict = status.last()  # type: ignore[attr-defined]
+    body = git(world.remote, "log", "-1", "--format=%B")
+    assert "Relctl-Release: shop-2026-25\nRelctl-Decision: NO_GO" in body
+    no_go = next(d for d in status.decisions if d.decision == "NO_GO")  # type: ignore[attr-defined]
+    assert no_go.evidence.blockers == ("SHOP-107",)
+    assert no_go.revision == git(world.remote, "rev-parse", "main~1")
+    assert verdict.decision == "NO_GO"
+
+    # 3. People fix the bugs in Jira and approve by pull request; CI commits its signals.
+    world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
+    release_file = world.human / "releases/releases/shop-2026-25.yaml"
+    text = release_file.read_text(encoding="utf-8").replace(
+        '    - {role: qa-lead, by: dana.qa, at: "2026-12-04T16:20:00+01:00"}',
+        '    - {role: qa-lead, by: dana.qa, at: "2026-12-04T16:20:00+01:00"}\n'
+        '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}',
+    )
+    assert "product-owner" in text
+    signals = yaml.safe_dump({"test-coverage": 86.5, "security-scan": "passed"})
+    approval = world.push_change(
+        "Approve shop 2026.25 (product owner)",
+        {
+            "releases/releases/shop-2026-25.yaml": text,
+            "signals/shop-2026-25.yaml": signals,
+            "signals/payments-2026-25.yaml": signals,
+        },
+    )
+    go = run(world, reconciler, "2026-12-07T15:00:00+01:00")
+    assert go.commit is not None
+    assert f"Relctl-Source-Revision: {approval}" in go.commit.message
+    assert "Relctl-Release: shop-2026-25\nRelctl-Decision: GO" in go.commit.message
+    assert [d.decision for d in remote_status(world, "shop-2026-25").decisions] == ["NO_GO", "GO"]  # type: ignore[attr-defined]
+
+    # 4. Departure: roll out in dependency order; checkout's new image is bad.
+    world.clusters["prod-eu"].rollouts.mark_bad(CHECKOUT_BAD)
+    now = at("2026-12-08T14:00:00+01:00")
+    for _ in range(40):
+        run(world, reconciler, now)
+        phase = remote_status(world, "shop-2026-25").phase  # type: ignore[attr-defined]
+        if phase == "RolledBack" and image(world, "prod-eu", "shop", "checkout").endswith(":0.0.0"):
+            break
+        now = now.replace(second=0) + (
+            at("2026-12-08T14:01:00+01:00") - at("2026-12-08T14:00:00+01:00")
+        )
+        time.sleep(0.25)
+    status = remote_status(world, "shop-2026-25")
+    assert status.phase == "RolledBack"  # type: ignore[attr-defined]
+    assert status.rolled_back == ("checkout",)  # type: ignore[attr-defined]
+    assert (
+        image(world, "prod-eu", "shop", "checkout") == "registry.shop.example/shop/checkout:0.0.0"
+    )
+    assert image(world, "prod-eu", "shop", "catalog") == "registry.shop.example/shop/catalog:2.3.1"
+    assert image(world, "prod-eu", "shop", "storefront").endswith(":0.0.0")  # never started
+    assert image(world, "prod-eu", "payments", "payments-api").endswith(":2.5.0")
+    # The order of image patches: ledger, payments, then checkout (the hotfix shipped
+    # payments 2.4.1 the day before, as soon as the US window opened).
+    patches = [
+        path.rsplit("/", 1)[-1]
+        for method, path, _ in world.clusters["prod-eu"].requests("PATCH")
+        if "/deployments/" in path
+    ]
+    train_payments = max(n for n, name in enumerate(patches) if name == "payments-api")
+    assert patches.index("ledger") < train_payments < patches.index("checkout")
+    assert patches.count("payments-api") == 2  # hotfix 2.4.1, then train 2.5.0
+    assert patches.count("checkout") == 2  # the rollout and the rollback, nothing more
+    kinds = [d.decision for d in status.decisions]  # type: ignore[attr-defined]
+    assert kinds.count("ROLLOUT") == 1 and kinds.count("ROLLBACK") == 1
+    assert kinds[-1] == "ROLLBACK"
+    bodies = git(world.remote, "log", "--format=%B")
+    assert "Relctl-Release: shop-2026-25\nRelctl-Decision: ROLLBACK" in bodies
+
+    # 5. Jira: one version per name per project; nothing created twice.
+    with world.jira.state.lock:
+        names = Counter((v.project, v.name) for v in world.jira.state.versions.values())
+    assert max(names.values()) == 1
