@@ -144,6 +144,9 @@ class JiraSandbox:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    after_write: Callable[[str, str], None] | None = None
+    """Called after a write is applied and before its reply is sent (crash tests)."""
+
     def inject(
         self,
         status: int,
@@ -178,6 +181,8 @@ class JiraSandbox:
         with self.state.lock:
             response = self._dispatch(method, path, query, headers, payload)
             self.log.append(Logged(method, path, query, payload, response.status))
+        if method != "GET" and "/search" not in path and self.after_write is not None:
+            self.after_write(method, path)  # the change is made; the reply not yet sent
         return response
 
     def _fault(self, path: str) -> Response | None:

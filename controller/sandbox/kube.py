@@ -82,6 +82,9 @@ class KubeSandbox:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    after_write: Callable[[str, str], None] | None = None
+    """Called after a write is applied and before its reply is sent (crash tests)."""
+
     def requests(self, method: str | None = None) -> list[tuple[str, str, int]]:
         with self.store.lock:
             return [r for r in self.log if method is None or r[0] == method]
@@ -168,6 +171,8 @@ class KubeSandbox:
             reply = status_error(422, "Invalid", str(exc))
         with self.store.lock:
             self.log.append((method, parts.path, reply.status))
+        if method not in ("GET", "HEAD") and self.after_write is not None:
+            self.after_write(method, parts.path)  # the change is made; the reply not yet sent
         return reply
 
     def _route(

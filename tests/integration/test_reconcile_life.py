@@ -143,3 +143,25 @@ def _life(world: World, reconciler: Reconciler) -> None:
     with world.jira.state.lock:
         names = Counter((v.project, v.name) for v in world.jira.state.versions.values())
     assert max(names.values()) == 1
+
+
+def test_push_race_keeps_the_human_commit_and_the_record(world: World) -> None:
+    """A person pushes between the controller's fetch and its push: both commits land."""
+    pushed: list[str] = []
+
+    def human_pushes(_: object) -> None:
+        if not pushed:
+            pushed.append(world.push_change("Tune the search release", {"NOTES.txt": "hi\n"}))
+
+    reconciler = Reconciler(world.controller, {**os.environ, **world.env}, on_outcome=human_pushes)
+    try:
+        report = run(world, reconciler, "2026-11-23T12:00:00+01:00")
+    finally:
+        reconciler.close()
+    assert pushed and report.commit is not None
+    history = git(world.remote, "log", "--format=%H %s").splitlines()
+    assert history[0].split(" ", 1)[1].startswith("relctl: ")
+    assert any(line.startswith(pushed[0]) for line in history)
+    assert git(world.remote, "show", "main:NOTES.txt") == "hi"
+    changed = git(world.remote, "show", "--name-only", "--format=", "main").splitlines()
+    assert changed and all(path.startswith("status/") for path in changed)

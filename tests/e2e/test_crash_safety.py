@@ -1,0 +1,131 @@
+"""Crash safety: `relctl reconcile --once` as a process, killed with SIGKILL right after
+each of its writes lands in Jira or the cluster (before it hears the reply), then
+restarted at the same instant, through a release's whole life. The end state has no
+duplicate Jira version, comment, rollout or decision record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from controller.plan.records import from_yaml
+from controller.sandbox.world import World, git
+from tests.support.world import at
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+
+
+class Killer:
+    """Kills the running controller after the next write, once per process."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.armed = False
+        self.kills: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, method: str, path: str) -> None:
+        if "/events" in path:
+            return
+        with self.lock:
+            if self.armed and self.process is not None:
+                self.armed = False
+                self.kills.append((method, path))
+                os.kill(self.process.pid, signal.SIGKILL)
+
+
+def reconcile(world: World, killer: Killer, when: str) -> int:
+    """Run passes at `when` until one finishes; returns how many were killed."""
+    world.set_time(at(when))
+    killed = 0
+    for _ in range(60):
+        with killer.lock:
+            killer.armed = True
+            killer.process = subprocess.Popen(
+                [sys.executable, "-m", "controller", "reconcile", "--once", "--at", when],
+                cwd=world.controller,
+                env={**os.environ, **world.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        out, _ = killer.process.communicate(timeout=120)
+        if killer.process.returncode == -signal.SIGKILL:
+            killed += 1
+            continue
+        assert killer.process.returncode in (0, 1), out
+        return killed
+    raise AssertionError("the pass never finished")
+
+
+@pytest.mark.timeout(600)
+def test_killed_at_every_write_converges_without_duplicates(tmp_path: Path) -> None:
+    killer = Killer()
+    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as world:
+        world.jira.after_write = killer
+        for cluster in world.clusters.values():
+            cluster.after_write = killer
+        reconcile(world, killer, "2026-11-23T12:00:00+01:00")
+        reconcile(world, killer, "2026-12-07T09:00:00+01:00")
+        world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
+        release = (world.human / "releases/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
+        release = release.replace(
+            "  approvals:\n",
+            "  approvals:\n"
+            '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}\n',
+        )
+        signals = "test-coverage: 90\nsecurity-scan: passed\n"
+        world.push_change(
+            "Approve shop 2026.25",
+            {
+                "releases/releases/shop-2026-25.yaml": release,
+                "signals/shop-2026-25.yaml": signals,
+                "signals/payments-2026-25.yaml": signals,
+            },
+        )
+        reconcile(world, killer, "2026-12-07T15:00:00+01:00")
+        for minute in range(10):
+            reconcile(world, killer, f"2026-12-08T14:{minute:02d}:00+01:00")
+            time.sleep(0.3)
+        reconcile(world, killer, "2026-12-10T15:00:00+01:00")
+        reconcile(world, killer, "2026-12-10T15:01:00+01:00")
+
+        assert len(killer.kills) >= 20, killer.kills  # every action boundary was hit
+        status = from_yaml(git(world.remote, "show", "main:status/releases/shop-2026-25.yaml"), "x")
+        kinds = [d.decision.value for d in status.decisions]
+        assert kinds == ["NO_GO", "GO", "ROLLOUT", "DEPLOYED", "RELEASED"]
+        assert status.phase == "Released"
+        state = world.jira.state
+        with state.lock:
+            versions = Counter((v.project, v.name) for v in state.versions.values())
+            comments = {
+                key: sum("relctl release shop-2026-25" in str(c.body) for c in issue.comments)
+                for key, issue in state.issues.items()
+                if key.startswith("SHOP-")
+            }
+            shop = next(
+                v for v in state.versions.values() if (v.project, v.name) == ("SHOP", "2026.25")
+            )
+            assert shop.released
+        assert max(versions.values()) == 1
+        assert set(comments.values()) == {1}, comments
+        eu = world.clusters["prod-eu"]
+        patches = Counter(
+            path.rsplit("/", 1)[-1]
+            for method, path, _ in eu.requests("PATCH")
+            if "/deployments/" in path
+        )
+        # One image change per Deployment of the shop release: no rollout repeated.
+        assert patches["catalog"] == patches["checkout"] == patches["storefront"] == 1
+        log = git(world.remote, "log", "--format=%B")
+        for name in ("shop-2026-25", "payments-2026-25", "notifications-1-9"):
+            assert log.count(f"Relctl-Release: {name}\nRelctl-Decision: RELEASED") == 1
