@@ -15,7 +15,7 @@ from controller.cli.common import ROOT_OPTION, build_state
 from controller.manifests.config import GitConfig
 from controller.plan import planner, render
 from controller.plan.plans import Observed
-from controller.plan.records import ReleaseStatus, records_json
+from controller.plan.records import ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
 from controller.reconcile.executor import Outcome, Result
 from controller.reconcile.observe import observe
@@ -167,7 +167,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
                 "version": s.version,
                 "phase": s.phase.value,
                 "departure": s.departure.isoformat() if s.departure else None,
-                "decisions": [records_json(d) for d in s.decisions],
+                "decisions": [decision_document(d) for d in s.decisions],
             }
             for name, s in sorted(statuses.items())
         }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from controller.manifests.documents import Manifest
@@ -156,6 +156,14 @@ class _Planner:
     def departure_of(self, release: str) -> datetime | None:
         status = self.statuses.get(release) or self.recorded.get(release)
         return None if status is None else status.departure
+
+
+@dataclass(frozen=True)
+class _Block:
+    names: tuple[str, ...]
+    until: datetime | None
+    reasons: str
+    opens: str
 
 
 class _ReleasePlanner:
@@ -327,20 +335,11 @@ class _ReleasePlanner:
                 f"departs {when}; go/no-go {_local(self._milestone('goNoGo'), self.timezone)}",
             )
             return
-        names = sorted({b for v in blocked for b in v.blocking}) or sorted(
-            {a for v in blocked for a in v.allow_windows}
-        )
-        until = _latest([v.next_open for v in blocked])
-        reasons = "; ".join(
-            f"'{n}' ({self.p.desired.windows[n].model.spec.reason})"
-            for n in names
-            if n in self.p.desired.windows
-        )
+        block = self._block(blocked)
         self.find(
             FindingKind.BLOCKED,
-            f"departure {when} falls inside {reasons}; it would go at "
-            + (_local(until, self.timezone) if until else "no opening within five years"),
-            until,
+            f"departure {when} falls inside {block.reasons}; it would go at {block.opens}",
+            block.until,
         )
 
     def _verdict(self) -> None:
@@ -407,11 +406,9 @@ class _ReleasePlanner:
                 found.append(self.p.evaluator.evaluate(target, at, exceptions))
         return found
 
-    def _blocked(self, verdicts: list[windows.Verdict], what: str) -> bool:
-        """Report windows blocking `what`; True when blocked."""
-        blocked = [v for v in verdicts if not v.allowed]
-        if not blocked:
-            return False
+    def _block(self, blocked: list[windows.Verdict]) -> _Block:
+        """Which windows block (deny windows, else the allow windows none of which is
+        active), why, and when all the targets can go."""
         names = tuple(sorted({b for v in blocked for b in v.blocking})) or tuple(
             sorted({a for v in blocked for a in v.allow_windows})
         )
@@ -422,6 +419,15 @@ class _ReleasePlanner:
             if n in self.p.desired.windows
         )
         opens = _local(until, self.timezone) if until else "no opening within five years"
+        return _Block(names, until, reasons, opens)
+
+    def _blocked(self, verdicts: list[windows.Verdict], what: str) -> bool:
+        """Report windows blocking `what`; True when blocked."""
+        blocked = [v for v in verdicts if not v.allowed]
+        if not blocked:
+            return False
+        block = self._block(blocked)
+        names, until, reasons, opens = block.names, block.until, block.reasons, block.opens
         self.find(FindingKind.BLOCKED, f"{what} blocked by {reasons}; opens {opens}", until)
         last = self.status.decisions[-1] if self.status.decisions else None
         if (

@@ -164,7 +164,8 @@ def _evidence_document(evidence: Evidence) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v not in (None, "", [], {})}
 
 
-def _decision_document(record: DecisionRecord) -> dict[str, Any]:
+def decision_document(record: DecisionRecord) -> dict[str, Any]:
+    """A decision record as plain data (the status file's form)."""
     document: dict[str, Any] = {
         "decision": record.decision.value,
         "at": record.at.isoformat(),
@@ -189,11 +190,6 @@ def _decision_document(record: DecisionRecord) -> dict[str, Any]:
     return document
 
 
-def records_json(record: DecisionRecord) -> dict[str, Any]:
-    """A decision record as plain data (the status file's form)."""
-    return _decision_document(record)
-
-
 def to_document(status: ReleaseStatus) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "format": FORMAT,
@@ -207,7 +203,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "unhealthySince": {k: v.isoformat() for k, v in sorted(status.unhealthy_since.items())},
         "verdictDigest": status.verdict_digest,
         "done": list(status.done),
-        "decisions": [_decision_document(d) for d in status.decisions],
+        "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
 

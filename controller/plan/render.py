@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from controller.plan.plans import Action, Finding, FindingKind, Plan
-from controller.plan.records import records_json
+from controller.plan.records import decision_document
 
 _ORDER = list(FindingKind)
 
@@ -100,7 +100,7 @@ def to_json(plan: Plan) -> str:
 
     document = {
         "at": _time(plan),
-        "decisions": [{"release": r, **records_json(d)} for r, d in plan.decisions],
+        "decisions": [{"release": r, **decision_document(d)} for r, d in plan.decisions],
         "actions": [action(a) for a in plan.actions],
         "findings": [
             {

@@ -31,7 +31,7 @@ from controller.plan.records import ReleaseStatus, from_yaml, to_yaml
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
 from controller.reconcile.observe import observe
-from controller.schedule.validation import build_diagnostics
+from controller.schedule.validation import diagnose
 
 RELEASES_DIR = "releases"
 NOTES_DIR = "notes"
@@ -154,8 +154,8 @@ class Reconciler:
         report.commit = self._record(repo, plan, report, remote)
 
     def _load(self, report: PassReport, now: datetime) -> DesiredState:
-        found, _, _ = build_diagnostics(self.workdir, (), now, loading.Limits())
-        errors = [d for d in found if d.severity is Severity.ERROR]
+        result = loading.load(self.workdir)
+        errors = [d for d in diagnose(result, now) if d.severity is Severity.ERROR]
         if errors:
             first = errors[0]
             summary = (
@@ -166,7 +166,6 @@ class Reconciler:
                 raise InvalidManifests(summary + "; nothing was done (run relctl validate)")
             report.problems.append(summary + "; keeping the last good manifests")
             return self.last_good
-        result = loading.load(self.workdir)
         if not result.states:
             raise InvalidManifests(f"no manifests found under {self.workdir}")
         self.last_good = result.states[0]

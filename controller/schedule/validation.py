@@ -20,12 +20,18 @@ def build_diagnostics(
 ) -> tuple[list[Diagnostic], int, int]:
     """(diagnostics, manifests checked, files with manifests) for `paths` under `root`."""
     result = loading.load(root, paths, limits)
-    found = list(result.diagnostics)
-    for state in result.states:
-        found.extend(checks.check(state))
-        found.extend(schedule_checks.check(state, now))
+    found = diagnose(result, now)
     manifests = sum(len(s.manifests) for s in result.states)
     files = len(
         {m.file for s in result.states for m in s.manifests} | {d.file for d in result.diagnostics}
     )
-    return sorted(set(found)), manifests, files
+    return found, manifests, files
+
+
+def diagnose(result: loading.LoadResult, now: datetime) -> list[Diagnostic]:
+    """Every diagnostic of a load: its own, the semantic and the time checks, sorted."""
+    found = list(result.diagnostics)
+    for state in result.states:
+        found.extend(checks.check(state))
+        found.extend(schedule_checks.check(state, now))
+    return sorted(set(found))

@@ -5,7 +5,6 @@ client: the planner takes values and returns values)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +263,7 @@ def test_failed_rollout_rolls_back_only_the_affected_component_when_partial() ->
     # Never roll back a rollback, never roll out again.
     later = plan(state, observed, recorded, at("2026-12-08T15:00:00+01:00"))
     assert actions(later, "shop-2026-25") == []
-    assert later.decisions == () or all(r != "shop-2026-25" for r, _ in later.decisions)
+    assert all(r != "shop-2026-25" for r, _ in later.decisions)
 
 
 def test_failed_rollout_rolls_back_every_started_component_when_not_partial() -> None:
@@ -325,7 +324,7 @@ def test_released_after_monitoring_comments_once_per_issue() -> None:
     }
     assert "shop-2026-25" in plans[0].notes and "## " in plans[0].notes["shop-2026-25"]
     assert actions(plans[1], "shop-2026-25") == []
-    assert plans[1].converged or all(r != "shop-2026-25" for r, _ in plans[1].decisions)
+    assert all(r != "shop-2026-25" for r, _ in plans[1].decisions)
 
 
 def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
@@ -403,10 +402,3 @@ def test_plan_is_deterministic() -> None:
     now = at("2026-12-08T09:00:00+01:00")
     observed = shop_observed(STATE, now)
     assert plan(STATE, observed, {}, now) == plan(STATE, observed, {}, now)
-
-
-def test_time_is_never_read_from_a_clock() -> None:
-    observed = shop_observed(STATE, at("2026-12-07T09:00:00+01:00"))
-    one = plan(STATE, observed, {}, at("2026-12-07T09:00:00+01:00"))
-    two = plan(STATE, observed, {}, at("2026-12-07T09:00:00+01:00") + timedelta(0))
-    assert one.statuses == two.statuses
