@@ -43,7 +43,9 @@ class KubeError(AdapterError):
     """The cluster refused or could not be reached."""
 
 
-def _error(cluster: str, what: str, exc: Exception) -> KubeError:
+def _error(cluster: KubeCluster, what: str, exc: Exception) -> KubeError:
+    """relctl's error for a failed request (counted on the cluster, for metrics)."""
+    cluster.errors += 1
     if isinstance(exc, ApiException):
         status = exc.status or 0
         disposition = (
@@ -54,9 +56,12 @@ def _error(cluster: str, what: str, exc: Exception) -> KubeError:
             else Disposition.STALLED
         )
         return KubeError(
-            f"cluster {cluster}: {what} failed with {status} {exc.reason}", disposition=disposition
+            f"cluster {cluster.name}: {what} failed with {status} {exc.reason}",
+            disposition=disposition,
         )
-    return KubeError(f"cluster {cluster}: {what} failed: {exc}", disposition=Disposition.TRANSIENT)
+    return KubeError(
+        f"cluster {cluster.name}: {what} failed: {exc}", disposition=Disposition.TRANSIENT
+    )
 
 
 class KubeCluster:
@@ -68,6 +73,7 @@ class KubeCluster:
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
         self.requests = 0
+        self.errors = 0
 
     @classmethod
     def connect(
@@ -102,7 +108,7 @@ class KubeCluster:
                 self.requests += 1
                 listed = self.apps.list_namespaced_deployment(namespace)
             except (ApiException, HTTPError) as exc:
-                raise _error(self.name, f"listing Deployments in {namespace}", exc) from None
+                raise _error(self, f"listing Deployments in {namespace}", exc) from None
             for item in listed.items:
                 workload = self._workload(item)
                 found[(workload.namespace, workload.deployment)] = workload
@@ -150,7 +156,7 @@ class KubeCluster:
             self.requests += 1
             return self._workload(self.apps.read_namespaced_deployment(deployment, namespace))
         except (ApiException, HTTPError) as exc:
-            raise _error(self.name, f"reading {namespace}/{deployment}", exc) from None
+            raise _error(self, f"reading {namespace}/{deployment}", exc) from None
 
     def set_image(
         self, seen: ObservedWorkload, container: str, image: str, release: str, *, attempts: int = 5
@@ -199,12 +205,10 @@ class KubeCluster:
             except ApiException as exc:
                 if exc.status != 409:
                     raise _error(
-                        self.name, f"patching {seen.namespace}/{seen.deployment}", exc
+                        self, f"patching {seen.namespace}/{seen.deployment}", exc
                     ) from None
             except HTTPError as exc:
-                raise _error(
-                    self.name, f"patching {seen.namespace}/{seen.deployment}", exc
-                ) from None
+                raise _error(self, f"patching {seen.namespace}/{seen.deployment}", exc) from None
             current = self.get(seen.namespace, seen.deployment)  # re-read, then re-decide
         raise KubeError(
             f"cluster {self.name}: {seen.namespace}/{seen.deployment} kept "
@@ -252,7 +256,7 @@ class KubeCluster:
             self.requests += 1
             self.core.create_namespaced_event(seen.namespace, body)
         except (ApiException, HTTPError) as exc:
-            raise _error(self.name, f"recording an event on {seen.deployment}", exc) from None
+            raise _error(self, f"recording an event on {seen.deployment}", exc) from None
 
 
 FLAG_GROUP, FLAG_VERSION, FLAG_PLURAL = "core.openfeature.dev", "v1beta1", "featureflags"
@@ -275,9 +279,9 @@ def read_flags(cluster: KubeCluster, target: FlagTarget) -> dict[str, Any] | Non
     except ApiException as exc:
         if exc.status == 404:
             return None
-        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
+        raise _error(cluster, f"reading {target.describe()}", exc) from None
     except (HTTPError, ValueError) as exc:
-        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
+        raise _error(cluster, f"reading {target.describe()}", exc) from None
 
 
 def apply_flags(cluster: KubeCluster, target: FlagTarget, document: Mapping[str, Any]) -> bool:
@@ -326,7 +330,7 @@ def apply_flags(cluster: KubeCluster, target: FlagTarget, document: Mapping[str,
             )
         return True
     except (ApiException, HTTPError) as exc:
-        raise _error(cluster.name, f"applying flags to {target.describe()}", exc) from None
+        raise _error(cluster, f"applying flags to {target.describe()}", exc) from None
 
 
 def _configmap_exists(cluster: KubeCluster, target: FlagTarget) -> bool:
@@ -336,4 +340,4 @@ def _configmap_exists(cluster: KubeCluster, target: FlagTarget) -> bool:
     except ApiException as exc:
         if exc.status == 404:
             return False
-        raise _error(cluster.name, f"reading {target.describe()}", exc) from None
+        raise _error(cluster, f"reading {target.describe()}", exc) from None

@@ -8,6 +8,11 @@ try), and leadership is judged as client-go judges it: a lease held by someone e
 expired when its record has not changed for `duration` by *our* clock (no trust in the
 other side's timestamps). Every write is guarded by the Lease's resourceVersion, so two
 candidates can never both win: the loser's write is a 409.
+
+A webhook may reach a standby (the Service spreads deliveries over every replica). The
+standby then asks the leader for a pass by stamping an annotation on the Lease; the
+leader sees the stamp change at its next renewal. No other channel between replicas is
+needed, and no permission beyond the Lease's own.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from urllib3.exceptions import HTTPError
 
 from controller.adapters.kube import KubeCluster, KubeError
 
+REQUEST_ANNOTATION = "relctl.dev/pass-requested-at"
+
 
 @dataclass
 class Elector:
@@ -38,6 +45,9 @@ class Elector:
     _seen: tuple[str, str] | None = None
     """(holder, renewTime) of the last record observed, and when (by our clock)."""
     _seen_at: float = 0.0
+    _request_seen: str | None = None
+    requested: bool = False
+    """Set when another replica asked for a pass since the last `take_request()`."""
 
     @property
     def api(self) -> client.CoordinationV1Api:
@@ -45,6 +55,9 @@ class Elector:
 
     def try_acquire_or_renew(self) -> bool:
         """One election step; returns whether this candidate leads now."""
+        return self._step(retry=True)
+
+    def _step(self, *, retry: bool) -> bool:
         try:
             lease = self.api.read_namespaced_lease(self.name, self.namespace)
         except ApiException as exc:
@@ -53,6 +66,7 @@ class Elector:
             return self._create()
         except HTTPError as exc:
             return self._lost(exc)
+        self._note_request(lease)
         spec = lease.spec or client.V1LeaseSpec()
         holder = spec.holder_identity or ""
         record = (holder, str(spec.renew_time))
@@ -75,6 +89,9 @@ class Elector:
         try:
             self.api.replace_namespaced_lease(self.name, self.namespace, lease)
         except ApiException as exc:
+            if exc.status == 409 and retry and holder == self.identity:
+                # A standby's pass request changed the Lease meanwhile; read it again.
+                return self._step(retry=False)
             return self._lost(exc)  # 409: another candidate wrote first
         except HTTPError as exc:
             return self._lost(exc)
@@ -108,6 +125,28 @@ class Elector:
             f"cluster {self.cluster.name}: leader election on lease "
             f"{self.namespace}/{self.name} failed: {exc}"
         )
+
+    def _note_request(self, lease: Any) -> None:
+        stamp = ((lease.metadata and lease.metadata.annotations) or {}).get(REQUEST_ANNOTATION)
+        if stamp is not None and stamp != self._request_seen:
+            self.requested = self._request_seen is not None or self.leader
+        self._request_seen = stamp
+
+    def take_request(self) -> bool:
+        """Whether a pass was asked for by another replica (and forget the request)."""
+        asked, self.requested = self.requested, False
+        return asked
+
+    def request_pass(self) -> None:
+        """Ask the leader, whoever it is, for a pass now (a standby got a webhook)."""
+        body = {"metadata": {"annotations": {REQUEST_ANNOTATION: datetime.now(UTC).isoformat()}}}
+        try:
+            self.api.patch_namespaced_lease(self.name, self.namespace, body)
+        except (ApiException, HTTPError) as exc:
+            raise KubeError(
+                f"cluster {self.cluster.name}: asking the leader for a pass through lease "
+                f"{self.namespace}/{self.name} failed: {exc}"
+            ) from None
 
     def release(self) -> None:
         """Give the lease up now (on SIGTERM), so a standby need not wait for it to expire."""

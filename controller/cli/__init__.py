@@ -31,6 +31,7 @@ COMMANDS = {
     "plan": "controller.cli.reconcile:plan_command",
     "reconcile": "controller.cli.reconcile:reconcile_command",
     "status": "controller.cli.reconcile:status_command",
+    "controller": "controller.cli.controller:command",
 }
 
 

@@ -28,6 +28,13 @@ class Adapters:
             sum(c.requests for c in self.clusters.values()),
         )
 
+    def errors(self) -> tuple[int, int]:
+        """(failed Jira requests, failed Kubernetes requests) so far."""
+        return (
+            self.jira.errors if self.jira is not None else 0,
+            sum(c.errors for c in self.clusters.values()),
+        )
+
     def close(self) -> None:
         if self.jira is not None:
             self.jira.close()

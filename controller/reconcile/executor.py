@@ -3,6 +3,9 @@
 - Not enforcing (`mode: observe`, or a dry run): nothing runs; every action is skipped.
 - A failure stops the rest of its chain (one release, or the flags, or drift repair)
   for this pass; other chains go on. The failure is returned, classified.
+- `proceed()` is asked before each action: when it says no (SIGTERM, or the replica lost
+  its lease), the action under way has finished and the rest are skipped. A skipped
+  action is what a crash leaves behind: the next pass, here or elsewhere, plans it again.
 - Every action is idempotent, so the next pass completes what this one left: versions
   are matched by name, images compared before they are set, and a Jira comment is
   looked for (by its marker) before it is posted, so a pass killed between posting and
@@ -52,12 +55,15 @@ def execute(
     *,
     enforce: bool,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
+    proceed: Callable[[], bool] = lambda: True,
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     failed: set[str] = set()
     for action in plan.actions:
         if not enforce:
             outcome = Outcome(action, Result.SKIPPED, "not enforcing (observe mode or dry run)")
+        elif not proceed():
+            outcome = Outcome(action, Result.SKIPPED, "stopping: shut down or lost the lease")
         elif action.chain in failed:
             outcome = Outcome(action, Result.SKIPPED, "an earlier action of its chain failed")
         else:

@@ -38,6 +38,10 @@ NOTES_DIR = "notes"
 _ids = itertools.count(1)
 
 
+def next_pass_id() -> int:
+    return next(_ids)
+
+
 class InvalidManifests(RelctlError):
     """The manifests at the head of the branch are invalid."""
 
@@ -75,7 +79,7 @@ def read_statuses(repo: StatusRepository) -> dict[str, ReleaseStatus]:
     return found
 
 
-def _config_of(workdir: Path) -> ControllerConfig:
+def config_of(workdir: Path) -> ControllerConfig:
     """The ControllerConfig in the work tree (for git settings before the first sync)."""
     result = loading.load(workdir)
     return result.states[0].config if result.states else DEFAULT_CONFIG
@@ -99,37 +103,72 @@ class Reconciler:
         self.dry_run = dry_run
         self._connect = adapters
         self._adapters: Adapters | None = None
-        self._on_outcome = on_outcome
+        self.on_outcome = on_outcome
         self.last_good: DesiredState | None = None
         self.previous_jira: JiraObservation | None = None
         self.last_report: PassReport | None = None
+        self.invalid: str | None = None
+        """Why the branch head's manifests are invalid, while the last good ones are used."""
 
     def close(self) -> None:
         if self._adapters is not None:
             self._adapters.close()
             self._adapters = None
 
+    def request_errors(self) -> tuple[int, int]:
+        """(Jira, Kubernetes) requests that failed so far."""
+        return self._adapters.errors() if self._adapters is not None else (0, 0)
+
     def adapters(self, config: ControllerConfig) -> Adapters:
         if self._adapters is None:
             self._adapters = self._connect(config, self.env)
         return self._adapters
 
-    def run(self, now: datetime) -> PassReport:
-        report = PassReport(next(_ids), now)
+    def run(
+        self,
+        now: datetime,
+        *,
+        proceed: Callable[[], bool] = lambda: True,
+        may_record: Callable[[], bool] = lambda: True,
+        pass_id: int | None = None,
+    ) -> PassReport:
+        """One pass. `proceed()` is asked before each action, `may_record()` before the
+        commit: a replica that lost its lease mid-pass stops acting and records nothing
+        (the new leader re-plans from the same records, as after a crash)."""
+        report = PassReport(pass_id if pass_id is not None else next(_ids), now)
         started = time.monotonic()
         try:
-            self._run(report, now)
+            self._run(report, now, proceed, may_record)
         except RelctlError as exc:
             report.error = exc
         report.seconds = time.monotonic() - started
         self.last_report = report
         return report
 
-    def _run(self, report: PassReport, now: datetime) -> None:
-        config = self.last_good.config if self.last_good is not None else _config_of(self.workdir)
+    def refresh(self, now: datetime) -> tuple[DesiredState, dict[str, ReleaseStatus]]:
+        """What a standby does instead of a pass: sync git and load the manifests and the
+        records, so that it serves the calendar and the status; nothing is observed,
+        changed or recorded."""
+        report = PassReport(0, now)
+        self._sync(report)
+        state = self._load(report, now)
+        return state, read_statuses(StatusRepository(self.workdir, state.config.spec.git))
+
+    def _sync(self, report: PassReport) -> tuple[StatusRepository, bool]:
+        config = self.last_good.config if self.last_good is not None else config_of(self.workdir)
         repo = StatusRepository(self.workdir, config.spec.git)
         remote = repo.has_remote() and not self.dry_run
         report.revision = repo.sync() if remote else repo.head()
+        return repo, remote
+
+    def _run(
+        self,
+        report: PassReport,
+        now: datetime,
+        proceed: Callable[[], bool],
+        may_record: Callable[[], bool],
+    ) -> None:
+        repo, remote = self._sync(report)
         state = self._load(report, now)
         repo = StatusRepository(self.workdir, state.config.spec.git)
         recorded = read_statuses(repo)
@@ -141,7 +180,12 @@ class Reconciler:
         report.plan = plan
         enforce = state.config.spec.mode == "enforce" and not self.dry_run
         report.outcomes = execute(
-            plan, adapters, observed, enforce=enforce, on_outcome=self._on_outcome
+            plan,
+            adapters,
+            observed,
+            enforce=enforce,
+            on_outcome=self.on_outcome,
+            proceed=proceed,
         )
         wrote_jira = any(
             o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes
@@ -149,7 +193,7 @@ class Reconciler:
         self.previous_jira = None if wrote_jira else observed.jira
         jira_after, kube_after = adapters.requests()
         report.requests = (jira_after - before[0], kube_after - before[1])
-        if self.dry_run:
+        if self.dry_run or not may_record():
             return
         report.commit = self._record(repo, plan, report, remote)
 
@@ -162,12 +206,14 @@ class Reconciler:
                 f"{len(errors)} invalid manifest(s); first: {first.file}:{first.line}:"
                 f"{first.column}: {first.code} {first.message}"
             )
+            self.invalid = summary
             if self.last_good is None:
                 raise InvalidManifests(summary + "; nothing was done (run relctl validate)")
             report.problems.append(summary + "; keeping the last good manifests")
             return self.last_good
         if not result.states:
             raise InvalidManifests(f"no manifests found under {self.workdir}")
+        self.invalid = None
         self.last_good = result.states[0]
         return self.last_good
 

@@ -1,0 +1,151 @@
+"""`relctl controller`: reconcile continuously, serve health, metrics, the calendar, the
+status and the git webhook, with optional leader election. Logs are JSON lines."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+
+import click
+
+from controller.adapters import secrets
+from controller.adapters.kube import KubeCluster
+from controller.adapters.lease import Elector
+from controller.cli import options
+from controller.cli.common import ROOT_OPTION
+from controller.errors import RelctlError
+from controller.manifests.types import parse_duration
+from controller.reconcile import logs
+from controller.reconcile.loop import Controller, Timing, file_clock, system_clock
+from controller.reconcile.passes import Reconciler, config_of
+from controller.reconcile.server import Server
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--listen")
+    return host or "127.0.0.1", int(port)
+
+
+def _seconds(value: str | None, hint: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    if seconds <= 0:
+        raise click.BadParameter("must be positive", param_hint=hint)
+    return seconds
+
+
+@click.command("controller")
+@ROOT_OPTION
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT of the HTTP endpoints (port 0: any free port, printed at start).",
+)
+@click.option("--interval", metavar="DURATION", help="Override relctl.yaml's interval (e.g. 30s).")
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=False,
+    show_default=True,
+    help="Campaign on a Lease; only the leader acts. On for more than one replica.",
+)
+@click.option(
+    "--lease-cluster",
+    metavar="NAME",
+    help="Cluster (of relctl.yaml) holding the Lease; default the first one.",
+)
+@click.option(
+    "--lease-namespace",
+    default=lambda: os.environ.get("POD_NAMESPACE", "default"),
+    show_default="$POD_NAMESPACE or default",
+)
+@click.option("--lease-name", default="relctl-controller", show_default=True)
+@click.option(
+    "--identity",
+    default=lambda: os.environ.get("POD_NAME") or socket.gethostname(),
+    show_default="$POD_NAME or the host name",
+)
+@click.option("--lease-duration", type=click.FloatRange(min=1), default=15.0, show_default=True)
+@click.option(
+    "--retry",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Seconds between election steps; must be well under the lease duration.",
+)
+@click.option(
+    "--clock-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Simulated clock, for demos and tests: each pass reads its instant from FILE.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def command(
+    root: Path | None,
+    listen: str,
+    interval: str | None,
+    leader_elect: bool,
+    lease_cluster: str | None,
+    lease_namespace: str,
+    lease_name: str,
+    identity: str,
+    lease_duration: float,
+    retry: float,
+    clock_file: Path | None,
+    log_level: str,
+) -> None:
+    """Run the controller: a reconcile pass every interval and at once on a verified git
+    webhook (POST /webhook), with backoff after failures. Serves /healthz, /readyz,
+    /metrics, /calendar.ics and /api/status. SIGTERM finishes the action under way,
+    records, releases the lease and exits 0."""
+    host, port = _listen(listen)
+    if retry * 2 >= lease_duration:
+        raise click.BadParameter("must be under half the lease duration", param_hint="--retry")
+    workdir = (root or options.find_root(Path.cwd())).resolve()
+    config = config_of(workdir)
+    env = dict(os.environ)
+    secret = None
+    if config.spec.webhook is not None:
+        secret = secrets.resolve(config.spec.webhook.secret, env)
+    elector = None
+    if leader_elect:
+        clusters = config.spec.clusters
+        name = lease_cluster or next(iter(sorted(clusters)), None)
+        if name is None or name not in clusters:
+            raise click.BadParameter(
+                f"{name!r} is not a cluster of relctl.yaml", param_hint="--lease-cluster"
+            )
+        cluster = KubeCluster.connect(name, clusters[name], env)
+        elector = Elector(cluster, lease_namespace, lease_name, identity, lease_duration)
+    logs.configure(level=getattr(logging, log_level.upper()))
+    controller = Controller(
+        Reconciler(workdir, env),
+        clock=file_clock(clock_file) if clock_file else system_clock,
+        elector=elector,
+        timing=Timing(interval=_seconds(interval, "--interval"), retry=retry),
+        identity=identity,
+    )
+    try:
+        server = Server(controller, host, port, secret).start()
+    except OSError as exc:
+        raise RelctlError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo(f"relctl controller listening on http://{host}:{server.port}", err=True)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: controller.stop())
+    try:
+        controller.run()
+    finally:
+        server.stop()
