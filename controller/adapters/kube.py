@@ -269,19 +269,64 @@ def read_flags(cluster: KubeCluster, target: FlagTarget) -> dict[str, Any] | Non
         cluster.requests += 1
         if target.kind == "ConfigMap":
             found = cluster.core.read_namespaced_config_map(target.name, target.namespace)
-            text = (found.data or {}).get(target.key)
-            return dict(json.loads(text).get("flags", {})) if text else None
+            return _flags_of(target, found)
         custom = client.CustomObjectsApi(cluster.api)
         resource: Any = custom.get_namespaced_custom_object(
             FLAG_GROUP, FLAG_VERSION, target.namespace, FLAG_PLURAL, target.name
         )
-        return dict(((resource.get("spec") or {}).get("flagSpec") or {}).get("flags", {}))
+        return _flags_of(target, resource)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise _error(cluster, f"reading {target.describe()}", exc) from None
     except (HTTPError, ValueError) as exc:
         raise _error(cluster, f"reading {target.describe()}", exc) from None
+
+
+def _flags_of(target: FlagTarget, resource: Any) -> dict[str, Any] | None:
+    """The flags map of a listed ConfigMap (`V1ConfigMap`) or FeatureFlag (a dict)."""
+    if target.kind == "ConfigMap":
+        text = (resource.data or {}).get(target.key)
+        return dict(json.loads(text).get("flags", {})) if text else None
+    return dict(((resource.get("spec") or {}).get("flagSpec") or {}).get("flags", {}))
+
+
+def read_all_flags(
+    cluster: KubeCluster, targets: Iterable[FlagTarget]
+) -> dict[FlagTarget, dict[str, Any] | None]:
+    """The flags at every target of this cluster, in few requests: one LIST of the
+    FeatureFlags of every namespace, and one LIST per namespace of the ConfigMaps relctl
+    manages (labelled); a ConfigMap target not among them (made by hand, or absent) is
+    read alone."""
+    targets = sorted(set(targets))
+    found: dict[FlagTarget, dict[str, Any] | None] = {}
+    wanted = {(t.namespace, t.name): t for t in targets if t.kind != "ConfigMap"}
+    try:
+        if wanted:
+            cluster.requests += 1
+            custom = client.CustomObjectsApi(cluster.api)
+            listed: Any = custom.list_cluster_custom_object(FLAG_GROUP, FLAG_VERSION, FLAG_PLURAL)
+            for item in listed.get("items", []):
+                meta = item.get("metadata") or {}
+                target = wanted.get((str(meta.get("namespace")), str(meta.get("name"))))
+                if target is not None:
+                    found[target] = _flags_of(target, item)
+            found.update({t: None for t in wanted.values() if t not in found})
+        maps = [t for t in targets if t.kind == "ConfigMap"]
+        for namespace in sorted({t.namespace for t in maps}):
+            cluster.requests += 1
+            items = cluster.core.list_namespaced_config_map(
+                namespace, label_selector="app.kubernetes.io/managed-by=relctl"
+            ).items
+            by_name = {item.metadata.name: item for item in items if item.metadata}
+            for target in (t for t in maps if t.namespace == namespace):
+                if target.name in by_name:
+                    found[target] = _flags_of(target, by_name[target.name])
+                else:
+                    found[target] = read_flags(cluster, target)
+    except (ApiException, HTTPError, ValueError) as exc:
+        raise _error(cluster, "listing flag resources", exc) from None
+    return found
 
 
 def apply_flags(cluster: KubeCluster, target: FlagTarget, document: Mapping[str, Any]) -> bool:
@@ -300,8 +345,11 @@ def apply_flags(cluster: KubeCluster, target: FlagTarget, document: Mapping[str,
                     target.namespace, client.V1ConfigMap(metadata=meta, data=data)
                 )
             else:
+                # The label makes the ConfigMap one of those a pass LISTs.
                 cluster.core.patch_namespaced_config_map(
-                    target.name, target.namespace, {"data": data}
+                    target.name,
+                    target.namespace,
+                    {"metadata": {"labels": MANAGED_BY}, "data": data},
                 )
             return True
         custom = client.CustomObjectsApi(cluster.api)

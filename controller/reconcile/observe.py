@@ -1,6 +1,7 @@
 """What a pass sees: the Jira versions and issues of every release, the Deployments of
 every namespace a component runs in (one LIST per namespace), the flagd JSON at every
-flag target, and the signals CI committed. Observation only: nothing is changed here."""
+flag target (one LIST of FeatureFlags per cluster, one of the managed ConfigMaps per
+namespace), and the signals CI committed. Observation only: nothing is changed here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.adapters.kube import read_flags
+from controller.adapters.kube import read_all_flags
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
 from controller.plan import flags as flagd
@@ -52,7 +53,9 @@ def observe(
         for (namespace, deployment), seen in adapters.cluster(cluster).observe(names).items():
             workloads[(cluster, namespace, deployment)] = seen
     flags: dict[flagd.FlagTarget, dict[str, Any] | None] = {}
-    for target in sorted({flagd.target_of(m.model.spec) for m in desired.flags.values()}):
-        flags[target] = read_flags(adapters.cluster(target.cluster), target)
+    targets = {flagd.target_of(m.model.spec) for m in desired.flags.values()}
+    for cluster in sorted({t.cluster for t in targets}):
+        mine = [t for t in targets if t.cluster == cluster]
+        flags.update(read_all_flags(adapters.cluster(cluster), mine))
     found, problems = signals.read(root, desired.config.spec.signals_path, desired.releases)
     return Observed(jira, workloads, flags, found), problems
