@@ -32,6 +32,7 @@ COMMANDS = {
     "reconcile": "controller.cli.reconcile:reconcile_command",
     "status": "controller.cli.reconcile:status_command",
     "controller": "controller.cli.controller:command",
+    "demo": "controller.cli.demo:command",
 }
 
 

@@ -61,6 +61,9 @@ def status_document(controller: Controller) -> dict[str, Any]:
             "actions": [
                 {
                     "kind": o.action.kind.value,
+                    "release": o.action.release or None,
+                    "description": o.action.describe(),
+                    "reason": o.action.reason,
                     "key": o.action.key,
                     "result": o.result.value,
                     "detail": o.detail,

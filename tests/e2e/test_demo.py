@@ -1,0 +1,94 @@
+"""`relctl demo`, as a newcomer runs it: under a minute, each step narrated, and the
+artifacts kept with --keep are what the narration said."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import icalendar
+import yaml
+
+from controller.plan.records import from_yaml
+
+
+def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
+    keep = tmp_path / "kept"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "demo", "--keep", str(keep)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert elapsed < 60
+    out = done.stdout
+    for expected in (
+        "9/9",
+        "leader: True",
+        "set-image       prod-eu/payments/ledger",
+        "rollback-image  prod-eu/platform/notifications",
+        "exceeded its progress deadline",
+        "shop-2026-25: NO_GO: veto criteria unmet: blockers",
+        "shop-2026-25: GO: every criterion is met",
+        "release-version SHOP 2026.25",
+        "ensure-version  SHOP 2026.26",
+        "falls inside 'holiday-freeze'",
+        "it would go at 2027-01-04",
+        "new-checkout-flow advances from 0% to 10%",
+        "new-checkout-flow advances from 10% to 50%",
+    ):
+        assert expected in out, expected
+    # Dependency order: ledger before payments (payments dependsOn ledger), catalog
+    # before checkout before storefront.
+    assert out.index("prod-eu/payments/ledger") < out.index("payments:2.5.0")
+    assert out.index("shop/catalog:2.3.1") < out.index("shop/checkout:3.8.0")
+    assert out.index("shop/checkout:3.8.0") < out.index("shop/storefront:4.2.0")
+
+    repo = keep / "repo"
+    log = subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%B%x00"], capture_output=True, text=True
+    ).stdout
+    assert "Relctl-Release: shop-2026-25\nRelctl-Decision: RELEASED" in log
+    assert "Relctl-Release: notifications-1-9\nRelctl-Decision: ROLLBACK" in log
+
+    def status(name: str):  # type: ignore[no-untyped-def]
+        path = repo / "status/releases" / f"{name}.yaml"
+        return from_yaml(path.read_text(encoding="utf-8"), str(path))
+
+    shop = status("shop-2026-25")
+    assert shop.phase == "Released"
+    assert [d.decision for d in shop.decisions] == [
+        "NO_GO",
+        "GO",
+        "ROLLOUT",
+        "DEPLOYED",
+        "RELEASED",
+    ]
+    assert status("notifications-1-9").phase == "RolledBack"
+    catalog = status("catalog-2026-26")
+    assert catalog.departure is not None and catalog.departure.date().isoformat() == "2026-12-22"
+    notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
+    assert "2026.25" in notes and "SHOP-102" in notes
+
+    calendar = icalendar.Calendar.from_ical((keep / "calendar.ics").read_bytes())
+    summaries = [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")]
+    assert any("catalog-2026-26" in s for s in summaries)
+    entries = [json.loads(line) for line in (keep / "controller.log").read_text().splitlines()]
+    assert any(e["msg"] == "became the leader" for e in entries)
+    assert all("pass" in e for e in entries if e["msg"] == "pass finished")
+    assert yaml.safe_load((repo / "relctl.yaml").read_text(encoding="utf-8"))["kind"]
+
+
+def test_demo_help_explains_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "demo", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "built-in sandbox" in done.stdout and "--keep" in done.stdout
