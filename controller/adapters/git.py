@@ -177,3 +177,17 @@ class StatusRepository:
 
     def log(self, limit: int = 20) -> list[Commit]:
         return [Commit(c.hexsha, str(c.message)) for c in self.repo.iter_commits(max_count=limit)]
+
+
+def clone(url: str, branch: str, into: Path) -> None:
+    """Clone `branch` of `url` into `into` (a pod's empty work folder). Credentials come
+    from git's own configuration (a credential helper over a mounted Secret), never the
+    URL, so they appear in no message."""
+    try:
+        git.Repo.clone_from(url, into, branch=branch, single_branch=True)
+    except git.GitCommandError as exc:
+        shown = url.split("@", 1)[-1]  # drop any user:password@ a URL carries anyway
+        raise GitError(
+            f"cloning {shown} ({branch}) failed: {str(exc.stderr).strip()[:300]}",
+            disposition=Disposition.TRANSIENT,
+        ) from None

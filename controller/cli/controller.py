@@ -12,11 +12,12 @@ from pathlib import Path
 import click
 
 from controller.adapters import secrets
+from controller.adapters.git import clone
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
 from controller.cli import options
-from controller.cli.common import ROOT_OPTION
 from controller.errors import RelctlError
+from controller.manifests.config import ClusterConfig
 from controller.manifests.types import parse_duration
 from controller.reconcile import logs
 from controller.reconcile.loop import Controller, Timing, file_clock, system_clock
@@ -44,7 +45,18 @@ def _seconds(value: str | None, hint: str) -> float | None:
 
 
 @click.command("controller")
-@ROOT_OPTION
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The working clone (default: the enclosing git work tree, or the current directory).",
+)
+@click.option(
+    "--clone",
+    "clone_url",
+    metavar="URL",
+    help="Clone URL into --root first when --root is not a git work tree yet (in a pod).",
+)
+@click.option("--branch", default="main", show_default=True, help="Branch to clone.")
 @click.option(
     "--listen",
     default="127.0.0.1:8080",
@@ -62,6 +74,11 @@ def _seconds(value: str | None, hint: str) -> float | None:
     "--lease-cluster",
     metavar="NAME",
     help="Cluster (of relctl.yaml) holding the Lease; default the first one.",
+)
+@click.option(
+    "--lease-in-cluster",
+    is_flag=True,
+    help="Hold the Lease through the pod's service account, not a cluster of relctl.yaml.",
 )
 @click.option(
     "--lease-namespace",
@@ -95,10 +112,13 @@ def _seconds(value: str | None, hint: str) -> float | None:
 )
 def command(
     root: Path | None,
+    clone_url: str | None,
+    branch: str,
     listen: str,
     interval: str | None,
     leader_elect: bool,
     lease_cluster: str | None,
+    lease_in_cluster: bool,
     lease_namespace: str,
     lease_name: str,
     identity: str,
@@ -115,6 +135,10 @@ def command(
     if retry * 2 >= lease_duration:
         raise click.BadParameter("must be under half the lease duration", param_hint="--retry")
     workdir = (root or options.find_root(Path.cwd())).resolve()
+    if clone_url and not (workdir / ".git").exists():
+        clone(clone_url, branch, workdir)
+    if not workdir.is_dir():
+        raise click.BadParameter(f"{workdir} does not exist", param_hint="--root")
     config = config_of(workdir)
     env = dict(os.environ)
     secret = None
@@ -122,8 +146,11 @@ def command(
         secret = secrets.resolve(config.spec.webhook.secret, env)
     elector = None
     if leader_elect:
-        clusters = config.spec.clusters
+        clusters = dict(config.spec.clusters)
         name = lease_cluster or next(iter(sorted(clusters)), None)
+        if lease_in_cluster:
+            name = "in-cluster"
+            clusters[name] = ClusterConfig(in_cluster=True)
         if name is None or name not in clusters:
             raise click.BadParameter(
                 f"{name!r} is not a cluster of relctl.yaml", param_hint="--lease-cluster"

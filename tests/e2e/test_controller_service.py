@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from controller.adapters import rbac
 from controller.plan.records import from_yaml
 from controller.reconcile.webhooks import sign
 from controller.sandbox.world import World, git
+from tests.support.rbac import granted, used
 from tests.support.replicas import SECRET, Replica, clone, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,6 +161,8 @@ def test_standby_forwards_webhooks_and_takes_over_on_sigterm(world: World, tmp_p
         assert time.monotonic() - stopped < 10
         assert lease_holder(world) == "replica-b"
         wait_for("b's first pass", lambda: b.passes() >= 1)
+        for sandbox in world.clusters.values():
+            assert used(sandbox) <= granted(rbac.ALL), used(sandbox) - granted(rbac.ALL)
     finally:
         a.close()
         if b is not None:
@@ -271,5 +275,8 @@ def test_leader_killed_mid_rollout_standby_completes(world: World, tmp_path: Pat
     ]
     assert len(released_by) == 1
     assert b is not None and b.logged("became the leader")
+    # Every Kubernetes request was one the chart's RBAC grants (controller.adapters.rbac).
+    for sandbox in world.clusters.values():
+        assert used(sandbox) <= granted(rbac.ALL), used(sandbox) - granted(rbac.ALL)
     # The standby finished the rollout the leader had begun.
     assert any(e.get("action") == "set-image" and e["result"] == "done" for e in b.logs)
