@@ -62,6 +62,16 @@ class StatusRepository:
         self.branch = settings.status_branch or settings.branch
         self.actor = git.Actor(settings.author.name, settings.author.email)
 
+    def close(self) -> None:
+        """End the git helper processes gitpython keeps per repository."""
+        self.repo.close()
+
+    def __enter__(self) -> StatusRepository:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def _git(self, *args: str) -> str:
         try:
             return str(self.repo.git.execute(["git", *args]))

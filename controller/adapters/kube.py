@@ -106,49 +106,58 @@ class KubeCluster:
         for namespace in sorted(set(namespaces)):
             try:
                 self.requests += 1
-                listed = self.apps.list_namespaced_deployment(namespace)
-            except (ApiException, HTTPError) as exc:
+                # Raw JSON: the client's models cost ~0.2 ms a Deployment to build.
+                raw: Any = self.apps.list_namespaced_deployment(namespace, _preload_content=False)
+                listed = json.loads(raw.data)
+            except (ApiException, HTTPError, ValueError) as exc:
                 raise _error(self, f"listing Deployments in {namespace}", exc) from None
-            for item in listed.items:
+            for item in listed.get("items") or ():
                 workload = self._workload(item)
                 found[(workload.namespace, workload.deployment)] = workload
         return found
 
     def _workload(self, item: Any) -> ObservedWorkload:
-        spec, status, meta = item.spec, item.status, item.metadata
-        desired = spec.replicas if spec.replicas is not None else 1
-        conditions = {c.type: c for c in (status.conditions or [])} if status else {}
-        progressing = conditions.get("Progressing")
-        generation = meta.generation or 0
-        observed = (status.observed_generation or 0) if status else 0
-        replicas = (status.replicas or 0) if status else 0
-        updated = (status.updated_replicas or 0) if status else 0
-        available = (status.available_replicas or 0) if status else 0
+        """An ObservedWorkload from a Deployment as the API serves it (JSON, camelCase);
+        a client model is turned back into that form first."""
+        if not isinstance(item, dict):
+            item = self.api.sanitize_for_serialization(item)
+        spec = item.get("spec") or {}
+        status = item.get("status") or {}
+        meta = item.get("metadata") or {}
+        desired = spec.get("replicas")
+        desired = 1 if desired is None else int(desired)
+        conditions = {c.get("type"): c for c in status.get("conditions") or ()}
+        progressing = conditions.get("Progressing") or {}
+        generation = int(meta.get("generation") or 0)
+        observed = int(status.get("observedGeneration") or 0)
+        updated = int(status.get("updatedReplicas") or 0)
+        available = int(status.get("availableReplicas") or 0)
         state, message = rollout_state(
             generation,
             observed,
             desired,
-            replicas,
+            int(status.get("replicas") or 0),
             updated,
             available,
-            progressing.reason if progressing else None,
+            progressing.get("reason"),
         )
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or ()
         return ObservedWorkload(
             cluster=self.name,
-            namespace=meta.namespace,
-            deployment=meta.name,
-            images={c.name: c.image for c in spec.template.spec.containers},
+            namespace=str(meta.get("namespace")),
+            deployment=str(meta.get("name")),
+            images={str(c.get("name")): str(c.get("image")) for c in containers},
             generation=generation,
             observed_generation=observed,
             replicas=desired,
             updated_replicas=updated,
-            ready_replicas=(status.ready_replicas or 0) if status else 0,
+            ready_replicas=int(status.get("readyReplicas") or 0),
             available_replicas=available,
-            unavailable_replicas=(status.unavailable_replicas or 0) if status else 0,
+            unavailable_replicas=int(status.get("unavailableReplicas") or 0),
             rollout=state,
             message=message,
-            resource_version=meta.resource_version,
-            annotations=dict(meta.annotations or {}),
+            resource_version=str(meta.get("resourceVersion") or ""),
+            annotations=dict(meta.get("annotations") or {}),
         )
 
     def get(self, namespace: str, deployment: str) -> ObservedWorkload:

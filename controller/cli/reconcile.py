@@ -35,7 +35,8 @@ def _statuses(root: Path, settings: GitConfig) -> dict[str, ReleaseStatus]:
         repo = StatusRepository(root, settings)
     except GitError:
         return {}
-    return read_statuses(repo)
+    with repo:
+        return read_statuses(repo)
 
 
 @click.command("plan")

@@ -68,15 +68,40 @@ class PassReport:
         return self.error is None and not any(o.result is Result.FAILED for o in self.outcomes)
 
 
-def read_statuses(repo: StatusRepository) -> dict[str, ReleaseStatus]:
+def read_statuses(
+    repo: StatusRepository, cache: dict[str, tuple[str, ReleaseStatus]] | None = None
+) -> dict[str, ReleaseStatus]:
+    """Every release's record. With `cache` (path → (text, record)), a file whose text is
+    unchanged since the last pass is not parsed again."""
     found = {}
     for relative in repo.listing(RELEASES_DIR, ".yaml"):
         text = repo.read(relative)
         if text is None:
             continue
-        status = from_yaml(text, f"{repo.settings.status_path}/{relative}")
+        cached = cache.get(relative) if cache is not None else None
+        if cached is not None and cached[0] == text:
+            status = cached[1]
+        else:
+            status = from_yaml(text, f"{repo.settings.status_path}/{relative}")
+            if cache is not None:
+                cache[relative] = (text, status)
         found[status.release] = status
     return found
+
+
+def _signature(root: Path, manifests: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of relctl.yaml and every file under the manifests path: what
+    a change to the desired state must change (git rewrites a file it changes)."""
+    found = []
+    config = root / loading.CONFIG_FILE
+    paths = [config] if config.is_file() else []
+    base = root / manifests
+    if base.is_dir():
+        paths += [p for p in base.rglob("*") if p.is_file()]
+    for path in sorted(paths):
+        stat = path.stat()
+        found.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
 
 
 def config_of(workdir: Path) -> ControllerConfig:
@@ -107,6 +132,8 @@ class Reconciler:
         self.last_good: DesiredState | None = None
         self.previous_jira: JiraObservation | None = None
         self.last_report: PassReport | None = None
+        self._records: dict[str, tuple[str, ReleaseStatus]] = {}
+        self._loaded: tuple[tuple[tuple[str, int, int], ...], loading.LoadResult] | None = None
         self.invalid: str | None = None
         """Why the branch head's manifests are invalid, while the last good ones are used."""
 
@@ -150,16 +177,25 @@ class Reconciler:
         records, so that it serves the calendar and the status; nothing is observed,
         changed or recorded."""
         report = PassReport(0, now)
-        self._sync(report)
+        self._sync(report).close()
         state = self._load(report, now)
-        return state, read_statuses(StatusRepository(self.workdir, state.config.spec.git))
+        with StatusRepository(self.workdir, state.config.spec.git) as repo:
+            return state, read_statuses(repo, self._records)
 
-    def _sync(self, report: PassReport) -> tuple[StatusRepository, bool]:
+    def _sync(self, report: PassReport) -> StatusRepository:
+        """Fetch and rebase onto the remote branch (when there is one and this is no dry
+        run); returns the repository, which the caller closes."""
         config = self.last_good.config if self.last_good is not None else config_of(self.workdir)
         repo = StatusRepository(self.workdir, config.spec.git)
-        remote = repo.has_remote() and not self.dry_run
-        report.revision = repo.sync() if remote else repo.head()
-        return repo, remote
+        try:
+            report.revision = repo.sync() if self._remote(repo) else repo.head()
+        except BaseException:
+            repo.close()
+            raise
+        return repo
+
+    def _remote(self, repo: StatusRepository) -> bool:
+        return repo.has_remote() and not self.dry_run
 
     def _run(
         self,
@@ -168,10 +204,22 @@ class Reconciler:
         proceed: Callable[[], bool],
         may_record: Callable[[], bool],
     ) -> None:
-        repo, remote = self._sync(report)
+        self._sync(report).close()
         state = self._load(report, now)
-        repo = StatusRepository(self.workdir, state.config.spec.git)
-        recorded = read_statuses(repo)
+        with StatusRepository(self.workdir, state.config.spec.git) as repo:
+            self._act(report, now, state, repo, proceed, may_record)
+
+    def _act(
+        self,
+        report: PassReport,
+        now: datetime,
+        state: DesiredState,
+        repo: StatusRepository,
+        proceed: Callable[[], bool],
+        may_record: Callable[[], bool],
+    ) -> None:
+        remote = self._remote(repo)
+        recorded = read_statuses(repo, self._records)
         adapters = self.adapters(state.config)
         before = adapters.requests()
         observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
@@ -198,7 +246,13 @@ class Reconciler:
         report.commit = self._record(repo, plan, report, remote)
 
     def _load(self, report: PassReport, now: datetime) -> DesiredState:
-        result = loading.load(self.workdir)
+        config = self.last_good.config if self.last_good is not None else DEFAULT_CONFIG
+        signature = _signature(self.workdir, config.spec.manifests_path)
+        if self._loaded is not None and self._loaded[0] == signature:
+            result = self._loaded[1]  # nothing changed on disk: parse nothing again
+        else:
+            result = loading.load(self.workdir)
+            self._loaded = (signature, result)
         errors = [d for d in diagnose(result, now) if d.severity is Severity.ERROR]
         if errors:
             first = errors[0]

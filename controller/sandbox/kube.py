@@ -55,9 +55,11 @@ def status_error(code: int, reason: str, message: str) -> Reply:
 class KubeSandbox:
     """The emulator: an HTTP server thread around a `Store`."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, latency: float = 0.0) -> None:
         from controller.sandbox.kube_rollout import RolloutSimulator
 
+        self.latency = latency
+        """Seconds every request waits before it is served (benchmarks)."""
         self.store = Store()
         self.log: list[tuple[str, str, int]] = []
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
@@ -161,6 +163,8 @@ class KubeSandbox:
     # --- dispatch -----------------------------------------------------------------------
 
     def handle(self, method: str, raw: str, headers: dict[str, str], body: bytes) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)
         parts = urlsplit(raw)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         try:

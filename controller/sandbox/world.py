@@ -103,6 +103,7 @@ class World:
         self.jira_seed = jira_seed
         self.running = dict(running or {})
         self.crd = crd
+        self.latency = latency
         self.jira = JiraSandbox("cloud", latency=latency)
         self.clusters: dict[str, KubeSandbox] = {}
         self.step, self.deadline = step, deadline
@@ -126,7 +127,7 @@ class World:
         self.jira.state.seed_file(self.jira_seed)
         self.jira.start()
         for name in sorted(state.config.spec.clusters):
-            sandbox = KubeSandbox()
+            sandbox = KubeSandbox(latency=self.latency)
             sandbox.rollouts.step = self.step
             sandbox.rollouts.deadline = self.deadline
             if self.crd is not None and self.crd.is_file():
