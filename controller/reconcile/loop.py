@@ -32,6 +32,8 @@ from controller.reconcile.metrics import Metrics
 from controller.reconcile.passes import PassReport, Reconciler, findings_of, next_pass_id
 
 log = logging.getLogger(logs.LOGGER)
+WARNINGS = frozenset({"error", "trigger", "drift", "flag-drift"})
+"""Finding kinds logged as warnings; the others (blocked, readiness, ...) as info."""
 
 
 def system_clock() -> datetime:
@@ -99,6 +101,7 @@ class Controller:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._failures = 0
+        self._findings: set[tuple[str, str, str]] = set()
         self._leading = elector is None
         reported = reconciler.on_outcome
 
@@ -260,12 +263,13 @@ class Controller:
                 f"{r} {d.decision}" for r, d in (report.plan.decisions if report.plan else ())
             ],
         )
-        for finding in findings_of(report):
-            if finding.kind.value in ("error", "blocked", "trigger", "drift", "flag-drift"):
-                log.warning(
-                    finding.message,
-                    extra=logs.fields(finding=finding.kind.value, subject=finding.subject),
-                )
+        # A finding is logged when it appears, not again each pass while it holds.
+        found = {(f.kind.value, f.subject, f.message) for f in findings_of(report)}
+        for kind, subject, message in sorted(found - self._findings):
+            level = logging.WARNING if kind in WARNINGS else logging.INFO
+            log.log(level, message, extra=logs.fields(finding=kind, subject=subject))
+        self._findings = found
+        summary["fields"]["findings"] = len(found)
         if report.error is not None:
             summary["fields"]["error"] = str(report.error)
             summary["fields"]["disposition"] = report.error.disposition.value

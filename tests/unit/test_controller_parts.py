@@ -1,0 +1,123 @@
+"""The controller's pure parts: webhook verification, the wait before the next pass
+(interval, backoff, stalled), the simulated clock file, and the JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from controller.errors import Disposition, RelctlError
+from controller.reconcile import logs, webhooks
+from controller.reconcile.loop import Controller, Timing, file_clock
+from controller.reconcile.passes import PassReport, Reconciler
+
+BODY = b'{"ref":"refs/heads/main","after":"1f0c"}'
+SECRET = "s3cr3t"
+
+
+@pytest.mark.parametrize(
+    ("headers", "ok", "provider", "reason"),
+    [
+        ({"x-hub-signature-256": webhooks.sign(SECRET, BODY)}, True, "github", "verified"),
+        ({"x-hub-signature-256": webhooks.sign("other", BODY)}, False, "github", "not match"),
+        ({"x-hub-signature-256": webhooks.sign(SECRET, BODY + b"x")}, False, "github", "match"),
+        ({"x-hub-signature-256": "sha1=deadbeef"}, False, "github", "does not match"),
+        ({"x-gitlab-token": SECRET}, True, "gitlab", "verified"),
+        ({"x-gitlab-token": SECRET + " "}, False, "gitlab", "wrong"),
+        ({"x-gitlab-token": ""}, False, "gitlab", "wrong"),
+        ({}, False, "", "unsigned"),
+        ({"x-hub-signature": "sha1=whatever"}, False, "", "unsigned"),
+    ],
+)
+def test_verify(headers: dict[str, str], ok: bool, provider: str, reason: str) -> None:
+    verdict = webhooks.verify(headers, BODY, SECRET)
+    assert (verdict.ok, verdict.provider) == (ok, provider)
+    assert reason in verdict.reason
+    assert SECRET not in verdict.reason
+
+
+def test_verify_without_a_configured_secret_refuses_everything() -> None:
+    signed = {"x-hub-signature-256": webhooks.sign("", BODY)}
+    assert not webhooks.verify(signed, BODY, None).ok
+    assert not webhooks.verify({"x-gitlab-token": ""}, BODY, "").ok
+
+
+def test_sign_matches_githubs_documented_example() -> None:
+    # GitHub's docs: secret "It's a Secret to Everybody", payload "Hello, World!".
+    expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    assert webhooks.sign("It's a Secret to Everybody", b"Hello, World!") == expected
+
+
+def _controller(tmp_path: Path, interval: float = 60.0) -> Controller:
+    return Controller(
+        Reconciler(tmp_path, {}), timing=Timing(interval=interval, backoff=5, backoff_max=300)
+    )
+
+
+def _failed(controller: Controller, disposition: Disposition) -> float:
+    report = PassReport(1, datetime.now(UTC), error=RelctlError("boom"))
+    report.error.disposition = disposition  # type: ignore[union-attr]
+    controller._failures += 1
+    return controller._delay(report)
+
+
+def test_waits_the_interval_after_a_good_pass(tmp_path: Path) -> None:
+    controller = _controller(tmp_path)
+    assert controller._delay(PassReport(1, datetime.now(UTC))) == 60.0
+
+
+def test_backs_off_exponentially_and_caps(tmp_path: Path) -> None:
+    controller = _controller(tmp_path, interval=3600)
+    waits = [_failed(controller, Disposition.TRANSIENT) for _ in range(8)]
+    assert waits == [5, 10, 20, 40, 80, 160, 300, 300]
+
+
+def test_backoff_never_exceeds_a_short_interval(tmp_path: Path) -> None:
+    controller = _controller(tmp_path, interval=30)
+    waits = [_failed(controller, Disposition.TRANSIENT) for _ in range(4)]
+    assert waits == [5, 10, 20, 30]
+
+
+def test_a_stalled_pass_waits_for_the_interval_or_a_webhook(tmp_path: Path) -> None:
+    controller = _controller(tmp_path, interval=600)
+    assert _failed(controller, Disposition.STALLED) == 600
+
+
+def test_clock_file(tmp_path: Path) -> None:
+    path = tmp_path / "clock"
+    clock = file_clock(path)
+    before = datetime.now(UTC)
+    assert clock() >= before  # no file yet: the system clock
+    path.write_text("2026-12-08T14:00:00+01:00\n", encoding="utf-8")
+    assert clock() == datetime(2026, 12, 8, 13, tzinfo=UTC)
+    path.write_text("2026-12-08T14:00:00", encoding="utf-8")
+    with pytest.raises(RelctlError, match="no UTC offset"):
+        clock()
+
+
+def test_json_log_lines_carry_the_pass_id() -> None:
+    stream = io.StringIO()
+    log = logs.configure(stream, logging.INFO)
+    try:
+        log.info("outside")
+        with logs.in_pass(7):
+            log.info("inside", extra=logs.fields(action="set-image", result="done"))
+        log.debug("hidden")
+    finally:
+        log.handlers.clear()
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert "pass" not in first and first["msg"] == "outside" and first["level"] == "info"
+    assert second == {
+        "time": second["time"],
+        "level": "info",
+        "msg": "inside",
+        "pass": 7,
+        "action": "set-image",
+        "result": "done",
+    }
+    assert datetime.fromisoformat(second["time"]).tzinfo is not None
