@@ -67,7 +67,12 @@ def rules_of(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
-@pytest.mark.parametrize("values", [BASE, CUSTOM], ids=["default", "custom"])
+PRODUCTION = yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "values", [BASE, CUSTOM, PRODUCTION], ids=["default", "custom", "ci/production-values"]
+)
 def test_strict_lint_passes(values: dict[str, Any]) -> None:
     report = helm_python.lint(CHART, values, strict=True, namespace="relctl")
     assert report["errors"] == [], report
@@ -158,6 +163,15 @@ def test_custom_values_render() -> None:
     (monitor,) = by_kind(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
+def test_production_values_render() -> None:
+    objects = render(PRODUCTION)
+    (deployment,) = by_kind(objects, "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["affinity"]["podAntiAffinity"]
+    assert spec["containers"][0]["image"].startswith("registry.example.com/platform/relctl@sha256:")
+    assert [r["metadata"]["namespace"] for r in by_kind(objects, "Role")] == ["relctl", "payments"]
 
 
 def test_without_leader_election_or_rbac() -> None:
