@@ -134,6 +134,7 @@ def _handler_for(server: Server) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "relctl"
         protocol_version = "HTTP/1.1"
+        timeout = 15  # seconds a client may take to send its request: no slow-client hold-ups
 
         def log_message(self, format: str, *args: Any) -> None:
             """Request lines are not logged: probes and scrapes would drown the log."""
