@@ -36,6 +36,9 @@ CUSTOM = {
     "rbac": {"create": True, "configMapNamespaces": ["payments", "shop"]},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    "extraEnv": [{"name": "KUBECONFIG", "value": "/etc/relctl/kube/config"}],
+    "extraVolumes": [{"name": "kube", "secret": {"secretName": "relctl-kubeconfig"}}],
+    "extraVolumeMounts": [{"name": "kube", "mountPath": "/etc/relctl/kube", "readOnly": True}],
 }
 
 
@@ -160,6 +163,10 @@ def test_custom_values_render() -> None:
     assert env["GIT_CONFIG_VALUE_0"]["value"] == "store --file=/etc/relctl/git/.git-credentials"
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["git-credentials"]["readOnly"] is True
+    assert mounts["kube"]["mountPath"] == "/etc/relctl/kube"
+    assert env["KUBECONFIG"]["value"] == "/etc/relctl/kube/config"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["kube"]["secret"]["secretName"] == "relctl-kubeconfig"
     (monitor,) = by_kind(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
