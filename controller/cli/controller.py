@@ -92,13 +92,7 @@ def _seconds(value: str | None, hint: str) -> float | None:
     show_default="$POD_NAME or the host name",
 )
 @click.option("--lease-duration", type=click.FloatRange(min=1), default=15.0, show_default=True)
-@click.option(
-    "--retry",
-    type=click.FloatRange(min=0.05),
-    default=2.0,
-    show_default=True,
-    help="Seconds between election steps; must be well under the lease duration.",
-)
+@options.RETRY_OPTION
 @click.option(
     "--clock-file",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import httpx
@@ -106,6 +106,7 @@ class Demo:
         self.controller: Controller | None = None
         self.thread: threading.Thread | None = None
         self.server: Server | None = None
+        self.log_file: IO[str] | None = None
 
     # -- setting up -------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class Demo:
         if self.http is not None:
             self.http.close()
         self.world.stop()
-        if hasattr(self, "log_file"):
+        if self.log_file is not None:
             self.log_file.close()
         logging.getLogger(logs.LOGGER).handlers.clear()
 
@@ -247,13 +248,15 @@ class Demo:
             bold=True,
         )
 
+    @staticmethod
+    def _release(status: dict[str, Any], name: str) -> dict[str, Any]:
+        return next((r for r in status["releases"] if r["name"] == name), {})
+
     def phase(self, status: dict[str, Any], release: str) -> str:
-        found = {r["name"]: r for r in status["releases"]}.get(release)
-        return str(found["phase"]) if found else ""
+        return str(self._release(status, release).get("phase", ""))
 
     def decision(self, status: dict[str, Any], release: str) -> dict[str, Any]:
-        found = {r["name"]: r for r in status["releases"]}.get(release) or {}
-        return found.get("lastDecision") or {}
+        return dict(self._release(status, release).get("lastDecision") or {})
 
 
 def run(demo: Demo) -> None:

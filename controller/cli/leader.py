@@ -33,13 +33,7 @@ from controller.manifests.config import ClusterConfig
     show_default=True,
     help="Lease duration in seconds.",
 )
-@click.option(
-    "--retry",
-    type=click.FloatRange(min=0.05),
-    default=2.0,
-    show_default=True,
-    help="Seconds between election steps.",
-)
+@options.RETRY_OPTION
 def command(
     kubeconfig: Path | None,
     context: str,

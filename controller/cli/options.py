@@ -45,3 +45,12 @@ def stop_on_signals() -> threading.Event:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
     return stop
+
+
+RETRY_OPTION = click.option(
+    "--retry",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Seconds between leader-election steps; well under the lease duration.",
+)

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import icalendar
-import yaml
 
 from controller.plan.records import from_yaml
 
@@ -83,7 +82,6 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in (keep / "controller.log").read_text().splitlines()]
     assert any(e["msg"] == "became the leader" for e in entries)
     assert all("pass" in e for e in entries if e["msg"] == "pass finished")
-    assert yaml.safe_load((repo / "relctl.yaml").read_text(encoding="utf-8"))["kind"]
 
 
 def test_demo_help_explains_it() -> None:
