@@ -20,8 +20,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 relctl \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin relctl
+COPY requirements/runtime.txt /tmp/runtime.txt
+# The dependencies at the locked versions and hashes, then relctl's wheel without resolving.
+RUN python -m pip install --no-cache-dir --require-hashes --no-deps -r /tmp/runtime.txt
 COPY --from=build /dist/*.whl /tmp/wheels/
-RUN python -m pip install --no-cache-dir /tmp/wheels/*.whl && rm -rf /tmp/wheels
+RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
+    && python -m pip check && rm -rf /tmp/wheels /tmp/runtime.txt
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp

@@ -380,6 +380,16 @@ def _at(node: Node, code: str, message: str) -> YamlProblem:
 
 def _from_marked(exc: yaml.MarkedYAMLError) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
+    if "nesting depth" in str(exc.problem):
+        # libyaml ≥ 0.2.6 (PyYAML 6.0.4's wheels) stops deep nesting itself, sometimes
+        # before our own check sees it: the same problem, the same code.
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return YamlProblem(
+            "RC011",
+            f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that",
+            line,
+            column,
+        )
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "YAML syntax error: " + ", ".join(parts) if parts else "YAML syntax error"
     if mark is None:
