@@ -68,13 +68,9 @@ def main() -> None:
                 "url": sandbox.url,
                 "flavor": args.flavor,
                 "pageSize": 100,
-                "auth": {
-                    "email": {"env": "RELCTL_JIRA_EMAIL"},
-                    "token": {"env": "RELCTL_JIRA_TOKEN"},
-                },
             }
         )
-        settings = settings_from(config, ENV)
+        settings = settings_from(config, ENV, url=sandbox.url)
         wanted = {
             p.key: [v.name for v in sandbox.state.versions.values() if v.project == p.key]
             for p in sandbox.state.projects.values()

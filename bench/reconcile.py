@@ -50,13 +50,8 @@ def generate(root: Path, releases: int, projects: int, namespaces: int, issues: 
             "jira": {
                 "url": "https://jira.bench.example",
                 "flavor": "cloud",
-                "auth": {
-                    "email": {"env": "RELCTL_JIRA_EMAIL"},
-                    "token": {"env": "RELCTL_JIRA_TOKEN"},
-                },
             },
             "clusters": {"prod": {"context": "prod"}},
-            "webhook": {"secret": {"env": "RELCTL_WEBHOOK_SECRET"}},
         },
     }
     (root / "relctl.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -233,9 +228,9 @@ def main() -> None:
         first_cpu = cpu_seconds(process.pid)
         after_first = counts.snapshot()
         rows = []
-        for _ in range(args.passes):
+        for n in range(args.passes):
             cpu, snap, seen = cpu_seconds(process.pid), counts.snapshot(), last()["id"]
-            body = b'{"ref":"refs/heads/main"}'
+            body = b'{"ref":"refs/heads/main","after":"%d"}' % n
             http.post("/webhook", content=body, headers={"X-Hub-Signature-256": sign(SECRET, body)})
             while last()["id"] == seen:
                 time.sleep(0.01)

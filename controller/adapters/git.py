@@ -1,16 +1,32 @@
-"""Decisions recorded in git, with gitpython: status files under the status path only,
-one commit per pass that changed something (message `relctl: <release> <DECISION>` with
-trailers), pushed with fetch + rebase + retry on a non-fast-forward, never forced.
+"""Decisions recorded in git: status files under the status path only, one commit per
+pass that changed something (message `relctl: <release> <DECISION>` with trailers),
+pushed with fetch + rebase + retry on a non-fast-forward, never forced.
+
+The work folder is brought back to "the remote branch + relctl's unpushed commits" at
+the start of every pass (`recover`), whatever a killed pass left behind: stale lock
+files, an interrupted rebase, uncommitted status files. A record is committed from a
+temporary index and only then written to the work tree, so a kill between the two
+leaves either no commit (the next pass plans the same record again) or a commit whose
+files the next pass restores. Commits that could not be pushed stay and are pushed by
+the next pass: records are late, never lost.
 
 A human commit that lands between our fetch and our push is never lost: the push is
-refused, we fetch, replay our status commit on top of theirs, and push again. Paths are
-confined to the status directory; anything else is refused before a file is written.
+refused, we fetch, replay our status commits on top of theirs, and push again. When a
+person edited the same status file, the controller's record wins (status files are
+written by relctl only) and the pass says so. Every git process has a deadline; git
+never prompts. Paths are confined to the status directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import git
@@ -20,6 +36,14 @@ from controller.errors import Disposition
 from controller.manifests.config import GitConfig
 
 REJECTED = ("non-fast-forward", "fetch first", "rejected", "stale info")
+NETWORK_TIMEOUT = 60.0
+"""Seconds a fetch, push or clone may take before it is killed."""
+LOCAL_TIMEOUT = 30.0
+"""Seconds any other git command may take."""
+LOW_SPEED = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "20"}
+"""Below 1 KB/s for 20 s, an HTTP transfer is abandoned (http.lowSpeedLimit/Time)."""
+IN_PROGRESS = ("rebase-merge", "rebase-apply")
+PASS_LOCK = "relctl-pass.lock"  # noqa: S105 - a file name
 
 
 class GitError(AdapterError):
@@ -30,6 +54,13 @@ class GitError(AdapterError):
 class Commit:
     sha: str
     message: str
+
+
+@dataclass
+class Recovery:
+    """What `recover` and `sync` had to repair, for the pass's report."""
+
+    actions: list[str] = field(default_factory=list)
 
 
 Trailers = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -46,6 +77,17 @@ def message_with_trailers(subject: str, body: str, trailers: Trailers) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every git process: never prompt, abandon stalled transfers,
+    and time out ssh connections."""
+    env = dict(os.environ if base is None else base)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=15")
+    for key, value in LOW_SPEED.items():
+        env.setdefault(key, value)
+    return env
+
+
 class StatusRepository:
     """A working clone whose status directory the controller owns."""
 
@@ -55,12 +97,23 @@ class StatusRepository:
         self.status_dir = (self.workdir / settings.status_path).resolve()
         if self.workdir not in self.status_dir.parents:
             raise GitError(f"statusPath {settings.status_path!r} leaves the repository")
+        step = self.workdir
+        for part in PurePosixPath(settings.status_path).parts:
+            step = step / part
+            if step.is_symlink():
+                raise GitError(
+                    f"{step.relative_to(self.workdir)} is a symbolic link; the status path "
+                    "must be a real folder (a commit replaced it: revert that commit)"
+                )
         try:
             self.repo = git.Repo(self.workdir)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise GitError(f"{workdir} is not a git work tree ({type(exc).__name__})") from None
+        self.git_dir = Path(self.repo.git_dir)
         self.branch = settings.status_branch or settings.branch
         self.actor = git.Actor(settings.author.name, settings.author.email)
+        self._env = git_environment()
+        self.network_timeout = NETWORK_TIMEOUT
 
     def close(self) -> None:
         """End the git helper processes gitpython keeps per repository."""
@@ -72,58 +125,209 @@ class StatusRepository:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _git(self, *args: str) -> str:
+    def _git(
+        self,
+        *args: str,
+        timeout: float = LOCAL_TIMEOUT,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        disposition: Disposition = Disposition.TRANSIENT,
+    ) -> str:
+        identity = ["-c", f"user.name={self.actor.name}", "-c", f"user.email={self.actor.email}"]
         try:
-            return str(self.repo.git.execute(["git", *args]))
+            if stdin is not None:
+                return self._piped([*identity, *args], stdin, timeout, env)
+            return str(
+                self.repo.git.execute(
+                    ["git", *identity, *args],
+                    kill_after_timeout=timeout,
+                    env={**self._env, **(env or {})},
+                )
+            )
         except git.GitCommandError as exc:
             raise GitError(
-                f"git {args[0]} failed: {str(exc.stderr).strip()[:300]}",
-                disposition=Disposition.TRANSIENT,
+                f"git {args[0]} failed: {_stderr(exc, timeout)}", disposition=disposition
             ) from None
 
-    def has_remote(self) -> bool:
-        return any(r.name == self.settings.remote for r in self.repo.remotes)
+    def _piped(
+        self, args: list[str], stdin: str, timeout: float, env: Mapping[str, str] | None
+    ) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.workdir,
+                input=stdin.encode(),
+                capture_output=True,
+                timeout=timeout,
+                env={**self._env, **(env or {})},
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise git.GitCommandError(args, -9, f"timed out after {timeout:g} s") from None
+        if done.returncode != 0:
+            raise git.GitCommandError(args, done.returncode, done.stderr.decode(errors="replace"))
+        return done.stdout.decode().strip()
 
-    def listing(self, folder: str, suffix: str) -> list[str]:
-        """Files directly under a folder of the status directory, relative to it."""
+    def has_remote(self) -> bool:
+        """Whether the configured remote exists. A repository with remotes but not this
+        one is a mistake in relctl.yaml, not a local-only repository: GitError."""
+        names = [r.name for r in self.repo.remotes]
+        if self.settings.remote in names:
+            return True
+        if names:
+            raise GitError(
+                f"git.remote is {self.settings.remote!r}, but this clone's remotes are "
+                f"{', '.join(sorted(names))}: fix relctl.yaml's git.remote"
+            )
+        return False
+
+    def record_files(self, folder: str, suffix: str) -> list[tuple[str, Path]]:
+        """Entries directly under a folder of the status directory, relative to it, with
+        their paths (not resolved: a symbolic link is for the caller to refuse)."""
         base = self.path_for(folder)
-        if not base.is_dir():
+        if not base.is_dir() or (self.status_dir / folder).is_symlink():
             return []
         return sorted(
-            f"{folder}/{p.name}" for p in base.iterdir() if p.name.endswith(suffix) and p.is_file()
+            (f"{folder}/{p.name}", p)
+            for p in base.iterdir()
+            if p.name.endswith(suffix) and (p.is_file() or p.is_symlink())
         )
 
     def head(self) -> str:
         return self.repo.head.commit.hexsha
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the clone for one pass: a second relctl process on the same clone waits
+        for nothing and fails at once. While it is held, every git lock file found is a
+        dead process's leftover."""
+        path = self.git_dir / PASS_LOCK
+        handle = path.open("a")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GitError(
+                    f"another relctl process is running a pass on {self.workdir}",
+                    disposition=Disposition.TRANSIENT,
+                ) from None
+            yield
+        finally:
+            handle.close()
+
+    def recover(self) -> Recovery:
+        """Bring the work folder back to HEAD + nothing: remove stale git locks, abort an
+        interrupted rebase, merge or cherry-pick, discard uncommitted status files. Call
+        inside `exclusive()`. Files outside the status path are left as they are."""
+        done = Recovery()
+        for lock in self._stale_locks():
+            lock.unlink(missing_ok=True)
+            done.actions.append(f"removed the stale lock {lock.relative_to(self.git_dir)}")
+        for folder in IN_PROGRESS:
+            if (self.git_dir / folder).exists():
+                try:
+                    self._git("rebase", "--abort")
+                except GitError:
+                    shutil.rmtree(self.git_dir / folder, ignore_errors=True)
+                    self._git("reset", "--hard", "ORIG_HEAD")
+                done.actions.append("aborted an interrupted rebase")
+                break
+        for marker, command in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick")):
+            if (self.git_dir / marker).exists():
+                self._git(command, "--abort")
+                done.actions.append(f"aborted an interrupted {command}")
+        if self.repo.head.is_detached and self.branch in self.repo.heads:
+            self._git("checkout", "-q", "--force", self.branch)
+            done.actions.append(f"checked out {self.branch} again")
+        status_path = self.settings.status_path
+        dirty = self._git("status", "--porcelain", "--untracked-files=all", "--", status_path)
+        if dirty:
+            self._git("reset", "-q", "--", status_path)
+            if self._git("ls-tree", "--name-only", "HEAD", "--", status_path):
+                self._git("checkout", "-q", "HEAD", "--", status_path)
+            self._git("clean", "-fdq", "--", status_path)
+            done.actions.append(
+                f"discarded {len(dirty.splitlines())} uncommitted change(s) under "
+                f"{status_path}/ (a killed pass's; this pass plans them again)"
+            )
+        return done
+
+    def _stale_locks(self) -> list[Path]:
+        found = [p for p in self.git_dir.glob("*.lock") if p.name != PASS_LOCK]
+        for folder in ("refs", "logs"):
+            base = self.git_dir / folder
+            if base.is_dir():
+                found += list(base.rglob("*.lock"))
+        return sorted(found)
+
     def sync(self) -> str:
-        """Fetch the branch and fast-forward or rebase onto it; returns the new HEAD."""
-        self._git("fetch", self.settings.remote, self.branch)
+        """Recover, fetch the branch and rebase onto it; returns the new HEAD."""
+        self.recover()
+        self.fetch()
+        return self.sync_fetched()
+
+    def sync_fetched(self) -> str:
+        """Rebase onto the remote branch as last fetched; returns the new HEAD."""
         self._rebase()
         return self.head()
 
-    def _rebase(self) -> None:
-        upstream = f"{self.settings.remote}/{self.branch}"
+    def fetch(self) -> None:
+        self._git(
+            "fetch", "--quiet", self.settings.remote, self.branch, timeout=self.network_timeout
+        )
+
+    @property
+    def upstream(self) -> str:
+        return f"{self.settings.remote}/{self.branch}"
+
+    def unpushed(self) -> int:
+        """How many local commits the remote branch lacks (all of them without one)."""
         try:
-            # The replayed commits are committed as the controller: a pod has no git config.
-            self.repo.git.execute(
-                [
-                    "git",
-                    "-c",
-                    f"user.name={self.actor.name}",
-                    "-c",
-                    f"user.email={self.actor.email}",
-                    "rebase",
-                    upstream,
-                ]
-            )
-        except git.GitCommandError as exc:
-            self.repo.git.execute(["git", "rebase", "--abort"], with_exceptions=False)
+            return int(self._git("rev-list", "--count", f"{self.upstream}..HEAD"))
+        except GitError:
+            return int(self._git("rev-list", "--count", "HEAD"))
+
+    def _rebase(self) -> None:
+        """Replay our unpushed commits onto the remote branch. When they conflict with a
+        person's edit of a status file, our records win: the files our commits wrote are
+        written again on top of theirs, in one commit."""
+        upstream = self.upstream
+        try:
+            self._git("rebase", "--autostash", upstream)
+            return
+        except GitError as exc:
+            problem = str(exc)
+        with contextlib.suppress(GitError):
+            self._git("rebase", "--abort")
+        self._replay_over(upstream, problem)
+
+    def _replay_over(self, upstream: str, problem: str) -> None:
+        ours = self.head()
+        base = self._git("merge-base", ours, upstream)
+        status_path = self.settings.status_path
+        touched = self._git("diff", "--name-only", "-z", base, ours, "--", status_path)
+        paths = [p for p in touched.split("\0") if p]
+        outside = self._git("diff", "--name-only", base, ours, "--", ".", f":!{status_path}")
+        if outside:
             raise GitError(
-                f"replaying status commits on {upstream} conflicted; someone edited "
-                f"{self.settings.status_path}/ by hand ({str(exc.stderr).strip()[:200]})",
+                f"our unpushed commits change files outside {status_path}/ and cannot be "
+                f"replayed onto {upstream}: {problem}",
                 disposition=Disposition.STALLED,
-            ) from None
+            )
+        contents: dict[str, str | None] = {}
+        for path in paths:
+            try:
+                contents[path] = self._git("show", f"{ours}:{path}")
+            except GitError:
+                contents[path] = None  # our commits deleted it
+        messages = self._git("log", "--format=%B%x00", f"{base}..{ours}").split("\0")
+        self._git("reset", "-q", "--hard", upstream)
+        subjects = [m.strip().splitlines()[0] for m in messages if m.strip()]
+        body = (
+            "Replayed over a conflicting edit of the status files (relctl's records win):\n"
+            + "\n".join(f"- {s}" for s in subjects)
+        )
+        self._commit(contents, subjects[0] if subjects else "relctl: records", body, {})
 
     def path_for(self, relative: str) -> Path:
         """The absolute path of a file under the status directory, or GitError."""
@@ -146,42 +350,86 @@ class StatusRepository:
         body: str = "",
         trailers: Trailers | None = None,
     ) -> Commit | None:
-        """Write `files` (relative to the status directory) and commit them, if anything
-        changed. Nothing outside the status directory is ever staged."""
-        paths = {relative: self.path_for(relative) for relative in files}
-        changed = []
-        for relative, path in paths.items():
-            if path.is_file() and path.read_text(encoding="utf-8") == files[relative]:
+        """Commit `files` (relative to the status directory), if anything changed, then
+        write them to the work tree. Nothing outside the status directory is touched."""
+        changed: dict[str, str | None] = {}
+        for relative, text in files.items():
+            self.path_for(relative)  # confined to the status directory, or GitError
+            literal = self.status_dir / PurePosixPath(relative)
+            if literal.is_symlink():
+                raise GitError(f"{relative!r} is a symbolic link; relctl writes files only")
+            if literal.is_file() and literal.read_text(encoding="utf-8", errors="replace") == text:
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(files[relative], encoding="utf-8")
-            changed.append(str(path.relative_to(self.workdir)))
+            changed[literal.relative_to(self.workdir).as_posix()] = text
         if not changed:
             return None
-        self.repo.index.add(changed)
-        message = message_with_trailers(subject, body, trailers or {})
-        commit = self.repo.index.commit(message, author=self.actor, committer=self.actor)
-        return Commit(commit.hexsha, message)
+        return self._commit(changed, subject, body, trailers or {})
+
+    def _commit(
+        self, files: Mapping[str, str | None], subject: str, body: str, trailers: Trailers
+    ) -> Commit:
+        """One commit of `files` (work-tree-relative; None deletes) on top of HEAD, built in
+        a temporary index, the branch moved only if HEAD did not move meanwhile; then the
+        work tree and the real index catch up."""
+        message = message_with_trailers(subject, body, trailers)
+        parent = self.head()
+        index = self.git_dir / f"relctl-index-{os.getpid()}"
+        env = {
+            "GIT_INDEX_FILE": str(index),
+            "GIT_AUTHOR_NAME": self.actor.name or "relctl",
+            "GIT_AUTHOR_EMAIL": self.actor.email or "relctl@localhost",
+            "GIT_COMMITTER_NAME": self.actor.name or "relctl",
+            "GIT_COMMITTER_EMAIL": self.actor.email or "relctl@localhost",
+        }
+        try:
+            self._git("read-tree", parent, env=env)
+            lines = []
+            for path, text in sorted(files.items()):
+                if text is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                    continue
+                blob = self._git("hash-object", "-w", "--stdin", stdin=text)
+                lines.append(f"100644 {blob}\t{path}")
+            self._git("update-index", "--index-info", stdin="\n".join(lines) + "\n", env=env)
+            tree = self._git("write-tree", env=env)
+            sha = self._git("commit-tree", tree, "-p", parent, stdin=message, env=env)
+        finally:
+            index.unlink(missing_ok=True)
+        ref = self._git("symbolic-ref", "-q", "HEAD") if not self.repo.head.is_detached else ""
+        self._git("update-ref", "-m", f"relctl: {subject}", ref or "HEAD", sha, parent)
+        present = [p for p, text in files.items() if text is not None]
+        if present:
+            self._git("checkout", "-q", "HEAD", "--", *present)
+        for path, text in files.items():
+            if text is None:
+                (self.workdir / path).unlink(missing_ok=True)
+                with contextlib.suppress(GitError):
+                    self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+        return Commit(sha, message)
 
     def push(self, attempts: int = 5) -> None:
-        """Push HEAD to the branch; on a refusal fetch, rebase and try again. Never force."""
+        """Push HEAD to the branch; on a refusal fetch, rebase and try again. Never force.
+        Commits that could not be pushed stay; the next pass pushes them."""
         if not self.settings.push:
             return
         for _ in range(attempts):
             try:
-                self.repo.git.execute(
-                    ["git", "push", self.settings.remote, f"HEAD:refs/heads/{self.branch}"]
+                self._git(
+                    "push",
+                    "--quiet",
+                    self.settings.remote,
+                    f"HEAD:refs/heads/{self.branch}",
+                    timeout=self.network_timeout,
                 )
                 return
-            except git.GitCommandError as exc:
-                if not any(word in str(exc.stderr) for word in REJECTED):
-                    raise GitError(
-                        f"git push failed: {str(exc.stderr).strip()[:300]}",
-                        disposition=Disposition.TRANSIENT,
-                    ) from None
-            self.sync()  # someone pushed meanwhile: replay our commits on top of theirs
+            except GitError as exc:
+                if not any(word in str(exc) for word in REJECTED):
+                    raise
+            self.fetch()  # someone pushed meanwhile: replay our commits on top of theirs
+            self._rebase()
         raise GitError(
-            f"could not push to {self.branch} after {attempts} attempts: the branch keeps moving",
+            f"could not push to {self.branch} after {attempts} attempts: the branch keeps "
+            "moving; the next pass pushes again",
             disposition=Disposition.TRANSIENT,
         )
 
@@ -189,15 +437,34 @@ class StatusRepository:
         return [Commit(c.hexsha, str(c.message)) for c in self.repo.iter_commits(max_count=limit)]
 
 
+def _stderr(exc: git.GitCommandError, timeout: float) -> str:
+    text = str(exc.stderr or "").strip()
+    if "did not complete in" in text or "timed out" in text or exc.status in (-9, 137):
+        return f"no answer within {timeout:g} s (killed)"
+    return _without_credentials(text)[:300]
+
+
+def _without_credentials(text: str) -> str:
+    """Drop `user:password@` from any URL a message carries."""
+    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
+
+
 def clone(url: str, branch: str, into: Path) -> None:
     """Clone `branch` of `url` into `into` (a pod's empty work folder). Credentials come
     from git's own configuration (a credential helper over a mounted Secret), never the
     URL, so they appear in no message."""
     try:
-        git.Repo.clone_from(url, into, branch=branch, single_branch=True)
+        git.Repo.clone_from(
+            url,
+            into,
+            branch=branch,
+            single_branch=True,
+            env=git_environment(),
+            kill_after_timeout=NETWORK_TIMEOUT * 5,
+        )
     except git.GitCommandError as exc:
-        shown = url.split("@", 1)[-1]  # drop any user:password@ a URL carries anyway
         raise GitError(
-            f"cloning {shown} ({branch}) failed: {str(exc.stderr).strip()[:300]}",
+            f"cloning {_without_credentials(url)} ({branch}) failed: "
+            f"{_stderr(exc, NETWORK_TIMEOUT * 5)}",
             disposition=Disposition.TRANSIENT,
         ) from None

@@ -77,25 +77,28 @@ class JiraSettings:
         return "3" if self.flavor == "cloud" else "2"
 
 
-def settings_from(config: JiraConfig, env: Mapping[str, str]) -> JiraSettings:
-    """Settings from the ControllerConfig, with RELCTL_JIRA_URL / RELCTL_JIRA_FLAVOR
-    overriding, and secrets resolved from their env vars or files."""
+def settings_from(
+    config: JiraConfig, env: Mapping[str, str], url: str | None = None
+) -> JiraSettings:
+    """Settings from the ControllerConfig (flavor, paging, timeout, categories) and from
+    the deployment: the URL ($RELCTL_JIRA_URL, or `url` from a flag) and the credentials
+    ($RELCTL_JIRA_EMAIL and $RELCTL_JIRA_TOKEN, or their _FILE forms). RELCTL_JIRA_FLAVOR
+    overrides the flavor."""
     flavor = env.get("RELCTL_JIRA_FLAVOR", config.flavor)
     if flavor not in ("cloud", "datacenter"):
         raise JiraError(f"RELCTL_JIRA_FLAVOR must be cloud or datacenter, not {flavor!r}")
-    token = secrets.resolve(config.auth.token, env)
+    base = secrets.jira_url(env, url)
+    token = secrets.required(secrets.JIRA_TOKEN, env, "Jira")
     email = None
-    credential = f"the personal access token from {secrets.describe(config.auth.token)}"
+    credential = f"the personal access token from {secrets.describe(secrets.JIRA_TOKEN, env)}"
     if flavor == "cloud":
-        if config.auth.email is None:
-            raise JiraError("Jira Cloud needs jira.auth.email (the account of the API token)")
-        email = secrets.resolve(config.auth.email, env)
+        email = secrets.required(secrets.JIRA_EMAIL, env, "Jira Cloud (the API token's account)")
         credential = (
-            f"the email from {secrets.describe(config.auth.email)} with the API "
-            f"token from {secrets.describe(config.auth.token)}"
+            f"the email from {secrets.describe(secrets.JIRA_EMAIL, env)} with the API "
+            f"token from {secrets.describe(secrets.JIRA_TOKEN, env)}"
         )
     return JiraSettings(
-        url=env.get("RELCTL_JIRA_URL", config.url).rstrip("/"),
+        url=base,
         flavor=flavor,
         token=token,
         email=email,
@@ -186,30 +189,51 @@ class JiraClient:
         self._sleep(seconds)
 
     def request(
-        self, method: str, rest: str, *, what: str, params: Any = None, json: Any = None
+        self,
+        method: str,
+        rest: str,
+        *,
+        what: str,
+        params: Any = None,
+        json: Any = None,
+        applied: Callable[[], Any] | None = None,
     ) -> Any:
-        """One call with retries; returns the decoded JSON body (None when empty)."""
+        """One call with retries; returns the decoded JSON body (None when empty).
+
+        A write that is not idempotent (a POST that creates) names `applied`: after a
+        timeout, a dropped connection or a 5xx, the write may have landed although no
+        answer came, so `applied()` is asked before each retry and, when it finds the
+        write (anything but None), that is the result and nothing is sent again."""
         settings = self.settings
         problem = f"no attempt was made at {what}"
+        maybe_landed = False
         for attempt in range(settings.max_attempts):
             last = attempt + 1 == settings.max_attempts
+            if maybe_landed and applied is not None:
+                found = applied()
+                if found is not None:
+                    return found
+            maybe_landed = False
             try:
                 self.requests += 1
                 response = self._http.request(method, self.path(rest), params=params, json=json)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 self.errors += 1
+                maybe_landed = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
                 problem = f"Jira did not answer {what} within {settings.timeout:g} s"
                 if not last:
                     self._wait(self._backoff(attempt))
                 continue
             except httpx.TransportError as exc:
                 self.errors += 1
+                maybe_landed = not isinstance(exc, httpx.ConnectError)
                 problem = f"cannot reach Jira at {settings.url} for {what}: {exc}"
                 if not last:
                     self._wait(self._backoff(attempt))
                 continue
             if response.status_code in RETRY_STATUSES:
                 self.errors += 1
+                maybe_landed = response.status_code != 429
                 problem = f"Jira answered {response.status_code} to {what}: {_messages(response)}"
                 wait = retry_after(response)
                 if wait is not None and wait > settings.max_retry_after:
@@ -273,8 +297,19 @@ class JiraClient:
             body["releaseDate"] = release_date.isoformat()
         if start_date is not None:
             body["startDate"] = start_date.isoformat()
+
+        def applied() -> Any:
+            listed = self.request(
+                "GET", f"project/{project}/versions", what=f"the versions of project {project}"
+            )
+            return next((v for v in listed or () if v.get("name") == name), None)
+
         created = self.request(
-            "POST", "version", json=body, what=f"creating version {name!r} in project {project}"
+            "POST",
+            "version",
+            json=body,
+            what=f"creating version {name!r} in project {project}",
+            applied=applied,
         )
         return _version(project, created)
 
@@ -450,7 +485,9 @@ class JiraClient:
             migration_note=migration.strip(),
         )
 
-    def comment(self, issue: str, text: str) -> None:
+    def comment(self, issue: str, text: str, marker: str = "") -> None:
+        """Post a comment. With `marker` (text only this comment carries), a retry after a
+        lost answer first looks for it, so the comment is never posted twice."""
         body: Any = (
             text
             if self.settings.api == "2"
@@ -464,8 +501,16 @@ class JiraClient:
                 ],
             }
         )
+
+        def applied() -> Any:
+            return True if any(marker in c for c in self.comments(issue)) else None
+
         self.request(
-            "POST", f"issue/{issue}/comment", json={"body": body}, what=f"commenting on {issue}"
+            "POST",
+            f"issue/{issue}/comment",
+            json={"body": body},
+            what=f"commenting on {issue}",
+            applied=applied if marker else None,
         )
 
     def comments(self, issue: str) -> list[str]:

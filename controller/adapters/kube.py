@@ -43,6 +43,22 @@ class KubeError(AdapterError):
     """The cluster refused or could not be reached."""
 
 
+TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds of every request that does not name its own."""
+
+
+class TimedApiClient(client.ApiClient):
+    """An ApiClient whose every request has a deadline: the generated API methods pass
+    `_request_timeout=None` unless told otherwise, which waits forever on a black hole."""
+
+    timeout: tuple[float, float] = TIMEOUT
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = self.timeout
+        return super().call_api(*args, **kwargs)
+
+
 def _error(cluster: KubeCluster, what: str, exc: Exception) -> KubeError:
     """relctl's error for a failed request (counted on the cluster, for metrics)."""
     cluster.errors += 1
@@ -81,13 +97,19 @@ class KubeCluster:
     ) -> KubeCluster:
         """A client for this cluster alone (never the process-wide default)."""
         try:
+            configuration = client.Configuration()
             if settings.in_cluster:
-                configuration = client.Configuration()
                 config.load_incluster_config(client_configuration=configuration)
-                return cls(name, client.ApiClient(configuration))
+                return cls(name, TimedApiClient(configuration))
             # $KUBECONFIG is read now: the client library reads it once, at import.
             kubeconfig = settings.kubeconfig or (env or os.environ).get("KUBECONFIG") or None
-            api = config.new_client_from_config(config_file=kubeconfig, context=settings.context)
+            config.load_kube_config(
+                config_file=kubeconfig,
+                context=settings.context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+            api = TimedApiClient(configuration)
         except (config.ConfigException, OSError, ValueError) as exc:
             where = (
                 "in-cluster config"
@@ -99,6 +121,11 @@ class KubeCluster:
 
     def close(self) -> None:
         self.api.close()
+
+    def set_timeout(self, connect: float, read: float) -> None:
+        """The deadline of this cluster's requests (the elector's must beat the lease)."""
+        if isinstance(self.api, TimedApiClient):
+            self.api.timeout = (connect, read)
 
     def observe(self, namespaces: Iterable[str]) -> dict[tuple[str, str], ObservedWorkload]:
         """Every Deployment of `namespaces`, one LIST each."""

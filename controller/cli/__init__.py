@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     except RelctlError as exc:
         click.echo(f"relctl: {exc}", err=True)
         code = EXIT_FINDINGS
+    except OSError as exc:
+        # A file the user named cannot be read or written (no such folder, disk full, ...).
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"relctl: {where}{exc.strerror or exc}", err=True)
+        code = EXIT_FINDINGS
     except Exception as exc:
         if os.environ.get("RELCTL_DEBUG") == "1":
             raise

@@ -56,7 +56,7 @@ def command(
     """The release calendar: train departures with their milestones, releases with their
     versions and components (blocked ones marked, with when they can go), blackout windows
     (recurring ones as one recurring event), flag rollout stages and flag removal dates."""
-    now = options.parse_now(now_text)
+    now = options.parse_now(now_text, "--now")
     state = common.build_state(root, now)
     timezone = state.config.spec.timezone
     start = _bound(from_text, timezone, now)

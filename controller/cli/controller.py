@@ -94,6 +94,21 @@ def _seconds(value: str | None, hint: str) -> float | None:
 @click.option("--lease-duration", type=click.FloatRange(min=1), default=15.0, show_default=True)
 @options.RETRY_OPTION
 @click.option(
+    "--pass-deadline",
+    metavar="DURATION",
+    default="10m",
+    show_default=True,
+    help="How long a pass may act; the actions left past it are planned again next pass.",
+)
+@click.option(
+    "--give-up-after",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Failed passes in a row after which the replica reports not ready and gives its "
+    "lease up for a while, so that a standby takes over.",
+)
+@click.option(
     "--clock-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Simulated clock, for demos and tests: each pass reads its instant from FILE.",
@@ -118,6 +133,8 @@ def command(
     identity: str,
     lease_duration: float,
     retry: float,
+    pass_deadline: str,
+    give_up_after: int,
     clock_file: Path | None,
     log_level: str,
 ) -> None:
@@ -135,9 +152,12 @@ def command(
         raise click.BadParameter(f"{workdir} does not exist", param_hint="--root")
     config = config_of(workdir)
     env = dict(os.environ)
-    secret = None
-    if config.spec.webhook is not None:
-        secret = secrets.resolve(config.spec.webhook.secret, env)
+    secrets.optional(secrets.WEBHOOK_SECRET, env)  # a bad setting stops the start-up
+
+    def webhook_secret() -> str | None:
+        # Read at each delivery: a rotated Secret file takes effect without a restart.
+        return secrets.optional(secrets.WEBHOOK_SECRET, env)
+
     elector = None
     if leader_elect:
         clusters = dict(config.spec.clusters)
@@ -150,17 +170,26 @@ def command(
                 f"{name!r} is not a cluster of relctl.yaml", param_hint="--lease-cluster"
             )
         cluster = KubeCluster.connect(name, clusters[name], env)
+        # A renewal that cannot finish well within the lease is a lost lease (client-go's
+        # renew deadline), never a hang while the lease lapses under a busy leader.
+        cluster.set_timeout(min(5.0, lease_duration / 3), lease_duration / 3)
         elector = Elector(cluster, lease_namespace, lease_name, identity, lease_duration)
     logs.configure(level=getattr(logging, log_level.upper()))
     controller = Controller(
         Reconciler(workdir, env),
         clock=file_clock(clock_file) if clock_file else system_clock,
         elector=elector,
-        timing=Timing(interval=_seconds(interval, "--interval"), retry=retry),
+        timing=Timing(
+            interval=_seconds(interval, "--interval"),
+            retry=retry,
+            pass_deadline=_seconds(pass_deadline, "--pass-deadline") or 600.0,
+            give_up_after=give_up_after,
+            stand_down=max(lease_duration * 4, 30.0),
+        ),
         identity=identity,
     )
     try:
-        server = Server(controller, host, port, secret).start()
+        server = Server(controller, host, port, webhook_secret).start()
     except OSError as exc:
         raise RelctlError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"relctl controller listening on http://{host}:{server.port}", err=True)

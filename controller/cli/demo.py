@@ -91,6 +91,7 @@ class Demo:
         self.workspace = workspace
         self.out = narrator
         self.secret = secrets.token_hex(16)
+        self.deliveries = 0
         self.world = World(
             SOURCE,
             workspace,
@@ -129,7 +130,7 @@ class Demo:
             elector=elector,
             timing=Timing(interval=3600, retry=0.2),
         )
-        self.server = Server(self.controller, "127.0.0.1", 0, self.secret).start()
+        self.server = Server(self.controller, "127.0.0.1", 0, lambda: self.secret).start()
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=30)
         self.seen_commit = git(world.remote, "rev-parse", "HEAD")
 
@@ -171,11 +172,19 @@ class Demo:
         """A push reached the git host: it calls the controller's webhook, signed."""
         assert self.http is not None
         before = (self.status()["lastPass"] or {}).get("id", 0)
-        body = json.dumps({"ref": "refs/heads/main"}).encode()
+        self.deliveries += 1
+        # As a git host sends it: the branch's new head and a delivery id of its own (the
+        # controller ignores a delivery it has seen, so a replay triggers nothing).
+        head = git(self.world.remote, "rev-parse", "main")
+        body = json.dumps({"ref": "refs/heads/main", "after": head, "n": self.deliveries})
         reply = self.http.post(
             "/webhook",
-            content=body,
-            headers={"X-Hub-Signature-256": sign(self.secret, body), "X-GitHub-Event": "push"},
+            content=body.encode(),
+            headers={
+                "X-Hub-Signature-256": sign(self.secret, body.encode()),
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": f"demo-{self.deliveries}",
+            },
         )
         if reply.status_code != 202:
             raise RelctlError(f"the webhook was refused: {reply.status_code} {reply.text}")
@@ -343,7 +352,7 @@ def run(demo: Demo) -> None:
 
 
 def _keep(demo: Demo, keep: Path) -> Path:
-    keep.mkdir(parents=True, exist_ok=True)
+    keep.mkdir(exist_ok=True)  # its parent must exist: a typo never makes a tree of folders
     repo = keep / "repo"
     if repo.exists():
         raise click.UsageError(f"{repo} exists already; give an empty --keep folder")
@@ -373,6 +382,8 @@ def command(keep: Path | None) -> None:
     Nothing leaves 127.0.0.1; nothing outside the temporary folder (and --keep DIR) is
     written.
     """
+    if keep is not None and not keep.parent.resolve().is_dir():
+        raise click.BadParameter(f"{keep.parent} does not exist", param_hint="--keep")
     if not (SOURCE / SEED).is_file() or not (SOURCE / "releases").is_dir():
         raise RelctlError(
             "relctl demo runs from a source checkout of relctl: it needs releases/ and "

@@ -1,7 +1,8 @@
 """`relctl readiness` and `relctl notes`: read the release's issues from Jira and report.
 
-Connection settings come from relctl.yaml's `jira`, overridden by RELCTL_JIRA_URL,
-RELCTL_JIRA_FLAVOR and `--jira-url`; credentials from the env vars or files it names.
+Where Jira is and the credentials come from the environment (RELCTL_JIRA_URL or
+`--jira-url`, RELCTL_JIRA_EMAIL, RELCTL_JIRA_TOKEN or their _FILE forms), never from the
+repository; relctl.yaml's `jira` says the flavor, paging and issue categories.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from controller.plan import readiness as release_readiness
 from controller.plan.observed import JiraObservation
 
 JIRA_URL = click.option(
-    "--jira-url", metavar="URL", help="Jira base URL (overrides relctl.yaml and $RELCTL_JIRA_URL)."
+    "--jira-url", metavar="URL", help="Jira base URL (default $RELCTL_JIRA_URL)."
 )
 
 
@@ -29,10 +30,7 @@ def build_client(state: DesiredState, jira_url: str | None) -> JiraClient:
     config = state.config.spec.jira
     if config is None:
         raise click.UsageError("relctl.yaml declares no 'jira' connection")
-    env = dict(os.environ)
-    if jira_url:
-        env["RELCTL_JIRA_URL"] = jira_url
-    return JiraClient(settings_from(config, env))
+    return JiraClient(settings_from(config, os.environ, jira_url))
 
 
 def observe_release(

@@ -20,22 +20,41 @@ def find_root(start: Path) -> Path:
     return start
 
 
-def parse_now(value: str | None) -> datetime:
-    """`--now`/RELCTL_NOW (ISO 8601 with an offset), else the current time."""
-    value = value or os.environ.get("RELCTL_NOW")
-    if not value:
-        return datetime.now(UTC)
+EARLIEST, LATEST = 1970, 9000
+"""Years a `--at` may fall in: later ones overflow the date arithmetic of a plan."""
+
+
+def parse_now(value: str | None, hint: str = "--at") -> datetime:
+    """`--at`/RELCTL_NOW (ISO 8601 with an offset), else the current time. An empty value
+    is an error, not "now": a script that lost its variable must not act at another time."""
+    if value is None:
+        value = os.environ.get("RELCTL_NOW")
+        hint = "RELCTL_NOW"
+        if value is None:
+            return datetime.now(UTC)
+    if not value.strip():
+        raise click.BadParameter(
+            "is empty; give a time such as 2026-12-08T09:00+01:00", param_hint=hint
+        )
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date-time", param_hint="--now"
+            f"{value!r} is not an ISO 8601 date-time", param_hint=hint
         ) from None
     if parsed.tzinfo is None:
         raise click.BadParameter(
-            f"{value!r} needs a UTC offset such as +01:00 or Z", param_hint="--now"
+            f"{value!r} needs a UTC offset such as +01:00 or Z", param_hint=hint
         )
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc.year <= LATEST:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {EARLIEST}–{LATEST}", param_hint=hint
+        )
+    return utc
 
 
 def stop_on_signals() -> threading.Event:

@@ -42,7 +42,7 @@ def export(output_dir: Path, check: bool) -> None:
             raise SystemExit(1)
         click.echo(f"{len(generated)} schemas up to date")
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(exist_ok=True)  # its parent must exist: a typo never makes a tree
     for name, text in generated.items():
         (output_dir / name).write_text(text, encoding="utf-8")
     click.echo(f"wrote {len(generated)} schemas to {output_dir} ({len(stale)} changed)")

@@ -58,7 +58,7 @@ def command(
     repository). A directory with its own relctl.yaml is a separate set of manifests whose
     references resolve within it. Exit status: 0 valid, 1 invalid, 2 usage error.
     """
-    now = options.parse_now(now_text)
+    now = options.parse_now(now_text, "--now")
     root = (root or options.find_root(Path.cwd())).resolve()
     found, manifests, files = build_diagnostics(root, paths, now, loading.Limits(max_file_size))
     if files == 0:

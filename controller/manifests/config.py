@@ -1,43 +1,55 @@
 """The `ControllerConfig` model: how the controller reaches Jira, clusters and git.
 
-Read from `relctl.yaml` at the repository root. Secrets are never values here, only
-references to environment variables or files. Pure: nothing is read or resolved here.
+Read from `relctl.yaml` at the repository root. What decides where credentials go — the
+Jira URL they are sent to, where secrets are read from, the webhook secret — is not the
+repository's to say: anyone who can push to it could send the credentials elsewhere. It
+comes from how the controller is deployed (environment variables, flags, chart values),
+and a relctl.yaml that tries to set it is rejected with an error saying so. Pure:
+nothing is read or resolved here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from controller.manifests.models import ApiVersion, Model, ObjectMeta
 from controller.manifests.types import Duration, Name, RelativePath, TimeZoneName, parse_duration
 
-ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DEPLOYMENT_ONLY = "deployment_only"
+"""The pydantic error type of a field only the deployment may set."""
+
+_WHERE = {
+    "auth": "RELCTL_JIRA_EMAIL and RELCTL_JIRA_TOKEN (or RELCTL_JIRA_EMAIL_FILE and "
+    "RELCTL_JIRA_TOKEN_FILE)",
+    "webhook": "RELCTL_WEBHOOK_SECRET (or RELCTL_WEBHOOK_SECRET_FILE)",
+    "credentials": "git's own credential helper (the chart's secrets.git)",
+}
+
+DeploymentOnly = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "not": {},
+            "description": "Not allowed: set where the controller is deployed, never in the "
+            "repository.",
+        }
+    ),
+]
 
 
-class SecretRef(Model):
-    """A secret read from an environment variable or a mounted file, never inline."""
-
-    env: str | None = Field(default=None, pattern=ENV_VAR)
-    """Name of the environment variable holding the secret."""
-    file: str | None = Field(default=None, min_length=1)
-    """Path of a file holding the secret (e.g. a mounted Kubernetes Secret)."""
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-
-class JiraAuth(Model):
-    """Jira credentials: Cloud uses email + API token, Data Center a personal access token."""
-
-    email: SecretRef | None = None
-    """Cloud only: the account email used with the API token."""
-    token: SecretRef
-    """Cloud API token, or Data Center personal access token (sent as Bearer)."""
+def refuse(field: str, value: Any) -> None:
+    """A value for a field only the deployment may set: an error saying where it goes."""
+    if value is not None:
+        raise PydanticCustomError(
+            DEPLOYMENT_ONLY,
+            "{field} cannot be set in the repository: whoever can push here could send "
+            "the credentials elsewhere. Remove it, and set {where} where the controller "
+            "runs (see README: credentials)",
+            {"field": field, "where": _WHERE[field]},
+        )
 
 
 class IssueCategories(Model):
@@ -66,20 +78,32 @@ class IssueCategories(Model):
 
 
 class JiraConfig(Model):
-    """Connection to Jira."""
+    """Connection to Jira. The URL relctl connects to, and the credentials, come from the
+    deployment: RELCTL_JIRA_URL, RELCTL_JIRA_EMAIL, RELCTL_JIRA_TOKEN (or ..._FILE)."""
 
-    url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
-    """Base URL, e.g. https://example.atlassian.net; overridden by RELCTL_JIRA_URL."""
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/@]+(/[^\s]*)?$")
+    """The Jira this repository is written for, e.g. https://example.atlassian.net. For
+    people; relctl connects only to the deployment's RELCTL_JIRA_URL."""
     flavor: Literal["cloud", "datacenter"] = "cloud"
     """cloud: REST v3 with enhanced search. datacenter: REST v2."""
-    auth: JiraAuth
-    """Credentials."""
+    auth: DeploymentOnly = None
+    """Not allowed: credentials are the deployment's (RELCTL_JIRA_EMAIL, RELCTL_JIRA_TOKEN)."""
     page_size: int = Field(default=100, ge=1, le=5000)
     """Issues per search page."""
     timeout: Duration = Field(default_factory=lambda: parse_duration("30s"))
-    """Timeout of every request."""
+    """Timeout of every request (1 s to 5 min)."""
     categories: IssueCategories = Field(default_factory=IssueCategories)
     """Issue classification."""
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _no_auth(cls, value: Any) -> None:
+        refuse("auth", value)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_bounds(cls, value: Any) -> Any:
+        return _bounded(value, 1, 300)
 
 
 class ClusterConfig(Model):
@@ -123,8 +147,13 @@ class GitConfig(Model):
     """Author of status commits."""
     push: bool = True
     """Push status commits."""
-    credentials: SecretRef | None = None
-    """Token for HTTPS remotes."""
+    credentials: DeploymentOnly = None
+    """Not allowed: git's credentials are the deployment's (a credential helper)."""
+
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _no_credentials(cls, value: Any) -> None:
+        refuse("credentials", value)
 
 
 class FlagPolicy(Model):
@@ -132,13 +161,6 @@ class FlagPolicy(Model):
 
     stale_after_days: int = Field(default=30, ge=1)
     """A flag at 100% for this many days after its release shipped is stale."""
-
-
-class Webhook(Model):
-    """Git webhook that triggers a pass."""
-
-    secret: SecretRef
-    """HMAC secret (GitHub X-Hub-Signature-256) or token (GitLab X-Gitlab-Token)."""
 
 
 class ControllerConfigSpec(Model):
@@ -153,7 +175,7 @@ class ControllerConfigSpec(Model):
     mode: Literal["observe", "enforce"] = "observe"
     """observe: compute and record, change nothing in Jira or clusters. enforce: act."""
     interval: Duration = Field(default_factory=lambda: parse_duration("1m"))
-    """Time between passes."""
+    """Time between passes (10 s to 1 day)."""
     timezone: TimeZoneName = "UTC"
     """Default time zone for dates without one."""
     manifests_path: RelativePath = "releases"
@@ -162,8 +184,18 @@ class ControllerConfigSpec(Model):
     """Directory of CI signals read by signal gates."""
     flags: FlagPolicy = Field(default_factory=FlagPolicy)
     """Feature-flag housekeeping."""
-    webhook: Webhook | None = None
-    """Webhook verification."""
+    webhook: DeploymentOnly = None
+    """Not allowed: the webhook secret is the deployment's (RELCTL_WEBHOOK_SECRET)."""
+
+    @field_validator("webhook", mode="before")
+    @classmethod
+    def _no_webhook(cls, value: Any) -> None:
+        refuse("webhook", value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_bounds(cls, value: Any) -> Any:
+        return _bounded(value, 10, 86_400)
 
 
 class ControllerConfig(Model):
@@ -173,3 +205,17 @@ class ControllerConfig(Model):
     kind: Literal["ControllerConfig"]
     metadata: ObjectMeta
     spec: ControllerConfigSpec = Field(default_factory=ControllerConfigSpec)
+
+
+def _bounded(value: Any, least: float, most: float) -> Any:
+    seconds = value.total_seconds()
+    if not least <= seconds <= most:
+        raise ValueError(f"must be between {_span(least)} and {_span(most)}")
+    return value
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size:g}{unit}"
+    return f"{seconds:g}s"

@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "RC103": "wrong type",
     "RC104": "invalid value",
     "RC105": "unknown apiVersion or kind",
+    "RC106": "a setting only the deployment may make (credentials and where they go)",
     # Semantics
     "RC201": "duplicate name within a kind",
     "RC202": "reference to an undeclared object",

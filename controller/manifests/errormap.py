@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode
 
+from controller.manifests.config import DEPLOYMENT_ONLY
 from controller.manifests.diagnostics import Diagnostic, render_path
 from controller.manifests.yamlsource import ParsedDocument, PathPart, locate
 
@@ -83,6 +84,8 @@ def _explain(
         return "RC103", _wrong_type(document, error, loc), loc, False
     message = error["msg"].removeprefix("Value error, ")
     ctx = error.get("ctx") or {}
+    if kind == DEPLOYMENT_ONLY:
+        return "RC106", message, loc, True
     if _secret(loc):
         message = "invalid value (not shown, it may be a secret)"
     elif kind in _BOUNDS:

@@ -60,6 +60,10 @@ def _dns_subdomain(value: str) -> str:
     return value
 
 
+MAX_DURATION_DAYS = 36_500
+"""A century: longer durations overflow date arithmetic and mean nothing here."""
+
+
 def parse_duration(value: object) -> timedelta:
     """Parse `-14d`, `+1d`, `36h`, `1w2d`, `90m`, `30s` into a signed timedelta."""
     if isinstance(value, timedelta):
@@ -76,6 +80,10 @@ def parse_duration(value: object) -> timedelta:
         )
     sign = -1 if text.startswith("-") else 1
     seconds = sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9]+)([wdhms])", text))
+    if seconds > MAX_DURATION_DAYS * 86_400:
+        raise ValueError(
+            f"{value!r} is longer than {MAX_DURATION_DAYS} days; no schedule needs that"
+        )
     return timedelta(seconds=sign * seconds)
 
 

@@ -691,7 +691,8 @@ class _ReleasePlanner:
             Evidence(components=tuple(c.name for c in self.spec.components)),
         )
         self.status = replace(self.status, phase=Phase.RELEASED)
-        browse = self.p.desired.config.spec.jira.url if self.p.desired.config.spec.jira else ""
+        jira_config = self.p.desired.config.spec.jira
+        browse = (jira_config.url or "") if jira_config else ""
         self.p.notes[self.name] = notes.to_markdown(
             notes.build(self.p.desired, self.release, jira, browse)
         )

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import yaml
 
 from controller.errors import RelctlError
+from controller.manifests import yamlsource
 from controller.plan.readiness import Criterion
 
 FORMAT = "relctl.dev/v1alpha1/ReleaseStatus"
+MAX_BYTES = 1024 * 1024
+"""A status file larger than this is refused unread (the decision log stays far below)."""
+EARLIEST, LATEST = 1970, 9000
+"""Years a recorded time may fall in: later ones would overflow the date arithmetic."""
 
 
 class RecordError(RelctlError):
@@ -208,9 +213,8 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
 
 
-# libyaml's safe loader and dumper when PyYAML was built with it: a pass reads every
-# status file, and the pure-Python parser costs ~1 ms a file.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's dumper when PyYAML was built with it. Files are read with the manifests'
+# bounded parser (yamlsource): a status file is as hostile as any file in the repository.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -230,6 +234,12 @@ def _parse_time(value: Any, where: str) -> datetime | None:
         raise RecordError(f"{where}: {value!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise RecordError(f"{where}: {value!r} has no UTC offset")
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:
+        year = LATEST + 1
+    if not EARLIEST <= year <= LATEST:
+        raise RecordError(f"{where}: {value!r} is outside the years {EARLIEST}–{LATEST}")
     return parsed
 
 
@@ -281,11 +291,19 @@ def _decision_from(raw: Any, where: str) -> DecisionRecord:
 
 
 def from_yaml(text: str, where: str) -> ReleaseStatus:
-    """Parse a status file; `where` names it in errors."""
+    """Parse a status file; `where` names it in errors. Parsed with the manifests' limits:
+    aliases, nesting and size are bounded, duplicate keys refused."""
+    if len(text) > MAX_BYTES:
+        raise RecordError(f"{where}: larger than {MAX_BYTES // 1024} KiB; not a relctl record")
     try:
-        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        raise RecordError(f"{where}: not valid YAML ({exc})") from None
+        documents = yamlsource.parse(text)
+    except yamlsource.YamlProblem as problem:
+        raise RecordError(
+            f"{where}:{problem.line}:{problem.column}: {problem.code} {problem.message}"
+        ) from None
+    if len(documents) != 1:
+        raise RecordError(f"{where}: a status file holds exactly one document")
+    raw = documents[0].data
     if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
         raise RecordError(f"{where}: not a relctl status file (format {FORMAT})")
     try:

@@ -39,6 +39,8 @@ class Outcome:
     result: Result
     detail: str = ""
     disposition: Disposition | None = None
+    retry_after: float | None = None
+    """Seconds the system asked us to wait (a 429's or 503's Retry-After)."""
 
 
 EVENT_REASONS = {
@@ -56,11 +58,15 @@ def execute(
     enforce: bool,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
     proceed: Callable[[], bool] = lambda: True,
+    frozen: frozenset[str] = frozenset(),
 ) -> list[Outcome]:
+    """`frozen`: releases whose record could not be read; their actions are skipped."""
     outcomes: list[Outcome] = []
     failed: set[str] = set()
     for action in plan.actions:
-        if not enforce:
+        if action.release and action.release in frozen:
+            outcome = Outcome(action, Result.SKIPPED, "its status file is not a relctl record")
+        elif not enforce:
             outcome = Outcome(action, Result.SKIPPED, "not enforcing (observe mode or dry run)")
         elif not proceed():
             outcome = Outcome(action, Result.SKIPPED, "stopping: shut down or lost the lease")
@@ -72,7 +78,13 @@ def execute(
                 outcome = Outcome(action, Result.DONE, detail)
             except RelctlError as exc:
                 failed.add(action.chain)
-                outcome = Outcome(action, Result.FAILED, str(exc), exc.disposition)
+                outcome = Outcome(
+                    action,
+                    Result.FAILED,
+                    str(exc),
+                    exc.disposition,
+                    getattr(exc, "retry_after", None),
+                )
         outcomes.append(outcome)
         on_outcome(outcome)
     return outcomes
@@ -107,7 +119,7 @@ def _run(action: Action, adapters: Adapters, observed: Observed) -> str:
         jira = _jira(adapters)
         if any(action.marker in text for text in jira.comments(action.issue)):
             return f"{action.issue} already has the comment"
-        jira.comment(action.issue, action.text)
+        jira.comment(action.issue, action.text, marker=action.marker)
         return f"commented on {action.issue}"
     if action.image is not None:
         change = action.image

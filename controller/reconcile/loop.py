@@ -76,6 +76,14 @@ class Timing:
     backoff: float = 5.0
     """First wait after a failed pass; doubles with each failure in a row."""
     backoff_max: float = 300.0
+    retry_after_max: float = 3600.0
+    """The longest Retry-After honoured; a system asking for more is asked again then."""
+    pass_deadline: float = 600.0
+    """Seconds a pass may act; past it the actions left are skipped (planned again next)."""
+    give_up_after: int = 3
+    """Failed passes in a row after which the replica reports not ready and, with leader
+    election, gives its lease up for `stand_down` seconds so that a standby takes over."""
+    stand_down: float = 60.0
 
 
 class Controller:
@@ -101,6 +109,14 @@ class Controller:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._failures = 0
+        self._not_before = 0.0
+        """No pass before this monotonic instant, webhook or not (Retry-After)."""
+        self._standing_down_until = 0.0
+        self._election = threading.Lock()
+        """Held by an election step and by a stand-down: one never undoes the other."""
+        self._pass_started: float | None = None
+        self.heartbeat = time.monotonic()
+        """When the loop last went round (or a pass started): /healthz's evidence."""
         self._findings: set[tuple[str, str, str]] = set()
         self._leading = elector is None
         reported = reconciler.on_outcome
@@ -146,16 +162,25 @@ class Controller:
         refreshed = float("-inf")
         try:
             while not self.stopping.is_set():
+                self.heartbeat = time.monotonic()
                 leading = self._leading
                 self.metrics.leader.set(1 if leading else 0)
-                if leading and (self._wake.is_set() or time.monotonic() >= due):
+                woken = self._wake.is_set() and time.monotonic() >= self._not_before
+                if leading and (woken or time.monotonic() >= due):
                     self._wake.clear()
                     report = self._pass()
-                    due = time.monotonic() + self._delay(report)
+                    delay = self._delay(report)
+                    due = time.monotonic() + delay
+                    if self._hinted_wait(report) is not None:
+                        self._not_before = due
+                    self._maybe_stand_down()
                 elif not leading and time.monotonic() - refreshed >= self._interval():
                     self._refresh()
                     refreshed = time.monotonic()
                 wait = max(0.0, due - time.monotonic()) if leading else self.timing.retry
+                if self._wake.is_set() and time.monotonic() < self._not_before:
+                    self.stopping.wait(min(wait, self._not_before - time.monotonic()))
+                    continue
                 self._wake.wait(min(wait, self.timing.retry) if self.elector else wait)
         except Exception:
             self.alive = False
@@ -174,16 +199,48 @@ class Controller:
                 self.elector.cluster.close()
             log.info("controller stopped", extra=logs.fields(identity=self.identity))
 
+    @property
+    def live(self) -> bool:
+        """The loop is alive and not stuck: it went round, or its pass started, recently
+        enough (a pass's actions are bounded by `pass_deadline`, every call by its own)."""
+        limit = self.timing.pass_deadline + self._interval() + 120.0
+        return self.alive and time.monotonic() - self.heartbeat < limit
+
+    @property
+    def healthy(self) -> bool:
+        """Ready to serve as leader: passes are not failing `give_up_after` times in a row."""
+        return self._failures < self.timing.give_up_after
+
+    def _maybe_stand_down(self) -> None:
+        """A leader whose passes keep failing gives the lease up, so that a standby (which
+        may reach what this one cannot) takes over; it campaigns again later."""
+        if self.elector is None or self._failures < self.timing.give_up_after:
+            return
+        log.warning(
+            "giving the lease up: passes keep failing",
+            extra=logs.fields(failures=self._failures, seconds=self.timing.stand_down),
+        )
+        with self._election:  # never while the elector thread is mid-step
+            self._standing_down_until = time.monotonic() + self.timing.stand_down
+            self._leading = False
+            self.elector.release()
+        self._failures = 0
+
     def _elect(self) -> None:
         assert self.elector is not None
         while not self.stopping.is_set():
-            try:
-                leading = self.elector.try_acquire_or_renew()
-            except RelctlError as exc:
-                leading = False
-                log.warning("leader election failed", extra=logs.fields(error=str(exc)))
-            if leading != self._leading:
+            with self._election:
+                if time.monotonic() < self._standing_down_until:
+                    leading = False
+                else:
+                    try:
+                        leading = self.elector.try_acquire_or_renew()
+                    except RelctlError as exc:
+                        leading = False
+                        log.warning("leader election failed", extra=logs.fields(error=str(exc)))
+                changed = leading != self._leading
                 self._leading = leading
+            if changed:
                 log.info(
                     "became the leader" if leading else "standing by",
                     extra=logs.fields(identity=self.identity, leader=leading),
@@ -195,7 +252,9 @@ class Controller:
             self.stopping.wait(self.timing.retry)
 
     def _proceed(self) -> bool:
-        return self._leading and not self.stopping.is_set()
+        started = self._pass_started
+        late = started is not None and time.monotonic() - started > self.timing.pass_deadline
+        return self._leading and not self.stopping.is_set() and not late
 
     def _pass(self) -> PassReport:
         pass_id = next_pass_id()
@@ -203,9 +262,20 @@ class Controller:
         errors_before = self.reconciler.request_errors()
         with logs.in_pass(pass_id):
             log.info("pass started", extra=logs.fields(at=now.isoformat()))
+            self._pass_started = self.heartbeat = time.monotonic()
             report = self.reconciler.run(
                 now, proceed=self._proceed, may_record=lambda: self._leading, pass_id=pass_id
             )
+            if (
+                report.error is None
+                and time.monotonic() - self._pass_started > self.timing.pass_deadline
+            ):
+                report.error = RelctlError(
+                    f"the pass went past its deadline of {self.timing.pass_deadline:g} s; "
+                    "the actions left are planned again by the next pass"
+                )
+                report.error.disposition = Disposition.TRANSIENT
+            self._pass_started = None
             errors_after = self.reconciler.request_errors()
             errors = (errors_after[0] - errors_before[0], errors_after[1] - errors_before[1])
             invalid = self.reconciler.invalid is not None
@@ -216,6 +286,7 @@ class Controller:
             self.ready = True
         else:
             self._failures += 1
+            self.ready = self.ready and self.healthy
         state = self.reconciler.last_good
         statuses = dict(report.plan.statuses) if report.plan is not None else self.view.statuses
         self.view = View(state, statuses, report, now)
@@ -236,9 +307,20 @@ class Controller:
         state = self.reconciler.last_good
         return state.config.spec.interval.total_seconds() if state is not None else 60.0
 
+    def _hinted_wait(self, report: PassReport) -> float | None:
+        """The longest wait a system asked for in this pass (Retry-After), if any."""
+        hints = [o.retry_after for o in report.outcomes if o.retry_after is not None]
+        if report.error is not None and getattr(report.error, "retry_after", None) is not None:
+            hints.append(report.error.retry_after)  # type: ignore[attr-defined]
+        return min(max(hints), self.timing.retry_after_max) if hints else None
+
     def _delay(self, report: PassReport) -> float:
-        """Seconds until the next pass: the interval, or backoff after a failure. A
-        stalled pass (it needs a person) waits the interval, or a webhook."""
+        """Seconds until the next pass: the interval, or backoff after a failure, or as
+        long as a system's Retry-After asked. A stalled pass (it needs a person) waits the
+        interval, or a webhook."""
+        hinted = self._hinted_wait(report)
+        if hinted is not None:
+            return max(hinted, self.timing.backoff)
         if report.ok or (
             report.error is not None and report.error.disposition is Disposition.STALLED
         ):

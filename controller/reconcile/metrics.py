@@ -68,7 +68,7 @@ class Metrics:
         for system in ("jira", "kubernetes"):
             self.requests.labels(system)
             self.request_errors.labels(system)
-        for outcome in ("accepted", "rejected"):
+        for outcome in ("accepted", "rejected", "duplicate"):
             self.webhooks.labels(outcome)
 
     def record(

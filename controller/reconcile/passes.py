@@ -27,7 +27,7 @@ from controller.manifests.state import DEFAULT_CONFIG, DesiredState
 from controller.plan import planner
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import ActionKind, Finding, FindingKind, Plan
-from controller.plan.records import ReleaseStatus, from_yaml, to_yaml
+from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
 from controller.reconcile.observe import observe
@@ -62,6 +62,8 @@ class PassReport:
     seconds: float = 0.0
     requests: tuple[int, int] = (0, 0)
     """(Jira, Kubernetes) requests made by this pass."""
+    frozen: frozenset[str] = frozenset()
+    """Releases whose status file is unreadable: no action, no record this pass."""
 
     @property
     def ok(self) -> bool:
@@ -69,24 +71,54 @@ class PassReport:
 
 
 def read_statuses(
-    repo: StatusRepository, cache: dict[str, tuple[str, ReleaseStatus]] | None = None
+    repo: StatusRepository,
+    cache: dict[str, tuple[str, ReleaseStatus]] | None = None,
+    problems: dict[str, str] | None = None,
 ) -> dict[str, ReleaseStatus]:
     """Every release's record. With `cache` (path → (text, record)), a file whose text is
-    unchanged since the last pass is not parsed again."""
+    unchanged since the last pass is not parsed again.
+
+    A file that cannot be a record (too large, not UTF-8, a symbolic link, unparseable, or
+    claiming another release than its name) is put in `problems` under the release its
+    name gives, and that release is left out; without `problems` it is a RecordError."""
     found = {}
-    for relative in repo.listing(RELEASES_DIR, ".yaml"):
-        text = repo.read(relative)
-        if text is None:
+    status_path = repo.settings.status_path
+    for relative, path in repo.record_files(RELEASES_DIR, ".yaml"):
+        where = f"{status_path}/{relative}"
+        name = relative.rsplit("/", 1)[-1].removesuffix(".yaml")
+        try:
+            text = _record_text(path, where)
+            cached = cache.get(relative) if cache is not None else None
+            if cached is not None and cached[0] == text:
+                status = cached[1]
+            else:
+                status = from_yaml(text, where)
+                if cache is not None:
+                    cache[relative] = (text, status)
+            if status.release != name:
+                raise RecordError(
+                    f"{where} claims release {status.release!r}; a record is named after "
+                    "its release"
+                )
+        except RecordError as exc:
+            if problems is None:
+                raise
+            problems[name] = str(exc)
             continue
-        cached = cache.get(relative) if cache is not None else None
-        if cached is not None and cached[0] == text:
-            status = cached[1]
-        else:
-            status = from_yaml(text, f"{repo.settings.status_path}/{relative}")
-            if cache is not None:
-                cache[relative] = (text, status)
         found[status.release] = status
     return found
+
+
+def _record_text(path: Path, where: str) -> str:
+    if path.is_symlink():
+        raise RecordError(f"{where} is a symbolic link; a record is a file of its own")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise RecordError(f"{where} is {size} bytes, over the {MAX_BYTES // 1024} KiB limit")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{where}: not UTF-8 (byte {exc.start})") from None
 
 
 def _signature(root: Path, manifests: str) -> tuple[tuple[str, int, int], ...]:
@@ -177,25 +209,29 @@ class Reconciler:
         records, so that it serves the calendar and the status; nothing is observed,
         changed or recorded."""
         report = PassReport(0, now)
-        self._sync(report).close()
-        state = self._load(report, now)
+        with self._repository() as repo, repo.exclusive():
+            self._sync(report, repo)
+            state = self._load(report, now)
         with StatusRepository(self.workdir, state.config.spec.git) as repo:
-            return state, read_statuses(repo, self._records)
+            return state, read_statuses(repo, self._records, {})
 
-    def _sync(self, report: PassReport) -> StatusRepository:
-        """Fetch and rebase onto the remote branch (when there is one and this is no dry
-        run); returns the repository, which the caller closes."""
+    def _repository(self) -> StatusRepository:
         config = self.last_good.config if self.last_good is not None else config_of(self.workdir)
-        repo = StatusRepository(self.workdir, config.spec.git)
-        try:
-            report.revision = repo.sync() if self._remote(repo) else repo.head()
-        except BaseException:
-            repo.close()
-            raise
-        return repo
+        return StatusRepository(self.workdir, config.spec.git)
+
+    def _sync(self, report: PassReport, repo: StatusRepository) -> None:
+        """Bring the clone back to what a killed pass may have left it in, fetch and
+        rebase onto the remote branch (when there is one and this is no dry run)."""
+        if not self.dry_run:
+            report.problems.extend(repo.recover().actions)
+        if self._remote(repo):
+            repo.fetch()
+            report.revision = repo.sync_fetched()
+        else:
+            report.revision = repo.head()
 
     def _remote(self, repo: StatusRepository) -> bool:
-        return repo.has_remote() and not self.dry_run
+        return not self.dry_run and repo.has_remote()
 
     def _run(
         self,
@@ -204,10 +240,11 @@ class Reconciler:
         proceed: Callable[[], bool],
         may_record: Callable[[], bool],
     ) -> None:
-        self._sync(report).close()
-        state = self._load(report, now)
-        with StatusRepository(self.workdir, state.config.spec.git) as repo:
-            self._act(report, now, state, repo, proceed, may_record)
+        with self._repository() as first, first.exclusive():
+            self._sync(report, first)
+            state = self._load(report, now)
+            with StatusRepository(self.workdir, state.config.spec.git) as repo:
+                self._act(report, now, state, repo, proceed, may_record)
 
     def _act(
         self,
@@ -219,7 +256,14 @@ class Reconciler:
         may_record: Callable[[], bool],
     ) -> None:
         remote = self._remote(repo)
-        recorded = read_statuses(repo, self._records)
+        unreadable: dict[str, str] = {}
+        recorded = read_statuses(repo, self._records, unreadable)
+        for name, problem in sorted(unreadable.items()):
+            report.problems.append(
+                f"{problem}; release {name} is left alone (no action, no record) until the "
+                "file is a relctl record again (git revert the commit that changed it)"
+            )
+        report.frozen = frozenset(unreadable)
         adapters = self.adapters(state.config)
         before = adapters.requests()
         observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
@@ -234,6 +278,7 @@ class Reconciler:
             enforce=enforce,
             on_outcome=self.on_outcome,
             proceed=proceed,
+            frozen=report.frozen,
         )
         wrote_jira = any(
             o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes
@@ -283,7 +328,7 @@ class Reconciler:
                 )
         files: dict[str, str] = {}
         for name, status in statuses.items():
-            if plan.recorded.get(name) == status:
+            if plan.recorded.get(name) == status or name in report.frozen:
                 continue
             stamped = replace(
                 status,
@@ -294,12 +339,14 @@ class Reconciler:
             )
             files[f"{RELEASES_DIR}/{name}.yaml"] = to_yaml(stamped)
         for name, text in plan.notes.items():
-            files[f"{NOTES_DIR}/{name}.md"] = text
-        if not files:
-            return None
-        subject, body, trailers = commit_message(plan, report.revision)
-        commit = repo.record(files, subject, body, trailers)
-        if commit is not None and remote:
+            if name not in report.frozen:
+                files[f"{NOTES_DIR}/{name}.md"] = text
+        commit = None
+        if files:
+            subject, body, trailers = commit_message(plan, report.revision)
+            commit = repo.record(files, subject, body, trailers)
+        # Also what an earlier pass committed but could not push: late, never lost.
+        if remote and repo.unpushed():
             repo.push()
         return commit
 

@@ -1,24 +1,31 @@
-"""The controller's HTTP endpoints, on a thread of their own:
+"""The controller's HTTP endpoints, served by `http.HttpServer` on a thread of its own:
 
-- `GET /healthz`: 200 while the loop is alive.
-- `GET /readyz`: 200 once the first pass succeeded, or while the replica stands by.
+- `GET /healthz`: 200 while the loop is alive and not stuck; answered on the event loop,
+  so it never waits behind other requests.
+- `GET /readyz`: 200 once a pass succeeded and passes are not failing repeatedly, or
+  while the replica stands by.
 - `GET /metrics`: Prometheus text.
 - `GET /calendar.ics`: the live release calendar (90 days back, 365 ahead).
 - `GET /api/status`: releases and phases, the last pass and its findings, as JSON.
 - `POST /webhook`: a git push; verified (GitHub HMAC or GitLab token), else 401 and
-  nothing happens.
+  nothing happens (rejections are logged once a minute, with a count). A delivery seen
+  before (same delivery id, or same body) is answered 200 and triggers nothing.
+
+The calendar and the status are rendered once per pass and shared by all requests.
 
 It reads the loop's `View` and never changes anything but the loop's wake-up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -26,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from controller.errors import RelctlError
 from controller.plan.records import decision_document
 from controller.reconcile import logs, webhooks
+from controller.reconcile.http import HttpServer, Limits, Reply, Request, Route
 from controller.reconcile.loop import Controller, View
 from controller.reconcile.passes import findings_of
 from controller.schedule import calendar, calendar_formats
@@ -90,7 +98,10 @@ def status_document(controller: Controller) -> dict[str, Any]:
 
 
 def _ready(controller: Controller) -> bool:
-    return controller.ready or (controller.elector is not None and not controller.leading)
+    """Ready: the last passes did not keep failing; a standby is ready to take over."""
+    if controller.elector is not None and not controller.leading:
+        return True
+    return controller.ready and controller.healthy
 
 
 def calendar_ics(view: View) -> bytes | None:
@@ -107,107 +118,175 @@ class Server:
     """Serves `controller` on (host, port); port 0 picks a free one."""
 
     def __init__(
-        self, controller: Controller, host: str, port: int, webhook_secret: str | None
+        self,
+        controller: Controller,
+        host: str,
+        port: int,
+        webhook_secret: Callable[[], str | None],
+        limits: Limits | None = None,
     ) -> None:
         self.controller = controller
         self.secret = webhook_secret
-        self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+        self._renders = _Renders(controller)
+        self._deliveries = _Deliveries()
+        self._rejections = _RateLimitedLog(60.0)
+        routes = {
+            ("GET", "/healthz"): Route(self._healthz, inline=True),
+            ("GET", "/readyz"): Route(self._readyz, inline=True),
+            ("GET", "/metrics"): Route(self._metrics),
+            ("GET", "/calendar.ics"): Route(self._calendar),
+            ("GET", "/api/status"): Route(self._status),
+            ("POST", "/webhook"): Route(self._webhook),
+        }
+        self.http = HttpServer(routes, host, port, limits or Limits(max_body=webhooks.MAX_BODY))
 
     @property
     def port(self) -> int:
-        return int(self.httpd.server_address[1])
+        return self.http.port
 
     def start(self) -> Server:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.stop()
 
+    # -- endpoints -------------------------------------------------------------------
 
-def _handler_for(server: Server) -> type[BaseHTTPRequestHandler]:
-    controller = server.controller
+    def _healthz(self, _: Request) -> Reply:
+        ok = self.controller.live
+        return Reply(200 if ok else 500, b"ok\n" if ok else b"the loop is dead or stuck\n")
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "relctl"
-        protocol_version = "HTTP/1.1"
-        timeout = 15  # seconds a client may take to send its request: no slow-client hold-ups
+    def _readyz(self, _: Request) -> Reply:
+        ready = _ready(self.controller)
+        return Reply(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Request lines are not logged: probes and scrapes would drown the log."""
+    def _metrics(self, _: Request) -> Reply:
+        return Reply(200, self.controller.metrics.text(), CONTENT_TYPE_LATEST)
 
-        def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def _calendar(self, _: Request) -> Reply:
+        data = self._renders.calendar()
+        if data is None:
+            return Reply(503, b"no manifests loaded yet\n")
+        return Reply(200, data, "text/calendar; charset=utf-8")
 
-        def do_HEAD(self) -> None:
-            self.do_GET()
+    def _status(self, _: Request) -> Reply:
+        return Reply(200, self._renders.status(), "application/json")
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                ok = controller.alive
-                self._send(200 if ok else 500, b"ok\n" if ok else b"the loop died\n")
-            elif path == "/readyz":
-                ready = _ready(controller)
-                self._send(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
-            elif path == "/metrics":
-                self._send(200, controller.metrics.text(), CONTENT_TYPE_LATEST)
-            elif path == "/calendar.ics":
-                data = calendar_ics(controller.view)
-                if data is None:
-                    self._send(503, b"no manifests loaded yet\n")
-                else:
-                    self._send(200, data, "text/calendar; charset=utf-8")
-            elif path == "/api/status":
-                body = json.dumps(status_document(controller), indent=2).encode()
-                self._send(200, body, "application/json")
-            else:
-                self._send(404, b"not found\n")
-
-        def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != "/webhook":
-                self._send(404, b"not found\n")
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or "0")
-            except ValueError:
-                length = -1
-            if length < 0 or length > webhooks.MAX_BODY:
-                self.close_connection = True
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"body too large\n")
-                return
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            verdict = webhooks.verify(headers, body, server.secret)
-            event = headers.get("x-github-event") or headers.get("x-gitlab-event") or ""
-            if not verdict.ok:
-                controller.metrics.webhooks.labels("rejected").inc()
+    def _webhook(self, request: Request) -> Reply:
+        controller = self.controller
+        headers = request.headers
+        try:
+            secret = self.secret()
+        except RelctlError as exc:
+            log.error("the webhook secret cannot be read", extra=logs.fields(error=str(exc)))
+            secret = None
+        verdict = webhooks.verify(headers, request.body, secret)
+        event = headers.get("x-github-event") or headers.get("x-gitlab-event") or ""
+        if not verdict.ok:
+            controller.metrics.webhooks.labels("rejected").inc()
+            suppressed = self._rejections.allow()
+            if suppressed is not None:
                 log.warning(
                     "webhook rejected",
-                    extra=logs.fields(reason=verdict.reason, provider=verdict.provider),
+                    extra=logs.fields(
+                        reason=verdict.reason,
+                        provider=verdict.provider,
+                        peer=request.peer,
+                        alsoRejectedSinceLastLog=suppressed,
+                    ),
                 )
-                self._send(401, f"{verdict.reason}\n".encode())
-                return
-            controller.metrics.webhooks.labels("accepted").inc()
-            try:
-                what = controller.request_pass(f"{verdict.provider} {event}".strip())
-            except RelctlError as exc:
-                log.warning("webhook accepted, but no pass", extra=logs.fields(error=str(exc)))
-                self._send(503, b"verified, but the leader could not be asked for a pass\n")
-                return
-            log.info(
-                "webhook accepted",
-                extra=logs.fields(provider=verdict.provider, event=event, outcome=what),
-            )
-            self._send(202, f"{what}\n".encode())
+            return Reply(401, f"{verdict.reason}\n".encode())
+        if not self._deliveries.first(headers, request.body):
+            controller.metrics.webhooks.labels("duplicate").inc()
+            return Reply(200, b"duplicate delivery: ignored\n")
+        controller.metrics.webhooks.labels("accepted").inc()
+        try:
+            what = controller.request_pass(f"{verdict.provider} {event}".strip())
+        except RelctlError as exc:
+            log.warning("webhook accepted, but no pass", extra=logs.fields(error=str(exc)))
+            return Reply(503, b"verified, but the leader could not be asked for a pass\n")
+        log.info(
+            "webhook accepted",
+            extra=logs.fields(provider=verdict.provider, event=event, outcome=what),
+        )
+        return Reply(202, f"{what}\n".encode())
 
-    return Handler
+
+class _Renders:
+    """The heavy bodies, rendered once per view of the loop (a pass replaces the view
+    whole) and shared by every request that asks meanwhile: a flood costs one render."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self._lock = threading.Lock()
+        self._calendar: tuple[object, bytes | None] | None = None
+        self._status: tuple[tuple[object, ...], bytes] | None = None
+
+    def calendar(self) -> bytes | None:
+        view = self.controller.view
+        with self._lock:
+            if self._calendar is None or self._calendar[0] is not view:
+                self._calendar = (view, calendar_ics(view))
+            return self._calendar[1]
+
+    def status(self) -> bytes:
+        controller = self.controller
+        key = (
+            controller.view,
+            controller.leading,
+            _ready(controller),
+            controller.reconciler.invalid,
+        )
+        with self._lock:
+            if self._status is None or self._status[0] != key:
+                body = json.dumps(status_document(controller), indent=2).encode()
+                self._status = (key, body)
+            return self._status[1]
+
+
+class _Deliveries:
+    """Verified deliveries seen lately, by delivery id and by body: a replayed capture
+    (same body, any headers) or a redelivery triggers no second pass."""
+
+    def __init__(self, size: int = 1024, window: float = 3600.0) -> None:
+        self.size, self.window = size, window
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, headers: Mapping[str, str], body: bytes) -> bool:
+        keys = [f"body:{hashlib.sha256(body).hexdigest()}"]
+        for name in ("x-github-delivery", "x-gitlab-event-uuid", "idempotency-key"):
+            if headers.get(name):
+                keys.append(f"{name}:{headers[name]}")
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) > self.size or next(iter(self._seen.values())) < now - self.window
+            ):
+                self._seen.popitem(last=False)
+            if any(k in self._seen for k in keys):
+                return False
+            for key in keys:
+                self._seen[key] = now
+            return True
+
+
+class _RateLimitedLog:
+    """At most one line per `every` seconds; says how many were left out."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._last = float("-inf")
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def allow(self) -> int | None:
+        """The number left out since the last line when a line may be written, else None."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.every:
+                self._suppressed += 1
+                return None
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+            return suppressed

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from controller.errors import RelctlError
+
 DEFAULT_STATUSES = {
     "To Do": "new",
     "Open": "new",
@@ -272,8 +274,21 @@ class JiraState:
                 )
 
     def seed_file(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        self.seed(data)
+        """Seed from a YAML file; anything else is a `SeedError` naming the file."""
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SeedError(f"{path}: not a YAML seed file ({type(exc).__name__})") from None
+        if not isinstance(data, dict):
+            raise SeedError(f"{path}: a seed file is a mapping of users, workflow, projects")
+        try:
+            self.seed(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SeedError(f"{path}: malformed seed ({type(exc).__name__}: {exc})") from None
+
+
+class SeedError(RelctlError):
+    """A seed file that cannot seed the emulator."""
 
 
 def _date(value: Any) -> date | None:

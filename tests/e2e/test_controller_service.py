@@ -6,6 +6,7 @@ release with nothing done twice)."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from collections import Counter
@@ -41,7 +42,13 @@ def set_clock(world: World, path: Path, when: str) -> None:
     path.write_text(when, encoding="utf-8")
 
 
-def post(replica: Replica, headers: dict[str, str], body: bytes = b'{"ref":"refs/heads/main"}'):  # type: ignore[no-untyped-def]
+DELIVERIES = itertools.count(1)
+
+
+def post(replica: Replica, headers: dict[str, str], body: bytes | None = None):  # type: ignore[no-untyped-def]
+    """A delivery; each push has a body of its own (its `after` commit), as on a git host."""
+    if body is None:
+        body = b'{"ref":"refs/heads/main","after":"%d"}' % next(DELIVERIES)
     return replica.http.post("/webhook", content=body, headers=headers)
 
 
@@ -81,8 +88,8 @@ def test_webhooks_metrics_and_an_invalid_commit(world: World, tmp_path: Path) ->
         body = b'{"ref":"refs/heads/main"}'
         rejected = [
             post(solo, {}),
-            post(solo, {"X-Hub-Signature-256": sign("not-the-secret", body)}),
-            post(solo, {"X-Hub-Signature-256": sign(SECRET, body + b" ")}),
+            post(solo, {"X-Hub-Signature-256": sign("not-the-secret", body)}, body),
+            post(solo, {"X-Hub-Signature-256": sign(SECRET, body + b" ")}, body),
             post(solo, {"X-Gitlab-Token": "not-the-secret"}),
         ]
         assert [r.status_code for r in rejected] == [401] * 4
@@ -90,7 +97,9 @@ def test_webhooks_metrics_and_an_invalid_commit(world: World, tmp_path: Path) ->
         time.sleep(1.0)
         assert solo.passes() == 1  # nothing was triggered
 
-        accepted = post(solo, {"X-Hub-Signature-256": sign(SECRET, body), "X-GitHub-Event": "push"})
+        accepted = post(
+            solo, {"X-Hub-Signature-256": sign(SECRET, body), "X-GitHub-Event": "push"}, body
+        )
         assert accepted.status_code == 202
         wait_for("the webhook's pass", lambda: solo.passes() == 2)
         assert post(solo, {"X-Gitlab-Token": SECRET}).status_code == 202

@@ -1,7 +1,10 @@
 """Crash safety: `relctl reconcile --once` as a process, killed with SIGKILL right after
-each of its writes lands in Jira or the cluster (before it hears the reply), then
-restarted at the same instant, through a release's whole life. The end state has no
-duplicate Jira version, comment, rollout or decision record."""
+each of its writes lands in Jira or the cluster (before it hears the reply), and at each
+step of recording in git (before its commit lands, after it lands but before the work
+tree is written, before the push, after the push lands but before it is acknowledged),
+with a push the remote refuses once; then restarted at the same instant, through a
+release's whole life. The end state has no duplicate Jira version, comment, rollout or
+decision record, and every record reached the remote."""
 
 from __future__ import annotations
 
@@ -43,7 +46,82 @@ class Killer:
                 os.kill(self.process.pid, signal.SIGKILL)
 
 
-def reconcile(world: World, killer: Killer, when: str) -> int:
+GIT_STAGES = ("prepared", "committed", "pre-push", "post-receive", "rejected")
+KILL_HOOK = """#!/bin/sh
+# Kills the relctl process named in the arm file, once: a crash at this step of git.
+arm="{arm}"
+{condition}
+[ -f "$arm" ] || exit 0
+pid=$(cat "$arm"); rm -f "$arm"; echo "$pid {stage}" >> "{fired}"
+kill -9 "$pid" 2>/dev/null
+exit 1
+"""
+
+
+class GitKills:
+    """Git hooks that kill the pass (or refuse its push) at one armed stage."""
+
+    def __init__(self, world: World, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir()
+        self.fired = folder / "fired"
+        self.fired.touch()
+        self.armed: str | None = None
+        self._round = 0
+        main = "refs/heads/main"
+        controller = world.controller / ".git" / "hooks"
+        self._hook(
+            controller / "reference-transaction",
+            "$1",
+            f'read -r old new ref; [ "$ref" = "{main}" ] || exit 0',
+        )
+        self._hook(controller / "pre-push", "pre-push", "")
+        remote = world.remote / "hooks"
+        self._hook(remote / "post-receive", "post-receive", "")
+        (remote / "pre-receive").write_text(
+            "#!/bin/sh\n"
+            f'arm="{folder}/rejected"\n'
+            'read -r old new ref; [ -f "$arm" ] || exit 0\n'
+            '[ "$(git log -1 --format=%an "$new")" = relctl ] || exit 0\n'
+            f'rm -f "$arm"; echo "- rejected" >> "{self.fired}"\n'
+            "echo 'main is frozen for a moment' >&2; exit 1\n"
+        )
+        (remote / "pre-receive").chmod(0o755)
+
+    def _hook(self, path: Path, stage: str, condition: str) -> None:
+        text = KILL_HOOK.format(
+            arm=f"{self.folder}/{stage}", condition=condition, stage=stage, fired=self.fired
+        )
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def arm(self, stage: str | None) -> None:
+        self.armed = stage
+        for name in GIT_STAGES:
+            (self.folder / name).unlink(missing_ok=True)
+        if stage == "rejected":
+            (self.folder / stage).touch()
+
+    def started(self, pid: int) -> None:
+        """A new process: the armed stage kills it, unless it already fired this round."""
+        if self.armed in (None, "rejected") or self.armed in self.fired_stages(since=self.round):
+            return
+        (self.folder / self.armed).write_text(str(pid))
+
+    def fired_stages(self, since: int = 0) -> list[str]:
+        lines = self.fired.read_text().splitlines()[since:]
+        return [line.split()[1] for line in lines]
+
+    @property
+    def round(self) -> int:
+        return self._round
+
+    def new_round(self, stage: str | None) -> None:
+        self._round = len(self.fired.read_text().splitlines())
+        self.arm(stage)
+
+
+def run_passes(world: World, killer: Killer, when: str, kills: GitKills | None = None) -> int:
     """Run passes at `when` until one finishes; returns how many were killed."""
     world.set_time(at(when))
     killed = 0
@@ -58,6 +136,8 @@ def reconcile(world: World, killer: Killer, when: str) -> int:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+            if kills is not None:
+                kills.started(killer.process.pid)
         out, _ = killer.process.communicate(timeout=120)
         if killer.process.returncode == -signal.SIGKILL:
             killed += 1
@@ -74,6 +154,18 @@ def test_killed_at_every_write_converges_without_duplicates(tmp_path: Path) -> N
         world.jira.after_write = killer
         for cluster in world.clusters.values():
             cluster.after_write = killer
+        kills = GitKills(world, tmp_path / "git-kills")
+        stages = iter(GIT_STAGES)
+        stage = next(stages)
+
+        def reconcile(world: World, killer: Killer, when: str) -> int:
+            # One git stage armed at a time, until it has fired; then the next one.
+            nonlocal stage
+            if stage is not None and stage in kills.fired_stages():
+                stage = next(stages, None)
+            kills.new_round(stage)
+            return run_passes(world, killer, when, kills)
+
         reconcile(world, killer, "2026-11-23T12:00:00+01:00")
         reconcile(world, killer, "2026-12-07T09:00:00+01:00")
         world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
@@ -98,8 +190,13 @@ def test_killed_at_every_write_converges_without_duplicates(tmp_path: Path) -> N
             time.sleep(0.3)
         reconcile(world, killer, "2026-12-10T15:00:00+01:00")
         reconcile(world, killer, "2026-12-10T15:01:00+01:00")
+        kills.new_round(None)
+        run_passes(world, killer, "2026-12-10T15:02:00+01:00", kills)  # pushes what is left
 
         assert len(killer.kills) >= 20, killer.kills  # every action boundary was hit
+        assert set(kills.fired_stages()) == set(GIT_STAGES), kills.fired_stages()
+        assert git(world.controller, "status", "--porcelain") == ""
+        assert git(world.controller, "rev-parse", "HEAD") == git(world.remote, "rev-parse", "main")
         status = from_yaml(git(world.remote, "show", "main:status/releases/shop-2026-25.yaml"), "x")
         kinds = [d.decision.value for d in status.decisions]
         assert kinds == ["NO_GO", "GO", "ROLLOUT", "DEPLOYED", "RELEASED"]

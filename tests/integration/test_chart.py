@@ -28,6 +28,7 @@ CUSTOM = {
         "leaderElection": {"enabled": True, "leaseDuration": 20, "retryPeriod": 3},
         "extraArgs": ["--log-level=debug"],
     },
+    "jira": {"url": "https://shop.atlassian.net"},
     "secrets": {
         "jira": {"existingSecret": "relctl-jira"},
         "git": {"existingSecret": "relctl-git"},
@@ -160,6 +161,7 @@ def test_custom_values_render() -> None:
         "key": "token",
     }
     assert env["RELCTL_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "relctl-webhook"
+    assert env["RELCTL_JIRA_URL"]["value"] == "https://shop.atlassian.net"  # the chart's, only
     assert env["GIT_CONFIG_VALUE_0"]["value"] == "store --file=/etc/relctl/git/.git-credentials"
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["git-credentials"]["readOnly"] is True

@@ -5,9 +5,11 @@ version writes, comments and transitions."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,7 +32,6 @@ def config(flavor: str, page_size: int = 100) -> JiraConfig:
             "url": "https://jira.invalid",
             "flavor": flavor,
             "pageSize": page_size,
-            "auth": {"email": {"env": "RELCTL_JIRA_EMAIL"}, "token": {"env": "RELCTL_JIRA_TOKEN"}},
             "categories": {
                 "breakingField": "customfield_10042",
                 "migrationField": "customfield_10043",
@@ -161,8 +162,50 @@ def test_bad_credentials_name_the_credential_not_the_secret(jira: JiraSandbox) -
 
 
 def test_missing_secret_is_reported(jira: JiraSandbox) -> None:
-    with pytest.raises(AdapterError, match="RELCTL_JIRA_TOKEN is not set"):
-        settings_from(config(jira.state.flavor), {"RELCTL_JIRA_EMAIL": "a@b"})
+    env = {"RELCTL_JIRA_EMAIL": "a@b", "RELCTL_JIRA_URL": jira.url}
+    with pytest.raises(
+        AdapterError, match=r"needs \$RELCTL_JIRA_TOKEN \(or \$RELCTL_JIRA_TOKEN_FILE"
+    ):
+        settings_from(config(jira.state.flavor), env)
+
+
+def test_the_url_comes_from_the_deployment_not_the_repository(jira: JiraSandbox) -> None:
+    # relctl.yaml names https://jira.invalid: it is never where credentials go.
+    with pytest.raises(AdapterError, match=r"set \$RELCTL_JIRA_URL"):
+        settings_from(config(jira.state.flavor), ENV)
+    settings = settings_from(config(jira.state.flavor), ENV, url=jira.url)
+    assert settings.url == jira.url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://relctl:t0ps3cret@127.0.0.1:9", "https://:t0ps3cret@jira.example"]
+)
+def test_credentials_in_the_url_are_refused_and_not_echoed(url: str) -> None:
+    with pytest.raises(AdapterError) as refused:
+        settings_from(config("cloud"), {**ENV, "RELCTL_JIRA_URL": url})
+    assert "carries credentials" in str(refused.value)
+    assert "t0ps3cret" not in str(refused.value)
+
+
+def test_secret_files_are_confined_to_the_secrets_folder(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "secrets", tmp_path / "repo"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / "token").write_text("t0ps3cret\n")
+    (outside / ".git-credentials").write_text("https://u:git-token@host\n")
+    base = {"RELCTL_JIRA_URL": "https://jira.example", "RELCTL_JIRA_EMAIL": "a@b"}
+    env = {**base, "RELCTL_SECRETS_DIR": str(folder)}
+    good = settings_from(config("cloud"), {**env, "RELCTL_JIRA_TOKEN_FILE": str(folder / "token")})
+    assert good.token == "t0ps3cret"
+    sneaky = str(folder / ".." / "repo" / ".git-credentials")
+    with pytest.raises(AdapterError, match=r"outside \$RELCTL_SECRETS_DIR") as refused:
+        settings_from(config("cloud"), {**env, "RELCTL_JIRA_TOKEN_FILE": sneaky})
+    assert "git-token" not in str(refused.value)
+    with pytest.raises(AdapterError, match="set one"):
+        settings_from(
+            config("cloud"),
+            {**env, "RELCTL_JIRA_TOKEN": "x", "RELCTL_JIRA_TOKEN_FILE": str(folder / "token")},
+        )
 
 
 def test_unknown_project_is_named(jira: JiraSandbox) -> None:
@@ -323,3 +366,44 @@ def test_incremental_watermark_is_written_in_the_account_time_zone() -> None:
         assert [i["key"] for i in answer.json()["issues"]] == ["PAY-2"]
         assert second.requests == 1
         assert len(second.issues) == 10
+
+
+def late_answers(sandbox: JiraSandbox, writes: int, delay: float) -> list[str]:
+    """The next `writes` writes are applied, but answered only after `delay` seconds."""
+    slowed: list[str] = []
+
+    def after_write(method: str, path: str) -> None:
+        if len(slowed) < writes:
+            slowed.append(f"{method} {path}")
+            threading.Event().wait(delay)  # the reply comes late: a slow server
+
+    sandbox.after_write = after_write
+    return slowed
+
+
+def test_a_comment_answered_late_is_posted_once(jira: JiraSandbox) -> None:
+    jira.state.add_project("PAY")
+    issue = jira.state.add_issue("PAY", "Ship it")
+    slowed = late_answers(jira, writes=3, delay=1.0)
+    settings = dataclasses.replace(
+        settings_from(config(jira.state.flavor), {**ENV, "RELCTL_JIRA_URL": jira.url}),
+        timeout=0.3,
+    )
+    with JiraClient(settings, sleep=lambda _: None) as jc:
+        jc.comment(issue.key, "Released in 2026.25 <!-- relctl:x -->", marker="relctl:x")
+    assert len(slowed) == 1  # the first POST landed; the retry found it and posted nothing
+    assert len(jira.state.issues[issue.key].comments) == 1
+
+
+def test_a_version_created_but_answered_late_is_created_once(jira: JiraSandbox) -> None:
+    jira.state.add_project("PAY")
+    slowed = late_answers(jira, writes=1, delay=1.0)
+    settings = dataclasses.replace(
+        settings_from(config(jira.state.flavor), {**ENV, "RELCTL_JIRA_URL": jira.url}),
+        timeout=0.3,
+    )
+    with JiraClient(settings, sleep=lambda _: None) as jc:
+        version = jc.create_version("PAY", "2026.25")
+    assert version.name == "2026.25"
+    assert slowed == ["POST " + jc.path("version")]
+    assert [v.name for v in jira.state.versions.values()] == ["2026.25"]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from controller.adapters.jira import JiraError
 from controller.errors import Disposition, RelctlError
 from controller.reconcile import logs, webhooks
 from controller.reconcile.loop import Controller, Timing, file_clock
@@ -121,3 +124,70 @@ def test_json_log_lines_carry_the_pass_id() -> None:
         "result": "done",
     }
     assert datetime.fromisoformat(second["time"]).tzinfo is not None
+
+
+def _waiting(seconds: float) -> PassReport:
+    error = JiraError("Jira answered 429", disposition=Disposition.WAITING, retry_after=seconds)
+    return PassReport(1, datetime.now(UTC), error=error)
+
+
+def test_a_retry_after_is_waited_out_not_backed_off(tmp_path: Path) -> None:
+    controller = _controller(tmp_path, interval=60)
+    controller._failures = 1
+    assert controller._delay(_waiting(300)) == 300  # not 5 s, 10 s, 20 s ...
+    assert controller._delay(_waiting(10**9)) == 3600  # a capped hint, asked again then
+
+
+class Scripted(Reconciler):
+    """A reconciler whose passes report what the test says; it records when each ran."""
+
+    def __init__(self, root: Path, reports: list[PassReport]) -> None:
+        super().__init__(root, {})
+        self.reports = reports
+        self.ran: list[float] = []
+        self.second = threading.Event()
+
+    def run(self, now: datetime, **_: object) -> PassReport:  # type: ignore[override]
+        self.ran.append(time.monotonic())
+        if len(self.ran) >= 2:
+            self.second.set()
+        return self.reports.pop(0) if self.reports else PassReport(9, now)
+
+
+def test_webhooks_do_not_cut_a_retry_after_short(tmp_path: Path) -> None:
+    reconciler = Scripted(tmp_path, [_waiting(1.0)])
+    controller = Controller(reconciler, timing=Timing(interval=3600, backoff=0.1))
+    runner = threading.Thread(target=controller.run)
+    runner.start()
+    try:
+        for _ in range(50):  # a flood of verified webhooks during the wait
+            controller.request_pass("github push")
+        assert reconciler.second.wait(10)
+    finally:
+        controller.stop()
+        runner.join(10)
+    first, second = reconciler.ran[:2]
+    assert second - first >= 1.0
+    assert len(reconciler.ran) == 2  # the flood made one pass, when the wait was over
+
+
+def test_a_replica_whose_passes_keep_failing_is_not_ready(tmp_path: Path) -> None:
+    failing = [PassReport(n, datetime.now(UTC), error=RelctlError("boom")) for n in range(3)]
+    controller = Controller(
+        Scripted(tmp_path, [PassReport(0, datetime.now(UTC)), *failing]),
+        timing=Timing(interval=3600, give_up_after=3),
+    )
+    controller._pass()
+    assert controller.ready and controller.healthy
+    controller._pass()
+    controller._pass()
+    assert controller.ready  # two failures: still ready
+    controller._pass()
+    assert not controller.ready and not controller.healthy
+
+
+def test_a_stuck_loop_is_not_live(tmp_path: Path) -> None:
+    controller = Controller(Reconciler(tmp_path, {}), timing=Timing(interval=60, pass_deadline=1))
+    assert controller.live
+    controller.heartbeat -= 1 + 60 + 121
+    assert not controller.live
