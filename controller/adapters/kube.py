@@ -98,6 +98,9 @@ class KubeCluster:
         """A client for this cluster alone (never the process-wide default)."""
         try:
             configuration = client.Configuration()
+            # One retry of a failed connection (a pooled one may have gone stale); more
+            # would multiply the deadline of a black-holed cluster.
+            configuration.retries = 1
             if settings.in_cluster:
                 config.load_incluster_config(client_configuration=configuration)
                 return cls(name, TimedApiClient(configuration))
@@ -109,6 +112,7 @@ class KubeCluster:
                 client_configuration=configuration,
                 persist_config=False,
             )
+            configuration.retries = 1
             api = TimedApiClient(configuration)
         except (config.ConfigException, OSError, ValueError) as exc:
             where = (

@@ -96,7 +96,8 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
     (in enforce mode), and commit the decisions under the status path.
 
     For the continuous loop, use `relctl controller`. Exit status: 0 the pass succeeded,
-    1 it failed or an action failed (the next pass resumes).
+    1 it failed, an action failed (the next pass resumes), or a release was left alone
+    because its status file is not a relctl record.
     """
     del once
     now = options.parse_now(at_text)
@@ -126,7 +127,7 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
     )
     if report.error is not None:
         raise click.ClickException(str(report.error))
-    if not report.ok:
+    if not report.ok or report.frozen:
         raise SystemExit(1)
 
 

@@ -117,7 +117,6 @@ def test_a_leader_whose_passes_keep_failing_hands_over(tmp_path: Path) -> None:
             adapters = connect(config, {**env, "KUBECONFIG": str(blind_config)})
             for cluster in adapters.clusters.values():
                 cluster.set_timeout(0.3, 0.3)
-                cluster.api.configuration.retries = 0
             return adapters
 
         def replica(name: str, reconciler: Reconciler) -> Controller:

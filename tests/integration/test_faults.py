@@ -98,7 +98,6 @@ def test_a_cluster_unreachable_fails_in_bounded_time(tmp_path: Path, kind: str) 
         settings = ClusterConfig(context="c", kubeconfig=str(kubeconfig(tmp_path, fault.url)))
         cluster = KubeCluster.connect("prod", settings)
         cluster.set_timeout(1.0, 1.0)
-        cluster.api.configuration.retries = 0
         started = time.monotonic()
         with pytest.raises(KubeError) as error:
             cluster.observe(["shop"])
@@ -154,3 +153,12 @@ def test_a_git_remote_unreachable_fails_in_bounded_time(tmp_path: Path, kind: st
     assert error.value.disposition is Disposition.TRANSIENT
     if kind == "black-hole":
         assert "no answer within 2 s" in str(error.value)
+
+
+def test_clusters_retry_a_failed_connection_once(tmp_path: Path) -> None:
+    settings = ClusterConfig(
+        context="c", kubeconfig=str(kubeconfig(tmp_path, "http://127.0.0.1:9"))
+    )
+    cluster = KubeCluster.connect("prod", settings)
+    assert cluster.api.configuration.retries == 1
+    cluster.close()

@@ -190,7 +190,7 @@ def test_health_answers_fast_under_a_flood(server: Server) -> None:
                 assert http.get("/healthz").status_code == 200
                 timings.append(time.monotonic() - started)
         stop.set()
-    # Generous bounds for a noisy machine; bench/http.py measures the real figures.
+    # Generous bounds for a noisy machine; bench/http_server.py measures the real figures.
     assert statistics.median(timings) < 0.25
     assert max(timings) < 1.0
 

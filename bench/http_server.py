@@ -10,7 +10,7 @@ median, p99 and max latency, and how many slow connections are still open at the
 Scenarios: no load; 16 clients flooding /api/status; 100 concurrent /calendar.ics
 requests, again and again; 100 slowloris connections (a header byte every second).
 
-    .venv/bin/python bench/http.py [--seconds 10]
+    .venv/bin/python bench/http_server.py [--seconds 10]
 """
 
 from __future__ import annotations
@@ -124,8 +124,12 @@ def probe(port: int, seconds: float) -> list[float]:
 
 
 def open_connections(port: int) -> int:
+    """Established connections whose server end is `port`."""
     out = subprocess.run(["ss", "-tn", "state", "established"], capture_output=True, text=True)
-    return sum(f"127.0.0.1:{port} " in line for line in out.stdout.splitlines())
+    return sum(
+        len(parts) >= 4 and parts[2] == f"127.0.0.1:{port}"
+        for parts in (line.split() for line in out.stdout.splitlines()[1:])
+    )
 
 
 def scenario(impl: str, kind: str, seconds: float) -> dict[str, float]:
