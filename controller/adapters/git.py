@@ -26,7 +26,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import git
@@ -54,13 +54,6 @@ class GitError(AdapterError):
 class Commit:
     sha: str
     message: str
-
-
-@dataclass
-class Recovery:
-    """What `recover` and `sync` had to repair, for the pass's report."""
-
-    actions: list[str] = field(default_factory=list)
 
 
 Trailers = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -131,42 +124,13 @@ class StatusRepository:
         timeout: float = LOCAL_TIMEOUT,
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
-        disposition: Disposition = Disposition.TRANSIENT,
     ) -> str:
+        """Run git in the work tree with a deadline; its output, or GitError (transient).
+        Commits it makes (a rebase's) are the controller's: a pod has no git config."""
         identity = ["-c", f"user.name={self.actor.name}", "-c", f"user.email={self.actor.email}"]
-        try:
-            if stdin is not None:
-                return self._piped([*identity, *args], stdin, timeout, env)
-            return str(
-                self.repo.git.execute(
-                    ["git", *identity, *args],
-                    kill_after_timeout=timeout,
-                    env={**self._env, **(env or {})},
-                )
-            )
-        except git.GitCommandError as exc:
-            raise GitError(
-                f"git {args[0]} failed: {_stderr(exc, timeout)}", disposition=disposition
-            ) from None
-
-    def _piped(
-        self, args: list[str], stdin: str, timeout: float, env: Mapping[str, str] | None
-    ) -> str:
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=self.workdir,
-                input=stdin.encode(),
-                capture_output=True,
-                timeout=timeout,
-                env={**self._env, **(env or {})},
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise git.GitCommandError(args, -9, f"timed out after {timeout:g} s") from None
-        if done.returncode != 0:
-            raise git.GitCommandError(args, done.returncode, done.stderr.decode(errors="replace"))
-        return done.stdout.decode().strip()
+        return run_git(
+            [*identity, *args], self.workdir, timeout, stdin=stdin, env={**self._env, **(env or {})}
+        )
 
     def has_remote(self) -> bool:
         """Whether the configured remote exists. A repository with remotes but not this
@@ -215,14 +179,15 @@ class StatusRepository:
         finally:
             handle.close()
 
-    def recover(self) -> Recovery:
+    def recover(self) -> list[str]:
         """Bring the work folder back to HEAD + nothing: remove stale git locks, abort an
-        interrupted rebase, merge or cherry-pick, discard uncommitted status files. Call
-        inside `exclusive()`. Files outside the status path are left as they are."""
-        done = Recovery()
+        interrupted rebase, merge or cherry-pick, discard uncommitted status files; says
+        what it repaired. Call inside `exclusive()`. Files outside the status path are
+        left as they are."""
+        done: list[str] = []
         for lock in self._stale_locks():
             lock.unlink(missing_ok=True)
-            done.actions.append(f"removed the stale lock {lock.relative_to(self.git_dir)}")
+            done.append(f"removed the stale lock {lock.relative_to(self.git_dir)}")
         for folder in IN_PROGRESS:
             if (self.git_dir / folder).exists():
                 try:
@@ -230,15 +195,15 @@ class StatusRepository:
                 except GitError:
                     shutil.rmtree(self.git_dir / folder, ignore_errors=True)
                     self._git("reset", "--hard", "ORIG_HEAD")
-                done.actions.append("aborted an interrupted rebase")
+                done.append("aborted an interrupted rebase")
                 break
         for marker, command in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick")):
             if (self.git_dir / marker).exists():
                 self._git(command, "--abort")
-                done.actions.append(f"aborted an interrupted {command}")
+                done.append(f"aborted an interrupted {command}")
         if self.repo.head.is_detached and self.branch in self.repo.heads:
             self._git("checkout", "-q", "--force", self.branch)
-            done.actions.append(f"checked out {self.branch} again")
+            done.append(f"checked out {self.branch} again")
         status_path = self.settings.status_path
         dirty = self._git("status", "--porcelain", "--untracked-files=all", "--", status_path)
         if dirty:
@@ -246,7 +211,7 @@ class StatusRepository:
             if self._git("ls-tree", "--name-only", "HEAD", "--", status_path):
                 self._git("checkout", "-q", "HEAD", "--", status_path)
             self._git("clean", "-fdq", "--", status_path)
-            done.actions.append(
+            done.append(
                 f"discarded {len(dirty.splitlines())} uncommitted change(s) under "
                 f"{status_path}/ (a killed pass's; this pass plans them again)"
             )
@@ -261,13 +226,8 @@ class StatusRepository:
         return sorted(found)
 
     def sync(self) -> str:
-        """Recover, fetch the branch and rebase onto it; returns the new HEAD."""
-        self.recover()
+        """Fetch the branch and rebase onto it (after `recover`); returns the new HEAD."""
         self.fetch()
-        return self.sync_fetched()
-
-    def sync_fetched(self) -> str:
-        """Rebase onto the remote branch as last fetched; returns the new HEAD."""
         self._rebase()
         return self.head()
 
@@ -306,6 +266,7 @@ class StatusRepository:
         base = self._git("merge-base", ours, upstream)
         status_path = self.settings.status_path
         touched = self._git("diff", "--name-only", "-z", base, ours, "--", status_path)
+        # relctl never deletes a record: every path our commits touched is in ours.
         paths = [p for p in touched.split("\0") if p]
         outside = self._git("diff", "--name-only", base, ours, "--", ".", f":!{status_path}")
         if outside:
@@ -314,12 +275,7 @@ class StatusRepository:
                 f"replayed onto {upstream}: {problem}",
                 disposition=Disposition.STALLED,
             )
-        contents: dict[str, str | None] = {}
-        for path in paths:
-            try:
-                contents[path] = self._git("show", f"{ours}:{path}")
-            except GitError:
-                contents[path] = None  # our commits deleted it
+        contents = {path: self._git("show", f"{ours}:{path}") for path in paths}
         messages = self._git("log", "--format=%B%x00", f"{base}..{ours}").split("\0")
         self._git("reset", "-q", "--hard", upstream)
         subjects = [m.strip().splitlines()[0] for m in messages if m.strip()]
@@ -352,7 +308,7 @@ class StatusRepository:
     ) -> Commit | None:
         """Commit `files` (relative to the status directory), if anything changed, then
         write them to the work tree. Nothing outside the status directory is touched."""
-        changed: dict[str, str | None] = {}
+        changed: dict[str, str] = {}
         for relative, text in files.items():
             self.path_for(relative)  # confined to the status directory, or GitError
             literal = self.status_dir / PurePosixPath(relative)
@@ -366,28 +322,19 @@ class StatusRepository:
         return self._commit(changed, subject, body, trailers or {})
 
     def _commit(
-        self, files: Mapping[str, str | None], subject: str, body: str, trailers: Trailers
+        self, files: Mapping[str, str], subject: str, body: str, trailers: Trailers
     ) -> Commit:
-        """One commit of `files` (work-tree-relative; None deletes) on top of HEAD, built in
+        """One commit of `files` (work-tree-relative) on top of HEAD, built in
         a temporary index, the branch moved only if HEAD did not move meanwhile; then the
         work tree and the real index catch up."""
         message = message_with_trailers(subject, body, trailers)
         parent = self.head()
         index = self.git_dir / f"relctl-index-{os.getpid()}"
-        env = {
-            "GIT_INDEX_FILE": str(index),
-            "GIT_AUTHOR_NAME": self.actor.name or "relctl",
-            "GIT_AUTHOR_EMAIL": self.actor.email or "relctl@localhost",
-            "GIT_COMMITTER_NAME": self.actor.name or "relctl",
-            "GIT_COMMITTER_EMAIL": self.actor.email or "relctl@localhost",
-        }
+        env = {"GIT_INDEX_FILE": str(index)}  # author and committer: `_git`'s identity
         try:
             self._git("read-tree", parent, env=env)
             lines = []
             for path, text in sorted(files.items()):
-                if text is None:
-                    lines.append(f"0 {'0' * 40}\t{path}")
-                    continue
                 blob = self._git("hash-object", "-w", "--stdin", stdin=text)
                 lines.append(f"100644 {blob}\t{path}")
             self._git("update-index", "--index-info", stdin="\n".join(lines) + "\n", env=env)
@@ -397,14 +344,7 @@ class StatusRepository:
             index.unlink(missing_ok=True)
         ref = self._git("symbolic-ref", "-q", "HEAD") if not self.repo.head.is_detached else ""
         self._git("update-ref", "-m", f"relctl: {subject}", ref or "HEAD", sha, parent)
-        present = [p for p, text in files.items() if text is not None]
-        if present:
-            self._git("checkout", "-q", "HEAD", "--", *present)
-        for path, text in files.items():
-            if text is None:
-                (self.workdir / path).unlink(missing_ok=True)
-                with contextlib.suppress(GitError):
-                    self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+        self._git("checkout", "-q", "HEAD", "--", *files)
         return Commit(sha, message)
 
     def push(self, attempts: int = 5) -> None:
@@ -437,11 +377,34 @@ class StatusRepository:
         return [Commit(c.hexsha, str(c.message)) for c in self.repo.iter_commits(max_count=limit)]
 
 
-def _stderr(exc: git.GitCommandError, timeout: float) -> str:
-    text = str(exc.stderr or "").strip()
-    if "did not complete in" in text or "timed out" in text or exc.status in (-9, 137):
-        return f"no answer within {timeout:g} s (killed)"
-    return _without_credentials(text)[:300]
+def run_git(
+    args: Sequence[str],
+    cwd: Path,
+    timeout: float,
+    *,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """`git ARGS` in `cwd`, killed after `timeout` seconds; stdout, or a transient GitError
+    whose message carries no credentials."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=None if stdin is None else stdin.encode(),
+            capture_output=True,
+            timeout=timeout,
+            env=dict(env) if env is not None else git_environment(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        problem = f"no answer within {timeout:g} s (killed)"
+    else:
+        if done.returncode == 0:
+            return done.stdout.decode(errors="replace").strip()
+        problem = _without_credentials(done.stderr.decode(errors="replace").strip())[:300]
+    verb = next((a for a in args if not a.startswith("-") and "=" not in a), "git")
+    raise GitError(f"git {verb} failed: {problem}", disposition=Disposition.TRANSIENT)
 
 
 def _without_credentials(text: str) -> str:
@@ -454,17 +417,13 @@ def clone(url: str, branch: str, into: Path) -> None:
     from git's own configuration (a credential helper over a mounted Secret), never the
     URL, so they appear in no message."""
     try:
-        git.Repo.clone_from(
-            url,
-            into,
-            branch=branch,
-            single_branch=True,
-            env=git_environment(),
-            kill_after_timeout=NETWORK_TIMEOUT * 5,
+        run_git(
+            ["clone", "--quiet", "--single-branch", "--branch", branch, url, str(into)],
+            into.parent,
+            NETWORK_TIMEOUT * 5,
         )
-    except git.GitCommandError as exc:
+    except GitError as exc:
         raise GitError(
-            f"cloning {_without_credentials(url)} ({branch}) failed: "
-            f"{_stderr(exc, NETWORK_TIMEOUT * 5)}",
+            f"cloning {_without_credentials(url)} ({branch}) failed: {exc}",
             disposition=Disposition.TRANSIENT,
         ) from None

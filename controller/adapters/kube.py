@@ -98,22 +98,17 @@ class KubeCluster:
         """A client for this cluster alone (never the process-wide default)."""
         try:
             configuration = client.Configuration()
-            # One retry of a failed connection (a pooled one may have gone stale); more
-            # would multiply the deadline of a black-holed cluster.
-            configuration.retries = 1
             if settings.in_cluster:
                 config.load_incluster_config(client_configuration=configuration)
-                return cls(name, TimedApiClient(configuration))
-            # $KUBECONFIG is read now: the client library reads it once, at import.
-            kubeconfig = settings.kubeconfig or (env or os.environ).get("KUBECONFIG") or None
-            config.load_kube_config(
-                config_file=kubeconfig,
-                context=settings.context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-            configuration.retries = 1
-            api = TimedApiClient(configuration)
+            else:
+                # $KUBECONFIG is read now: the client library reads it once, at import.
+                kubeconfig = settings.kubeconfig or (env or os.environ).get("KUBECONFIG") or None
+                config.load_kube_config(
+                    config_file=kubeconfig,
+                    context=settings.context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
         except (config.ConfigException, OSError, ValueError) as exc:
             where = (
                 "in-cluster config"
@@ -121,7 +116,10 @@ class KubeCluster:
                 else f"kubeconfig context {settings.context!r}"
             )
             raise KubeError(f"cluster {name}: cannot load the {where}: {exc}") from None
-        return cls(name, api)
+        # One retry of a failed connection (a pooled one may have gone stale); more would
+        # multiply the deadline of a black-holed cluster.
+        configuration.retries = 1
+        return cls(name, TimedApiClient(configuration))
 
     def close(self) -> None:
         self.api.close()

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -224,14 +225,7 @@ def _check_depth(text: str) -> None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-                    raise YamlProblem(
-                        "RC011",
-                        f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that",
-                        line,
-                        column,
-                    )
+                    raise _too_deep(event.start_mark)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
@@ -373,6 +367,17 @@ def _float(value: str) -> float:
     return float(value)
 
 
+def _too_deep(mark: Any) -> YamlProblem:
+    """RC011 at a libyaml or PyYAML mark (None: the start of the file)."""
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return YamlProblem(
+        "RC011",
+        f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that",
+        line,
+        column,
+    )
+
+
 def _at(node: Node, code: str, message: str) -> YamlProblem:
     mark = node.start_mark
     return YamlProblem(code, message, mark.line + 1, mark.column + 1)
@@ -383,13 +388,7 @@ def _from_marked(exc: yaml.MarkedYAMLError) -> YamlProblem:
     if "nesting depth" in str(exc.problem):
         # libyaml ≥ 0.2.6 (PyYAML 6.0.4's wheels) stops deep nesting itself, sometimes
         # before our own check sees it: the same problem, the same code.
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return YamlProblem(
-            "RC011",
-            f"nesting is deeper than {MAX_DEPTH} levels; manifests never need that",
-            line,
-            column,
-        )
+        return _too_deep(mark)
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "YAML syntax error: " + ", ".join(parts) if parts else "YAML syntax error"
     if mark is None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from controller.adapters.errors import AdapterError
 from controller.adapters.jira import JiraClient, JiraError
 from controller.adapters.kube import apply_flags
 from controller.errors import Disposition, RelctlError
@@ -83,7 +84,7 @@ def execute(
                     Result.FAILED,
                     str(exc),
                     exc.disposition,
-                    getattr(exc, "retry_after", None),
+                    exc.retry_after if isinstance(exc, AdapterError) else None,
                 )
         outcomes.append(outcome)
         on_outcome(outcome)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from controller.adapters.errors import AdapterError
 from controller.adapters.lease import Elector
 from controller.errors import Disposition, RelctlError
 from controller.manifests.state import DesiredState
@@ -169,9 +170,9 @@ class Controller:
                 if leading and (woken or time.monotonic() >= due):
                     self._wake.clear()
                     report = self._pass()
-                    delay = self._delay(report)
-                    due = time.monotonic() + delay
-                    if self._hinted_wait(report) is not None:
+                    hinted = self._hinted_wait(report)
+                    due = time.monotonic() + self._delay(report, hinted)
+                    if hinted is not None:
                         self._not_before = due
                     self._maybe_stand_down()
                 elif not leading and time.monotonic() - refreshed >= self._interval():
@@ -310,15 +311,14 @@ class Controller:
     def _hinted_wait(self, report: PassReport) -> float | None:
         """The longest wait a system asked for in this pass (Retry-After), if any."""
         hints = [o.retry_after for o in report.outcomes if o.retry_after is not None]
-        if report.error is not None and getattr(report.error, "retry_after", None) is not None:
-            hints.append(report.error.retry_after)  # type: ignore[attr-defined]
+        if isinstance(report.error, AdapterError) and report.error.retry_after is not None:
+            hints.append(report.error.retry_after)
         return min(max(hints), self.timing.retry_after_max) if hints else None
 
-    def _delay(self, report: PassReport) -> float:
+    def _delay(self, report: PassReport, hinted: float | None = None) -> float:
         """Seconds until the next pass: the interval, or backoff after a failure, or as
         long as a system's Retry-After asked. A stalled pass (it needs a person) waits the
         interval, or a webhook."""
-        hinted = self._hinted_wait(report)
         if hinted is not None:
             return max(hinted, self.timing.backoff)
         if report.ok or (

@@ -223,10 +223,9 @@ class Reconciler:
         """Bring the clone back to what a killed pass may have left it in, fetch and
         rebase onto the remote branch (when there is one and this is no dry run)."""
         if not self.dry_run:
-            report.problems.extend(repo.recover().actions)
+            report.problems.extend(repo.recover())
         if self._remote(repo):
-            repo.fetch()
-            report.revision = repo.sync_fetched()
+            report.revision = repo.sync()
         else:
             report.revision = repo.head()
 

@@ -128,7 +128,7 @@ def test_a_kill_between_commit_and_work_tree_leaves_the_commit(
     repo = StatusRepository(clone(remote, tmp_path / "controller"), settings())
     repo.record({"releases/r.yaml": "phase: GO\n"}, "relctl: r GO")
     (repo.workdir / "status" / "releases" / "r.yaml").unlink()
-    assert repo.recover().actions
+    assert repo.recover()
     assert (repo.workdir / "status" / "releases" / "r.yaml").read_text() == "phase: GO\n"
 
 
@@ -181,6 +181,7 @@ def test_whatever_a_killed_pass_left_behind_is_recovered(
         assert (git_dir / "rebase-merge").is_dir()
     # The next pass: sync, a record, a push.
     with repo.exclusive():
+        repo.recover()
         repo.sync()
         repo.record({"releases/r.yaml": "phase: RELEASED\n"}, "relctl: r RELEASED")
         repo.push()

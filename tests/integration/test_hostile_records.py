@@ -77,11 +77,11 @@ def test_a_bad_record_is_named_and_harms_no_other_release(world: World, kind: st
             world.set_time(at(when))
             report = reconciler.run(at(when))
             assert report.error is None, report.error
-            assert report.seconds < 10
+            assert report.seconds < 20  # the issue measured 37.6 s; bench: 1.9 s
             assert "shop-2026-25" in report.frozen
             assert any(TARGET in p and "left alone" in p for p in report.problems), report
         grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before  # KiB
-        assert grown < 50_000
+        assert grown < 100_000  # KiB; the issue measured 2.57 GB
         # The other releases went on: payments reached its go/no-go and recorded it.
         payments = from_yaml(
             git(world.remote, "show", "main:status/releases/payments-2026-25.yaml"), "p"
