@@ -414,41 +414,54 @@ class JiraClient:
     ) -> JiraObservation:
         """Versions of every project and the issues of the named versions.
 
-        `versions` maps project key → version names. With `previous`, only issues updated
-        since then are fetched (one search, across projects, with a minute of overlap:
-        JQL dates have minute precision) and the versions are not listed again."""
+        `versions` maps project key → version names. A full observation lists every
+        project's versions and searches the issues of the versions that exist (Jira
+        refuses a search naming a version it does not have, so a release whose version
+        is not created yet costs no other release its observation). With `previous`,
+        when it watched every pair asked for now, only issues updated since then are
+        fetched (one search, across projects, with a minute of overlap: JQL dates have
+        minute precision) and the versions are not listed again; a newly watched pair
+        means a full observation."""
         before = self.requests
         projects = sorted(versions)
-        wanted = {(p, v) for p, names in versions.items() for v in names}
+        wanted = frozenset((p, v) for p, names in versions.items() for v in names)
         if not projects or not wanted:
-            return JiraObservation({}, {}, now)
-        if previous is None:
-            account = self.request("GET", "myself", what="the relctl account")
-            timezone = str((account or {}).get("timeZone") or "UTC")
-            listed = {p: tuple(self.versions(p)) for p in projects}
-            names = sorted({v for _, v in wanted})
-            jql = (
-                f"project in {quote_list(projects)} AND fixVersion in {quote_list(names)} "
-                "ORDER BY key ASC"
-            )
-            issues: dict[str, ObservedIssue] = {}
-        else:
+            return JiraObservation({}, {}, now, watched=wanted)
+        if previous is not None and wanted <= previous.watched:
             listed = dict(previous.versions)
             timezone = previous.timezone
             since = previous.observed_at - timedelta(minutes=1)
-            jql = (
+            jql: str | None = (
                 f"project in {quote_list(projects)} AND updated >= "
                 f"{jql_time(since, timezone)} ORDER BY key ASC"
             )
             issues = dict(previous.issues)
-        for raw in self.search(jql, self.fields()):
+        else:
+            account = self.request("GET", "myself", what="the relctl account")
+            timezone = str((account or {}).get("timeZone") or "UTC")
+            listed = {p: tuple(self.versions(p)) for p in projects}
+            names = sorted({v.name for p in projects for v in listed[p] if (p, v.name) in wanted})
+            jql = (
+                f"project in {quote_list(projects)} AND fixVersion in {quote_list(names)} "
+                "ORDER BY key ASC"
+                if names
+                else None  # no watched version exists yet: no issue can be in one
+            )
+            issues = {}
+        for raw in self.search(jql, self.fields()) if jql is not None else ():
             issue = self._issue(raw)
             if any((issue.project, v) in wanted for v in issue.fix_versions):
                 issues[issue.key] = issue
             else:
                 issues.pop(issue.key, None)  # moved out of every version we watch
         return JiraObservation(
-            listed, issues, now, self.requests - before, index_by_version(issues), timezone
+            listed,
+            issues,
+            now,
+            self.requests - before,
+            index_by_version(issues),
+            timezone,
+            wanted,
         )
 
     def _issue(self, raw: dict[str, Any]) -> ObservedIssue:
@@ -514,8 +527,19 @@ class JiraClient:
         )
 
     def comments(self, issue: str) -> list[str]:
-        found = self.request("GET", f"issue/{issue}/comment", what=f"the comments of {issue}")
-        return [_plain(c.get("body")) for c in (found or {}).get("comments", [])]
+        """Every comment's text, page by page (Jira pages comments, 100 at most)."""
+        texts: list[str] = []
+        while True:
+            page = self.request(
+                "GET",
+                f"issue/{issue}/comment",
+                params={"startAt": len(texts), "maxResults": 100},
+                what=f"the comments of {issue}",
+            )
+            found = (page or {}).get("comments", [])
+            texts += [_plain(c.get("body")) for c in found]
+            if not found or len(texts) >= int((page or {}).get("total", 0)):
+                return texts
 
     def transition(self, issue: str, name: str) -> None:
         found = self.request(

@@ -76,6 +76,9 @@ class JiraObservation:
     by_version: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     timezone: str = "UTC"
     """The Jira account's time zone, in which JQL reads date literals."""
+    watched: frozenset[tuple[str, str]] = frozenset()
+    """(project, version) pairs observed in full: a pass watching a pair not in here
+    must observe in full again (an incremental search would miss its older issues)."""
 
     def version(self, project: str, name: str) -> ObservedVersion | None:
         return next((v for v in self.versions.get(project, ()) if v.name == name), None)

@@ -70,6 +70,10 @@ SEARCH_GONE = (
 )
 
 
+COMMENT_PAGE = 100
+"""Comments per page at most (Jira Cloud's default and cap)."""
+
+
 @dataclass
 class Request:
     method: str
@@ -706,8 +710,9 @@ class JiraSandbox:
         if isinstance(issue, Response):
             return issue
         shapes = self.shapes(request)
-        start = int(request.param("startAt", "0") or 0)
-        size = int(request.param("maxResults", "5000") or 5000)
+        # Jira pages comments: 100 by default, and never more than 100 per page.
+        start = max(0, int(request.param("startAt", "0") or 0))
+        size = min(COMMENT_PAGE, max(1, int(request.param("maxResults", "100") or 100)))
         chunk = issue.comments[start : start + size]
         return Response(
             200,

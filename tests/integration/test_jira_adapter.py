@@ -21,6 +21,7 @@ from controller.manifests.config import JiraConfig
 from controller.plan.jql import quote
 from controller.plan.observed import IssueCategory, StatusCategory
 from controller.sandbox.jira import JiraSandbox
+from controller.sandbox.jira_state import Comment
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 ENV = {"RELCTL_JIRA_EMAIL": "relctl@shop.example", "RELCTL_JIRA_TOKEN": "t0ps3cret"}
@@ -407,3 +408,58 @@ def test_a_version_created_but_answered_late_is_created_once(jira: JiraSandbox) 
     assert version.name == "2026.25"
     assert slowed == ["POST " + jc.path("version")]
     assert [v.name for v in jira.state.versions.values()] == ["2026.25"]
+
+
+def test_a_version_not_created_yet_costs_no_other_release_its_issues(jira: JiraSandbox) -> None:
+    """A release whose fixVersion is not in Jira yet: Jira refuses a search naming it
+    (400 "does not exist for the field 'fixVersion'"), so it is not named."""
+    seed_release(jira, 10)
+    with client(jira) as jc:
+        seen = jc.observe({"PAY": ["2026.25", "2026.26"], "SHOP": ["2026.25", "2027.1"]}, now=NOW)
+        assert len(seen.issues) == 10
+        assert seen.version("PAY", "2026.26") is None
+        searches = len([r for r in jira.log if "/search" in r.path])
+        nothing = jc.observe({"PAY": ["2026.26"]}, now=NOW)
+    assert nothing.issues == {} and nothing.watched == {("PAY", "2026.26")}
+    assert len([r for r in jira.log if "/search" in r.path]) == searches  # none was needed
+
+
+def test_a_newly_watched_version_is_observed_in_full(jira: JiraSandbox) -> None:
+    """Issues of a version first watched after the first pass, not updated since: an
+    incremental search (updated >= the last pass) would never see them."""
+    seed_release(jira, 6)
+    old = jira.state.add_issue(
+        "PAY", "Shipped long ago", fix_versions=("2026.24",), created=NOW - timedelta(days=30)
+    )
+    with client(jira) as jc:
+        first = jc.observe({"PAY": ["2026.25"]}, now=NOW)
+        assert old.key not in first.issues
+        jira.state.clock = NOW + timedelta(hours=2)
+        second = jc.observe(
+            {"PAY": ["2026.24", "2026.25"]}, now=NOW + timedelta(hours=2), previous=first
+        )
+        assert [i.key for i in second.issues_of(["PAY"], "2026.24")] == [old.key]
+        assert len(second.issues_of(["PAY"], "2026.25")) == 3
+        # Watching the same pairs (or fewer) again is incremental: one search.
+        third = jc.observe({"PAY": ["2026.24"]}, now=NOW + timedelta(hours=3), previous=second)
+    assert third.requests == 1
+    assert [i.key for i in third.issues_of(["PAY"], "2026.24")] == [old.key]
+
+
+def test_comments_are_read_past_the_first_page(jira: JiraSandbox) -> None:
+    """Jira pages comments (100 at most): relctl's marker on the 150th comment is found,
+    so the executor does not comment again."""
+    jira.state.add_project("PAY")
+    issue = jira.state.add_issue("PAY", "Busy issue")
+    with client(jira) as jc:
+        for n in range(149):
+            issue.comments.append(
+                Comment(jira.state.next_id("comment"), f"comment {n}", "someone", NOW)
+            )
+        jc.comment(issue.key, "Released.\n\nRecorded by relctl release r1.", "relctl release r1")
+        first_page = jira.log[-1]
+        texts = jc.comments(issue.key)
+    assert len(texts) == 150
+    assert "relctl release r1" in texts[-1]
+    pages = [r for r in jira.log if r.method == "GET" and r.path.endswith("/comment")]
+    assert len(pages) == 2 and first_page.method == "POST"
