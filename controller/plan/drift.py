@@ -34,7 +34,7 @@ from controller.plan.plans import (
     Observed,
     WorkloadId,
 )
-from controller.plan.records import Phase, ReleaseStatus
+from controller.plan.records import DecisionKind, Phase, ReleaseStatus
 
 SETTLED = (Phase.MONITORING, Phase.RELEASED, Phase.ROLLED_BACK, Phase.ROLLBACK_RECOMMENDED)
 IN_FLUX = (Phase.ROLLING_OUT, Phase.WAITING)
@@ -64,6 +64,9 @@ def images(
         units = rollouts.units_of(
             desired.releases[name].model, name, components, observed.workloads
         )
+        # A rollout that never completed (rolled back or stopped for a person) set only
+        # the workloads its annotation is on: nothing else is the release's to expect.
+        complete = status.last(DecisionKind.DEPLOYED) is not None
         for component, found in units.items():
             for unit in found:
                 if status.phase in IN_FLUX:
@@ -72,6 +75,8 @@ def images(
                 image = unit.target
                 if status.phase is Phase.ROLLED_BACK and component in status.rolled_back:
                     image = status.images.get(unit.key) or unit.previous or ""
+                elif not complete and not unit.ours:
+                    continue
                 if image:
                     expected[unit.key] = (image, name, unit)
     actions: list[Action] = []

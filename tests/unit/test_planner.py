@@ -327,15 +327,8 @@ def test_released_after_monitoring_comments_once_per_issue() -> None:
     assert all(r != "shop-2026-25" for r, _ in plans[1].decisions)
 
 
-def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
-    state, _plans, observed, recorded = _shipped()
-    changed = with_workload(
-        observed, "catalog", images={"catalog": "registry.shop.example/shop/catalog:hotpatch"}
-    )
-    result = plan(state, changed, recorded, at("2026-12-08T16:00:00+01:00"))
-    drift = [f for f in result.findings if f.kind is FindingKind.DRIFT]
-    assert drift and "catalog:hotpatch" in drift[0].message
-    assert actions(result, kind=ActionKind.RESTORE_IMAGE) == []  # catalog has no selfHeal
+def healing(state: Any, *names: str) -> Any:
+    """`state` with selfHeal on for the components `names`."""
     from controller.manifests.models import Component
     from controller.manifests.state import build_state
 
@@ -346,12 +339,49 @@ def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
                 update={"spec": m.model.spec.model_copy(update={"self_heal": True})}
             ),
         )
-        if isinstance(m.model, Component) and m.name == "catalog"
+        if isinstance(m.model, Component) and m.name in names
         else m
         for m in state.manifests
     ]
-    healing = build_state(state.root, manifests)
-    result = plan(healing, changed, recorded, at("2026-12-08T16:00:00+01:00"))
+    return build_state(state.root, manifests)
+
+
+def test_a_rollback_never_deploys_what_the_release_never_rolled_out() -> None:
+    """checkout fails and is rolled back (partial); storefront, after it in dependency
+    order, never started. With selfHeal on storefront, nothing may put storefront 4.2.0
+    there, and no drift may be claimed for it, in the rollback's pass or after."""
+    state = healing(go_world()[0], "storefront", "catalog", "checkout")
+    bad = frozenset({"registry.shop.example/shop/checkout:3.8.0"})
+    state, plans, observed, recorded = _shipped(bad, state)
+    assert recorded["shop-2026-25"].phase is Phase.ROLLED_BACK
+    later = plan(state, observed, recorded, at("2026-12-08T16:00:00+01:00"))
+    for result in [*plans, later]:
+        restored = [a.image.image for a in actions(result, kind=ActionKind.RESTORE_IMAGE)]
+        assert restored == [], restored
+        drift = [f.message for f in result.findings if f.kind is FindingKind.DRIFT]
+        assert drift == [], drift
+    storefront = observed.workloads[("prod-eu", "shop", "storefront")]  # type: ignore[index]
+    assert storefront.images["web"] == "registry.shop.example/shop/storefront:1.0.0"
+    # What the release did roll out and kept (catalog) is still guarded.
+    changed = with_workload(
+        observed, "catalog", images={"catalog": "registry.shop.example/shop/catalog:hotpatch"}
+    )
+    result = plan(state, changed, recorded, at("2026-12-08T16:00:00+01:00"))
+    restore = actions(result, kind=ActionKind.RESTORE_IMAGE)
+    assert [a.image.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
+
+
+def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
+    state, _plans, observed, recorded = _shipped()
+    changed = with_workload(
+        observed, "catalog", images={"catalog": "registry.shop.example/shop/catalog:hotpatch"}
+    )
+    result = plan(state, changed, recorded, at("2026-12-08T16:00:00+01:00"))
+    drift = [f for f in result.findings if f.kind is FindingKind.DRIFT]
+    assert drift and "catalog:hotpatch" in drift[0].message
+    assert actions(result, kind=ActionKind.RESTORE_IMAGE) == []  # catalog has no selfHeal
+    healed = healing(state, "catalog")
+    result = plan(healed, changed, recorded, at("2026-12-08T16:00:00+01:00"))
     restore = actions(result, kind=ActionKind.RESTORE_IMAGE)
     assert [a.image.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
 
