@@ -342,7 +342,9 @@ def run(demo: Demo) -> None:
     out.header("2026-12-10 16:00", "A team puts catalog 2.4.0 on the next train")
     demo.set_time("2026-12-10T16:00:00+01:00")
     demo.push("Put catalog 2.4.0 on the next train", {NEW_RELEASE_PATH: NEW_RELEASE})
-    demo.narrate(demo.webhook())
+    status = demo.webhook()
+    demo.narrate(status)
+    demo.verdict(status, "catalog-2026-26")  # the next departure is in the holiday freeze
 
     out.header("2026-12-11 10:30", "new-checkout-flow advances from 10% to 50%")
     demo.set_time("2026-12-11T10:30:00+01:00")

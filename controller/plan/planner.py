@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from controller.manifests.documents import Manifest
@@ -41,8 +41,8 @@ from controller.plan.records import (
     Phase,
     ReleaseStatus,
 )
-from controller.schedule import trains, windows
-from controller.schedule.checks import exceptions_of
+from controller.schedule import departures, trains, windows
+from controller.schedule.departures import Hold, exceptions_of
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
 DATED_MILESTONES: dict[str, timedelta] = {
@@ -158,14 +158,6 @@ class _Planner:
         return None if status is None else status.departure
 
 
-@dataclass(frozen=True)
-class _Block:
-    names: tuple[str, ...]
-    until: datetime | None
-    reasons: str
-    opens: str
-
-
 class _ReleasePlanner:
     """One release's step through its life in this pass."""
 
@@ -269,7 +261,62 @@ class _ReleasePlanner:
         self.status = replace(
             self.status, version=self.spec.version, planned=planned, departure=effective
         )
+        if not self.status.phase.deployed and not self.status.phase.final:
+            effective = self._clear_of_windows(effective)
         self._set_milestones(effective)
+
+    def _clear_of_windows(self, departure: datetime) -> datetime:
+        """Move a departure a window would hold back for longer than the go/no-go lead
+        time to the first departure after it opens (recorded; go/no-go moves with it)."""
+        found = departures.effective(
+            departure,
+            train=self.train,
+            timezone=self.timezone,
+            evaluator=self.p.evaluator,
+            where=departures.targets(self.p.desired, self.release),
+            exceptions=exceptions_of(self.release),
+            now=self.now,
+        )
+        if found.at == departure or not found.passed:
+            return departure
+        if found.at is None:
+            self.find(
+                FindingKind.BLOCKED,
+                f"departure {self._local(departure)} is {self._describe(found.passed[0])} "
+                "and no later departure opens within five years",
+            )
+            return departure
+        self.record(
+            DecisionKind.RESCHEDULED,
+            f"{self._passed_over(found.passed)}; it departs {self._local(found.at)} instead, "
+            f"the first departure after {'they open' if len(found.passed) > 1 else 'it opens'}"
+            ", and go/no-go moves with it",
+            Evidence(
+                windows=tuple(sorted({n for h in found.passed for n in h.windows})),
+                departure=departure,
+                until=found.at,
+            ),
+        )
+        self.status = replace(
+            self.status, departure=found.at, verdict_digest="", phase=Phase.SCHEDULED
+        )
+        return found.at
+
+    def _describe(self, held: Hold) -> str:
+        specs = {n: m.model.spec for n, m in self.p.desired.windows.items()}
+        return held.describe(specs)
+
+    def _passed_over(self, passed: tuple[Hold, ...]) -> str:
+        """ "departure 2026-12-22 09:00 Europe/Berlin falls inside 'holiday-freeze' (…)
+        until 2027-01-04 00:00 Europe/Berlin", for each departure passed over."""
+        return "; ".join(
+            f"departure {self._local(h.at)} falls {self._describe(h)}"
+            + (f" until {self._local(h.opens)}" if h.opens is not None else "")
+            for h in passed
+        )
+
+    def _local(self, instant: datetime) -> str:
+        return _local(instant, self.timezone)
 
     def _set_milestones(self, departure: datetime) -> None:
         local = to_local(departure, self.timezone)
@@ -326,20 +373,19 @@ class _ReleasePlanner:
 
     def _forecast(self, departure: datetime) -> None:
         """Before departure: when it goes, and whether a window will hold it."""
-        verdicts = self._window_verdicts(departure)
-        blocked = [v for v in verdicts if not v.allowed]
-        when = _local(departure, self.timezone)
-        if not blocked:
+        held = self._hold(departure)
+        when = self._local(departure)
+        if held is None:
             self.find(
                 FindingKind.SCHEDULE,
-                f"departs {when}; go/no-go {_local(self._milestone('goNoGo'), self.timezone)}",
+                f"departs {when}; go/no-go {self._local(self._milestone('goNoGo'))}",
             )
             return
-        block = self._block(blocked)
+        opens = self._local(held.opens) if held.opens else "no opening within five years"
         self.find(
             FindingKind.BLOCKED,
-            f"departure {when} falls inside {block.reasons}; it would go at {block.opens}",
-            block.until,
+            f"departure {when} falls {self._describe(held)}; it would go at {opens}",
+            held.opens,
         )
 
     def _verdict(self) -> None:
@@ -373,15 +419,35 @@ class _ReleasePlanner:
         departure = self.milestones["departure"]
         if self.train is not None and self.spec.on_no_go == "delay":
             after = max(departure + timedelta(seconds=1), self.now)
-            upcoming = trains.next_departure(self.train, after)
-            if upcoming is not None:
-                self.status = replace(self.status, departure=upcoming.at, verdict_digest="")
-                self._set_milestones(upcoming.at)
+            upcoming = departures.following(after, self.train)
+            found = (
+                departures.effective(
+                    upcoming,
+                    train=self.train,
+                    timezone=self.timezone,
+                    evaluator=self.p.evaluator,
+                    where=departures.targets(self.p.desired, self.release),
+                    exceptions=exceptions_of(self.release),
+                )
+                if upcoming is not None
+                else None
+            )
+            if found is not None and found.at is not None:
+                named = trains.departure_on(self.train, found.at)
+                version = f" ({named.version})" if named is not None else ""
+                skipped = f"; passed over {self._passed_over(found.passed)}" if found.passed else ""
+                self.status = replace(self.status, departure=found.at, verdict_digest="")
+                self._set_milestones(found.at)
                 self.record(
                     DecisionKind.DELAY,
                     f"not GO at departure ({last.rationale}); moved to the next departure, "
-                    f"{_local(upcoming.at, self.timezone)} ({upcoming.version})",
-                    Evidence(departure=departure, until=upcoming.at),
+                    f"{self._local(found.at)}{version}{skipped}; go/no-go "
+                    f"{self._local(self._milestone('goNoGo'))}",
+                    Evidence(
+                        departure=departure,
+                        until=found.at,
+                        windows=tuple(sorted({n for h in found.passed for n in h.windows})),
+                    ),
                 )
                 self.status = replace(self.status, phase=self._pre_phase())
                 return
@@ -394,41 +460,34 @@ class _ReleasePlanner:
             self.status = replace(self.status, phase=Phase.HELD)
         self.find(FindingKind.WAITING, "held: waiting for a GO verdict")
 
+    def _hold(self, at: datetime) -> Hold | None:
+        """What holds this release's deploy at `at`, if anything."""
+        return departures.hold(
+            self.p.evaluator,
+            departures.targets(self.p.desired, self.release),
+            at,
+            exceptions_of(self.release),
+        )
+
     def _window_verdicts(self, at: datetime) -> list[windows.Verdict]:
         exceptions = exceptions_of(self.release)
-        found = []
-        for item in self.spec.components:
-            component = self.p.components.get(item.name)
-            if component is None:
-                continue
-            for cluster in sorted({w.cluster for w in component.spec.workloads}):
-                target = windows.Target(item.name, cluster, component.spec.jira_project)
-                found.append(self.p.evaluator.evaluate(target, at, exceptions))
-        return found
-
-    def _block(self, blocked: list[windows.Verdict]) -> _Block:
-        """Which windows block (deny windows, else the allow windows none of which is
-        active), why, and when all the targets can go."""
-        names = tuple(sorted({b for v in blocked for b in v.blocking})) or tuple(
-            sorted({a for v in blocked for a in v.allow_windows})
-        )
-        until = _latest([v.next_open for v in blocked])
-        reasons = "; ".join(
-            f"'{n}' ({self.p.desired.windows[n].model.spec.reason})"
-            for n in names
-            if n in self.p.desired.windows
-        )
-        opens = _local(until, self.timezone) if until else "no opening within five years"
-        return _Block(names, until, reasons, opens)
+        return [
+            self.p.evaluator.evaluate(target, at, exceptions)
+            for target in departures.targets(self.p.desired, self.release)
+        ]
 
     def _blocked(self, verdicts: list[windows.Verdict], what: str) -> bool:
         """Report windows blocking `what`; True when blocked."""
         blocked = [v for v in verdicts if not v.allowed]
         if not blocked:
             return False
-        block = self._block(blocked)
-        names, until, reasons, opens = block.names, block.until, block.reasons, block.opens
-        self.find(FindingKind.BLOCKED, f"{what} blocked by {reasons}; opens {opens}", until)
+        deny = tuple(sorted({n for v in blocked for n in v.blocking}))
+        names = deny or tuple(sorted({n for v in blocked for n in v.allow_windows}))
+        until = _latest([v.next_open for v in blocked])
+        held = Hold(self.now, names, bool(deny), until)
+        opens = self._local(until) if until else "no opening within five years"
+        reasons = self._describe(held)
+        self.find(FindingKind.BLOCKED, f"{what} blocked: {reasons}; opens {opens}", until)
         last = self.status.decisions[-1] if self.status.decisions else None
         if (
             last is None
@@ -437,7 +496,7 @@ class _ReleasePlanner:
         ):
             self.record(
                 DecisionKind.BLOCKED,
-                f"{what} blocked by {reasons}; it goes when the window opens, {opens}",
+                f"{what} blocked: {reasons}; it goes when the window opens, {opens}",
                 Evidence(windows=names, until=until),
             )
         return True

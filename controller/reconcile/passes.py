@@ -31,6 +31,7 @@ from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
 from controller.reconcile.observe import observe
+from controller.schedule.checks import PER_RELEASE
 from controller.schedule.validation import diagnose
 
 RELEASES_DIR = "releases"
@@ -297,7 +298,11 @@ class Reconciler:
         else:
             result = loading.load(self.workdir)
             self._loaded = (signature, result)
-        errors = [d for d in diagnose(result, now) if d.severity is Severity.ERROR]
+        errors = [
+            d
+            for d in diagnose(result, now)
+            if d.severity is Severity.ERROR and d.code not in PER_RELEASE
+        ]
         if errors:
             first = errors[0]
             summary = (

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 
 from controller.manifests.state import DesiredState
-from controller.schedule import checks, trains, windows
+from controller.schedule import departures, trains, windows
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
 MILESTONE_LENGTH = timedelta(minutes=30)
@@ -232,7 +232,7 @@ def _blocked(
     """Deny windows blocking the release at `at`, allow windows some target waits for, and
     when all of its targets are open."""
     release = state.releases[name].model
-    exceptions = checks.exceptions_of(release)
+    exceptions = departures.exceptions_of(release)
     blocking: set[str] = set()
     waits: set[str] = set()
     opens: datetime | None = None

@@ -11,22 +11,44 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from controller.manifests.diagnostics import Diagnostic, Severity
-from controller.manifests.documents import Manifest
-from controller.manifests.models import Release
+from controller.manifests.models import Release, ReleaseTrainSpec
 from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
+from controller.schedule.departures import effective, exceptions_of, targets
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
 Departures = dict[str, trains.Departure | None]
 
+PER_RELEASE = frozenset({"RC204", "RC207"})
+"""Time checks the controller handles release by release (a finding, or a departure
+moved past a window, recorded): an error `relctl validate` reports, but never a reason
+for a running controller to hold back every other release's manifests."""
+
 
 def check(state: DesiredState, now: datetime) -> list[Diagnostic]:
-    departures = _declared_departures(state)
+    declared = _declared_departures(state)
+    implicit = _next_departures(state, now)
     found: list[Diagnostic] = []
-    found.extend(_departures(state, departures))
+    found.extend(_departures(state, declared))
     found.extend(_window_shapes(state))
-    found.extend(_releases_in_deny_windows(state, departures))
+    found.extend(_releases_in_deny_windows(state, {**declared, **implicit}, set(implicit)))
     found.extend(_expiries(state, now))
+    return found
+
+
+def _next_departures(state: DesiredState, now: datetime) -> Departures:
+    """Release name → its train's next departure, for train releases that name none: the
+    departure the controller gives a release it sees for the first time now."""
+    memo: dict[str, trains.Departure | None] = {}
+    found: Departures = {}
+    for name, release in state.releases.items():
+        spec = release.model.spec
+        train = state.trains.get(spec.train) if spec.train else None
+        if train is None or spec.departure is not None:
+            continue
+        if train.name not in memo:
+            memo[train.name] = trains.next_departure(train.model.spec, now)
+        found[name] = memo[train.name]
     return found
 
 
@@ -110,9 +132,12 @@ def _release_interval(
     return day_bounds(when, state.config.spec.timezone)
 
 
-def _releases_in_deny_windows(state: DesiredState, departures: Departures) -> Iterator[Diagnostic]:
-    """Deny windows a release is dated in. Absolute windows are sorted by start once, so
-    each release only looks at those that begin before it ends."""
+def _releases_in_deny_windows(
+    state: DesiredState, departures: Departures, implicit: set[str]
+) -> Iterator[Diagnostic]:
+    """Deny windows a release is dated in (by its departure, declared or the train's next
+    one, or its date). Absolute windows are sorted by start once, so each release only
+    looks at those that begin before it ends."""
     deny = [w for w in state.windows.values() if w.model.spec.kind == "deny"]
     absolute = sorted(
         ((*windows.bounds(w.model.spec), w) for w in deny if w.model.spec.start is not None),
@@ -120,6 +145,7 @@ def _releases_in_deny_windows(state: DesiredState, departures: Departures) -> It
     )
     starts = [item[0] for item in absolute]
     recurring = [w for w in deny if w.model.spec.start is None]
+    evaluator: windows.Evaluator | None = None
     for release in state.releases.values():
         interval = _release_interval(state, release.model, departures)
         if interval is None:
@@ -129,45 +155,66 @@ def _releases_in_deny_windows(state: DesiredState, departures: Departures) -> It
         candidates += recurring
         if not candidates:
             continue
-        targets = _targets(state, release)
+        where = targets(state, release.model)
         for window in sorted(candidates, key=lambda w: w.name):
             spec = window.model.spec
-            if not any(windows.applies(spec, target) for target in targets):
+            if not any(windows.applies(spec, target) for target in where):
                 continue
             hits = windows.occurrences(spec, begin, end)
             if not hits or windows.passes(spec, begin, exceptions_of(release.model))[0]:
                 continue
-            field = "date" if release.model.spec.date is not None else "departure"
+            if evaluator is None:
+                evaluator = windows.Evaluator(
+                    [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+                )
             until = to_local(hits[0][1], spec.timezone)
+            moved = _moved_to(state, release.model, begin, evaluator)
+            if release.name in implicit:
+                what, field = (
+                    f"the train's next departure, {_at(begin, state, release.model)}, is",
+                    "train",
+                )
+            else:
+                what = "release is dated"
+                field = "date" if release.model.spec.date is not None else "departure"
             yield release.diagnostic(
                 "RC207",
-                f"release is dated inside deny window '{window.name}' ({spec.reason}), "
-                f"active until {until:%Y-%m-%d %H:%M} ({spec.timezone}); move the release, "
-                "or add an 'override' with reason, by and expires",
+                f"{what} inside deny window '{window.name}' ({spec.reason}), active until "
+                f"{until:%Y-%m-%d %H:%M} ({spec.timezone}); {moved}; move the release, or "
+                "add an 'override' with reason, by and expires",
                 ("spec", field),
             )
 
 
-def exceptions_of(release: Release) -> windows.Exceptions:
-    """What lets a release pass deny windows: its type and its override."""
-    override = release.spec.override
-    return windows.Exceptions(
-        hotfix=release.spec.type == "hotfix",
-        override_expires=override.expires if override else None,
+def _zone(state: DesiredState, release: Release) -> tuple[ReleaseTrainSpec | None, str]:
+    train = state.trains.get(release.spec.train) if release.spec.train else None
+    spec = train.model.spec if train is not None else None
+    return spec, spec.timezone if spec is not None else state.config.spec.timezone
+
+
+def _at(instant: datetime, state: DesiredState, release: Release) -> str:
+    timezone = _zone(state, release)[1]
+    return f"{to_local(instant, timezone):%Y-%m-%d %H:%M} ({timezone})"
+
+
+def _moved_to(
+    state: DesiredState, release: Release, asked: datetime, evaluator: windows.Evaluator
+) -> str:
+    """Where the controller would take the release: the same judgement it makes."""
+    train, timezone = _zone(state, release)
+    found = effective(
+        asked,
+        train=train,
+        timezone=timezone,
+        evaluator=evaluator,
+        where=targets(state, release),
+        exceptions=exceptions_of(release),
     )
-
-
-def _targets(state: DesiredState, release: Manifest[Release]) -> list[windows.Target]:
-    """Every (component, cluster, project) the release deploys to."""
-    targets = []
-    for item in release.model.spec.components:
-        component = state.components.get(item.name)
-        if component is None:
-            continue
-        project = component.model.spec.jira_project
-        for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
-            targets.append(windows.Target(item.name, cluster, project))
-    return targets
+    if found.at is None:
+        return "no later departure is open within the horizon"
+    if found.at == asked:
+        return "relctl would wait at the departure until the window opens"
+    return f"relctl would depart it at {_at(found.at, state, release)} instead"
 
 
 def _expiries(state: DesiredState, now: datetime) -> Iterator[Diagnostic]:

@@ -39,7 +39,8 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "release-version SHOP 2026.25",
         "ensure-version  SHOP 2026.26",
         "falls inside 'holiday-freeze'",
-        "it would go at 2027-01-04",
+        "until 2027-01-04 00:00 Europe/Berlin; it departs 2027-01-05 09:00 Europe/Berlin",
+        "catalog-2026-26: RESCHEDULED",
         "new-checkout-flow advances from 0% to 10%",
         "new-checkout-flow advances from 10% to 50%",
     ):
@@ -72,7 +73,10 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     ]
     assert status("notifications-1-9").phase == "RolledBack"
     catalog = status("catalog-2026-26")
-    assert catalog.departure is not None and catalog.departure.date().isoformat() == "2026-12-22"
+    # Its next departure, Dec 22, is in the holiday freeze: it departs Jan 5 instead.
+    assert catalog.planned is not None and catalog.planned.date().isoformat() == "2026-12-22"
+    assert catalog.departure is not None and catalog.departure.date().isoformat() == "2027-01-05"
+    assert [d.decision for d in catalog.decisions] == ["RESCHEDULED"]
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 

@@ -61,3 +61,41 @@ def test_status_without_records() -> None:
     missing = CliRunner().invoke(cli, ["status", "nope", "--root", str(REPO)])
     assert missing.exit_code == 2
     assert "no status recorded for release 'nope'" in missing.output
+
+
+def test_a_departure_left_implicit_is_judged_like_a_declared_one(tmp_path: Path) -> None:
+    """A release without `departure` rides the train's next one. When that one is inside
+    the holiday freeze, validate says so (as it does for a declared departure) and plan
+    shows the release moved past the freeze, before and at that departure."""
+    import shutil
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "releases", root / "releases")
+    shutil.copy2(REPO / "relctl.yaml", root / "relctl.yaml")
+    release = (root / "releases/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
+    implicit = release.replace("name: shop-2026-25", "name: shop-next").replace(
+        "  departure: 2026-12-08\n", ""
+    )
+    assert implicit != release and "departure:" not in implicit
+    (root / "releases/releases/shop-next.yaml").write_text(
+        implicit.replace('version: "2026.25"', 'version: "2026.26"'), encoding="utf-8"
+    )
+    runner = CliRunner()
+    for strict in ([], ["--strict"]):
+        checked = runner.invoke(
+            cli,
+            ["validate", *strict, "--root", str(root), "--now", "2026-12-09T12:00:00+01:00"],
+        )
+        assert checked.exit_code == 1, checked.output
+        assert "shop-next.yaml" in checked.output and "RC207" in checked.output
+        assert "the train's next departure, 2026-12-22 09:00 (Europe/Berlin)" in checked.output
+    for when in ("2026-12-09T12:00:00+01:00", "2026-12-22T09:00:00+01:00"):
+        result = runner.invoke(
+            cli, ["plan", "--offline", "--root", str(root), "--at", when, "--format", "json"]
+        )
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+        moved = [d for d in document["decisions"] if d["release"] == "shop-next"]
+        assert [d["decision"] for d in moved] == ["RESCHEDULED"], moved
+        assert "inside 'holiday-freeze'" in moved[0]["rationale"]
+        assert "2027-01-05 09:00 Europe/Berlin" in moved[0]["rationale"]

@@ -111,10 +111,18 @@ def test_versions_are_created_ahead_and_follow_a_delay() -> None:
     plans, observed, recorded = run(
         STATE, shop_observed(STATE, now), ["2026-12-07T09:00:00+01:00", "2026-12-08T09:00:00+01:00"]
     )
+    # NO_GO at departure: DELAY. The next departure, Dec 22, is inside the holiday
+    # freeze: it is passed over (and named), and the Jira version follows the one taken.
     moved = actions(plans[1], "shop-2026-25", ActionKind.ENSURE_VERSION)
-    assert [(a.project, str(a.day)) for a in moved] == [("SHOP", "2026-12-22")]
+    assert [(a.project, str(a.day)) for a in moved] == [("SHOP", "2027-01-05")]
     assert "move from 2026-12-08" in moved[0].reason
-    assert recorded["shop-2026-25"].departure == at("2026-12-22T09:00:00+01:00")
+    status = recorded["shop-2026-25"]
+    assert status.departure == at("2027-01-05T09:00:00+01:00")
+    delay = status.last(DecisionKind.DELAY)
+    assert delay is not None and delay.evidence.windows == ("holiday-freeze",)
+    assert "2027-01-05 09:00 Europe/Berlin (2027.1)" in delay.rationale
+    assert "passed over departure 2026-12-22 09:00 Europe/Berlin falls inside " in delay.rationale
+    assert "go/no-go 2027-01-04 09:00 Europe/Berlin" in delay.rationale
 
 
 def test_verdict_recorded_only_when_it_or_its_evidence_changes() -> None:
@@ -194,7 +202,7 @@ def test_a_window_opening_during_a_rollout_holds_the_next_component() -> None:
     blocked = [
         f for f in result.findings if f.kind is FindingKind.BLOCKED and f.subject == "shop-2026-25"
     ]
-    assert blocked and "rollout of checkout blocked by 'weekend'" in blocked[0].message
+    assert blocked and "rollout of checkout blocked: inside 'weekend'" in blocked[0].message
     assert blocked[0].until == at("2026-12-14T00:00:00+01:00")
 
 
@@ -215,13 +223,20 @@ def test_override_passes_a_deny_window_and_is_recorded() -> None:
     assert decisions(plans[1], "shop-2026-25") == ["GO", "OVERRIDE", "ROLLOUT"]
     override = recorded["shop-2026-25"].last(DecisionKind.OVERRIDE)
     assert override is not None and override.evidence.windows == ("holiday-freeze",)
-    # Without the override the same departure is blocked until the freeze ends.
+    # Without the override the freeze holds that departure back for far longer than the
+    # go/no-go lead time: the release departs at the first departure after it instead,
+    # and no go/no-go is taken before that departure's own milestone.
     plain = with_release(state, "shop-2026-25", override=None)
-    plans, _, _ = run(plain, observed, times)
-    assert decisions(plans[1], "shop-2026-25") == ["GO", "BLOCKED"]
-    assert plans[1].statuses["shop-2026-25"].decisions[-1].evidence.until == at(
-        "2027-01-04T00:00:00+01:00"
-    )
+    plans, _, recorded = run(plain, observed, times)
+    assert decisions(plans[1], "shop-2026-25") == ["RESCHEDULED"]
+    moved = recorded["shop-2026-25"].decisions[-1]
+    assert moved.evidence.windows == ("holiday-freeze",)
+    assert moved.evidence.until == at("2027-01-05T09:00:00+01:00")
+    assert "falls inside 'holiday-freeze'" in moved.rationale
+    assert "until 2027-01-04 00:00 Europe/Berlin" in moved.rationale
+    assert actions(plans[1], "shop-2026-25", ActionKind.SET_IMAGE) == []
+    later, _, recorded = run(plain, observed, ["2027-01-04T09:00:00+01:00"], recorded)
+    assert decisions(later[0], "shop-2026-25")[-1] == "GO"
 
 
 def _shipped(
@@ -432,3 +447,54 @@ def test_plan_is_deterministic() -> None:
     now = at("2026-12-08T09:00:00+01:00")
     observed = shop_observed(STATE, now)
     assert plan(STATE, observed, {}, now) == plan(STATE, observed, {}, now)
+
+
+def test_a_delay_never_lands_in_a_freeze_and_go_no_go_moves_with_it() -> None:
+    """NO_GO at the Dec 8 departure → DELAY. Dec 22 is inside the holiday freeze, so the
+    release goes to Jan 5; nothing is decided at Dec 22's go/no-go, nothing rolls out
+    when the freeze ends, the verdict is taken again at Jan 4 09:00 and the rollout
+    follows at Jan 5 09:00. The Jira version follows the departure taken."""
+    state, ready = go_world()
+    not_ready = shop_observed(state, at("2026-12-07T09:00:00+01:00"))  # SHOP-107 blocks
+    plans, observed, recorded = run(
+        state, not_ready, ["2026-12-07T09:00:00+01:00", "2026-12-08T09:00:00+01:00"]
+    )
+    assert decisions(plans[1], "shop-2026-25")[-1] == "DELAY"
+    assert recorded["shop-2026-25"].departure == at("2027-01-05T09:00:00+01:00")
+    # The work gets done; the world is ready from now on.
+    observed = replace(
+        ready, jira=observed.jira and replace(ready.jira, versions=observed.jira.versions)
+    )
+    steps = [
+        ("2026-12-21T09:00:00+01:00", []),  # Dec 22's go/no-go: not this release's any more
+        ("2026-12-22T09:00:00+01:00", []),
+        ("2027-01-04T00:00:00+01:00", []),  # the freeze ends: nothing ships by itself
+        ("2027-01-04T09:00:00+01:00", ["GO"]),
+        ("2027-01-05T08:59:00+01:00", []),
+        ("2027-01-05T09:00:00+01:00", ["ROLLOUT"]),
+    ]
+    for when, expected in steps:
+        result = plan(state, observed, recorded, at(when))
+        assert mine(result, "shop-2026-25") == expected, when
+        rolled = actions(result, "shop-2026-25", ActionKind.SET_IMAGE)
+        assert bool(rolled) == (expected == ["ROLLOUT"]), when
+        observed, recorded = apply(result, observed)
+    assert observed.jira is not None
+    version = observed.jira.version("SHOP", "2026.25")
+    assert version is not None and str(version.release_date) == "2027-01-05"
+
+
+def test_window_words_say_inside_a_deny_window_and_outside_an_allow_window() -> None:
+    """payments-2026-25 departs Tuesday 09:00 Berlin, 03:00 in New York: outside the US
+    business hours its prod-us workloads may change in. That is not "inside" them, and
+    the time it would go is when they open, in the train's zone, named."""
+    state, observed = go_world()
+    result = plan(state, observed, {}, at("2026-12-07T09:00:00+01:00"))
+    [held] = [
+        f
+        for f in result.findings
+        if f.kind is FindingKind.BLOCKED and f.subject == "payments-2026-25"
+    ]
+    assert "falls outside allow window 'us-business-hours'" in held.message, held.message
+    assert "inside 'us-business-hours'" not in held.message
+    assert "it would go at 2026-12-08 14:00 Europe/Berlin" in held.message

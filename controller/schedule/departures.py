@@ -1,0 +1,153 @@
+"""A release's effective departure, judged against the windows the same way by
+`relctl validate`, `relctl plan` and the controller.
+
+A release asks for a departure: its train's departure on a date, the train's next one,
+or its own date. When a window would hold that departure back for longer than the
+release's go/no-go lead time (a year-end freeze, not an allow window that opens in a few
+hours), the release departs at the first departure after the window opens instead —
+the train's next departure, or for a dated release the moment the window opens — and its
+milestones, go/no-go included, move with it. A shorter
+hold is waited out at the departure: the go/no-go verdict is still fresh.
+
+Pure: `now` is always an argument; nothing reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from controller.manifests.models import BlackoutWindowSpec, Release, ReleaseTrainSpec
+from controller.manifests.state import DesiredState
+from controller.schedule import trains, windows
+
+DEFAULT_LEAD = timedelta(days=1)
+"""The go/no-go lead time of a release whose train declares no goNoGo milestone, and of
+a dated release (its go/no-go is a day before)."""
+MAX_MOVES = 60
+"""Departures passed over at most before giving up (over two years of a fortnightly train)."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Windows that hold a departure back, and until when."""
+
+    at: datetime
+    windows: tuple[str, ...]
+    """Deny windows that block, else the allow windows none of which is open."""
+    deny: bool
+    """Whether `windows` are deny windows (else: allow windows that are all closed)."""
+    opens: datetime | None
+    """When every target may deploy again (None: not within the evaluator's horizon)."""
+
+    def describe(self, specs: Mapping[str, BlackoutWindowSpec]) -> str:
+        """ "inside 'holiday-freeze' (reason)" or "outside allow window 'x' (reason)"."""
+        named = ", ".join(
+            f"'{n}' ({specs[n].reason})" if n in specs else f"'{n}'" for n in self.windows
+        )
+        if self.deny:
+            return f"inside {named}"
+        plural = "s" if len(self.windows) > 1 else ""
+        return f"outside allow window{plural} {named}"
+
+
+@dataclass(frozen=True)
+class Effective:
+    """Where a release departs after the windows had their say."""
+
+    at: datetime | None
+    """The effective departure; None when no departure opens within the horizon."""
+    passed: tuple[Hold, ...] = ()
+    """Departures passed over, earliest first, with what held each."""
+
+
+def targets(state: DesiredState, release: Release) -> list[windows.Target]:
+    """Every (component, cluster, project) the release deploys to."""
+    found = []
+    for item in release.spec.components:
+        component = state.components.get(item.name)
+        if component is None:
+            continue
+        project = component.model.spec.jira_project
+        for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
+            found.append(windows.Target(item.name, cluster, project))
+    return found
+
+
+def exceptions_of(release: Release) -> windows.Exceptions:
+    """What lets a release pass deny windows: its type and its override."""
+    override = release.spec.override
+    return windows.Exceptions(
+        hotfix=release.spec.type == "hotfix",
+        override_expires=override.expires if override else None,
+    )
+
+
+def hold(
+    evaluator: windows.Evaluator,
+    where: Sequence[windows.Target],
+    at: datetime,
+    exceptions: windows.Exceptions,
+) -> Hold | None:
+    """What holds a deploy to `where` at `at`, or None when every target may deploy."""
+    blocked = [v for v in (evaluator.evaluate(t, at, exceptions) for t in where) if not v.allowed]
+    if not blocked:
+        return None
+    deny = tuple(sorted({n for v in blocked for n in v.blocking}))
+    names = deny or tuple(sorted({n for v in blocked for n in v.allow_windows}))
+    opens = [v.next_open for v in blocked]
+    latest = None if any(o is None for o in opens) else max(o for o in opens if o is not None)
+    return Hold(at, names, bool(deny), latest)
+
+
+def lead_time(train: ReleaseTrainSpec | None) -> timedelta:
+    """How long before its departure a release's go/no-go falls."""
+    if train is None:
+        return DEFAULT_LEAD
+    offset = trains.milestone_offsets(train).get("goNoGo")
+    return DEFAULT_LEAD if offset is None or offset >= timedelta(0) else -offset
+
+
+def following(after: datetime, train: ReleaseTrainSpec | None) -> datetime | None:
+    """Where a release held until `after` departs: the train's first departure at or
+    after it, or for a dated release that instant itself."""
+    if train is None:
+        return after
+    upcoming = trains.next_departure(train, after)
+    return None if upcoming is None else upcoming.at
+
+
+def effective(
+    asked: datetime,
+    *,
+    train: ReleaseTrainSpec | None,
+    timezone: str,
+    evaluator: windows.Evaluator,
+    where: Sequence[windows.Target],
+    exceptions: windows.Exceptions,
+    now: datetime | None = None,
+) -> Effective:
+    """The departure a release asking for `asked` takes. With `now` past the departure,
+    the hold is judged from now (a release waiting at its departure for a GO). A hotfix
+    is never moved: it goes the moment the windows let it."""
+    if exceptions.hotfix:
+        return Effective(asked)
+    lead = lead_time(train)
+    candidate: datetime | None = asked
+    passed: list[Hold] = []
+    for _ in range(MAX_MOVES):
+        assert candidate is not None
+        start = candidate if now is None else max(candidate, now)
+        found = hold(evaluator, where, start, exceptions)
+        if found is None:
+            return Effective(candidate, tuple(passed))
+        if found.opens is not None and found.opens - start <= lead:
+            return Effective(candidate, tuple(passed))  # waited out at the departure
+        passed.append(replace(found, at=candidate))
+        if found.opens is None:
+            return Effective(None, tuple(passed))
+        candidate = following(found.opens, train)
+        if candidate is None:
+            return Effective(None, tuple(passed))
+    return Effective(None, tuple(passed))
