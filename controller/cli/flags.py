@@ -158,7 +158,7 @@ def status(
     state = common.build_state(root, at)
     specs = {name: m.model.spec for name, m in state.flags.items()}
     released = _released(released_names, all_released)
-    due = flags.stages(specs, at, released)
+    due = flags.stages(specs, at, released, state.config.spec.timezone)
     days = state.config.spec.flags.stale_after_days
     drifts = _drift(state, at, released) if drift else {}
     rows = []

@@ -13,6 +13,7 @@ from controller.adapters.git import GitError, StatusRepository
 from controller.cli import options
 from controller.cli.common import ROOT_OPTION, build_state
 from controller.manifests.config import GitConfig
+from controller.manifests.state import DesiredState
 from controller.plan import planner, render
 from controller.plan.plans import Observed
 from controller.plan.records import ReleaseStatus, decision_document
@@ -20,6 +21,7 @@ from controller.reconcile.connect import connect
 from controller.reconcile.executor import Outcome, Result
 from controller.reconcile.observe import observe
 from controller.reconcile.passes import Reconciler, findings_of, read_statuses
+from controller.schedule.zones import wall
 
 AT_OPTION = click.option(
     "--at",
@@ -131,12 +133,21 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
         raise SystemExit(1)
 
 
-def _status_text(status: ReleaseStatus, full: bool) -> str:
-    departure = status.departure.isoformat() if status.departure else "-"
+def _zone(state: DesiredState, release: str) -> str:
+    """The zone a release's times are written in: its train's, else the config's."""
+    manifest = state.releases.get(release)
+    train = state.trains.get(manifest.model.spec.train or "") if manifest else None
+    return train.model.spec.timezone if train is not None else state.config.spec.timezone
+
+
+def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
+    departure = wall(status.departure, timezone) if status.departure else "-"
+    if status.planned is not None and status.departure not in (None, status.planned):
+        departure += f" (asked for {wall(status.planned, timezone)})"
     lines = [f"{status.release}  {status.version}  {status.phase}  departs {departure}"]
     shown = status.decisions if full else status.decisions[-3:]
     for record in shown:
-        lines.append(f"  {record.at.isoformat()}  {record.decision:<20} {record.rationale}")
+        lines.append(f"  {wall(record.at, timezone)}  {record.decision:<20} {record.rationale}")
         if full:
             for c in record.criteria:
                 mark = "met" if c.met else ("UNMET (veto)" if c.veto else "unmet")
@@ -169,6 +180,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
                 "version": s.version,
                 "phase": s.phase.value,
                 "departure": s.departure.isoformat() if s.departure else None,
+                "planned": s.planned.isoformat() if s.planned else None,
                 "decisions": [decision_document(d) for d in s.decisions],
             }
             for name, s in sorted(statuses.items())
@@ -179,5 +191,8 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
         click.echo("no release status recorded yet (the controller has not run)")
         return
     click.echo(
-        "\n\n".join(_status_text(s, full=release is not None) for _, s in sorted(statuses.items()))
+        "\n\n".join(
+            _status_text(s, release is not None, _zone(state, name))
+            for name, s in sorted(statuses.items())
+        )
     )

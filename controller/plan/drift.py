@@ -124,7 +124,7 @@ def flags(
         return status is not None and status.phase is Phase.RELEASED
 
     specs = {name: m.model.spec for name, m in desired.flags.items()}
-    due = flagd.stages(specs, now, released)
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone)
     findings: list[Finding] = []
     stale_after = desired.config.spec.flags.stale_after_days
     for name in sorted(specs):

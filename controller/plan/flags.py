@@ -21,6 +21,7 @@ from typing import Any
 
 from controller.manifests.models import FeatureFlagSpec
 from controller.manifests.state import DesiredState
+from controller.schedule.zones import wall
 
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
 TOTAL_WEIGHT = 100_000
@@ -66,10 +67,14 @@ def target_of(spec: FeatureFlagSpec) -> FlagTarget:
 
 
 def stages(
-    flags: Mapping[str, FeatureFlagSpec], at: datetime, released: Released
+    flags: Mapping[str, FeatureFlagSpec],
+    at: datetime,
+    released: Released,
+    timezone: str = "UTC",
 ) -> dict[str, FlagStage]:
-    """The stage due at `at` for every flag, dependencies applied."""
-    own = {name: _own_stage(name, spec, at, released) for name, spec in flags.items()}
+    """The stage due at `at` for every flag, dependencies applied; times in reasons are
+    written in `timezone`."""
+    own = {name: _own_stage(name, spec, at, released, timezone) for name, spec in flags.items()}
     result: dict[str, FlagStage] = {}
 
     def resolve(name: str, seen: frozenset[str]) -> FlagStage:
@@ -93,7 +98,9 @@ def stages(
     return result
 
 
-def _own_stage(name: str, spec: FeatureFlagSpec, at: datetime, released: Released) -> FlagStage:
+def _own_stage(
+    name: str, spec: FeatureFlagSpec, at: datetime, released: Released, timezone: str
+) -> FlagStage:
     rollout = spec.rollout
     if rollout is None:
         return FlagStage(name, 0.0, 0, f"no rollout: everyone gets '{spec.default_variant}'")
@@ -101,10 +108,10 @@ def _own_stage(name: str, spec: FeatureFlagSpec, at: datetime, released: Release
         return FlagStage(name, 0.0, 0, f"waiting for release {rollout.after_release}")
     due = [(index, stage) for index, stage in enumerate(rollout.stages, start=1) if stage.at <= at]
     if not due:
-        first = rollout.stages[0].at.isoformat()
+        first = wall(rollout.stages[0].at, timezone)
         return FlagStage(name, 0.0, 0, f"before the first stage ({first})")
     index, stage = due[-1]
-    return FlagStage(name, stage.percent, index, f"stage {index} since {stage.at.isoformat()}")
+    return FlagStage(name, stage.percent, index, f"stage {index} since {wall(stage.at, timezone)}")
 
 
 def flag_json(name: str, spec: FeatureFlagSpec, stage: FlagStage) -> dict[str, Any]:

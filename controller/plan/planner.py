@@ -43,7 +43,7 @@ from controller.plan.records import (
 )
 from controller.schedule import departures, trains, windows
 from controller.schedule.departures import Hold, exceptions_of
-from controller.schedule.zones import day_bounds, to_instant, to_local
+from controller.schedule.zones import day_bounds, to_instant, to_local, wall
 
 DATED_MILESTONES: dict[str, timedelta] = {
     "codeFreeze": timedelta(days=-7),
@@ -88,6 +88,7 @@ class _Planner:
         self.decisions: list[tuple[str, DecisionRecord]] = []
         self.statuses: dict[str, ReleaseStatus] = dict(recorded)
         self.notes: dict[str, str] = {}
+        self.zones: dict[str, str] = {}
         self.in_flight = self._in_flight()
 
     def run(self) -> Plan:
@@ -109,6 +110,8 @@ class _Planner:
             dict(sorted(self.statuses.items())),
             dict(sorted(self.notes.items())),
             dict(self.recorded),
+            dict(sorted(self.zones.items())),
+            self.desired.config.spec.timezone,
         )
 
     def act(self, action: Action) -> None:
@@ -176,6 +179,7 @@ class _ReleasePlanner:
             self.train.timezone if self.train is not None else planner.desired.config.spec.timezone
         )
         self.projects = readiness.projects_of(planner.desired, self.release)
+        planner.zones[name] = self.timezone
         self.milestones: dict[str, datetime] = {}
 
     # --- bookkeeping -----------------------------------------------------------------
@@ -539,7 +543,7 @@ class _ReleasePlanner:
         self.record(
             DecisionKind.OVERRIDE,
             f"override by {override.by} passes {', '.join(passed)}: {override.reason} "
-            f"(expires {override.expires.isoformat()})",
+            f"(expires {self._local(override.expires)})",
             Evidence(windows=passed, until=override.expires),
         )
 
@@ -554,7 +558,7 @@ class _ReleasePlanner:
         since: dict[str, datetime] = {}
         if not monitoring or self.now < self._monitoring_end():
             fired, since = rollouts.triggers(
-                self.release, units, self.status.unhealthy_since, self.now
+                self.release, units, self.status.unhealthy_since, self.now, self.timezone
             )
         self.status = replace(self.status, unhealthy_since=since)
         if fired:
@@ -816,7 +820,7 @@ class _ReleasePlanner:
 
 
 def _local(instant: datetime, timezone: str) -> str:
-    return f"{to_local(instant, timezone):%Y-%m-%d %H:%M} {timezone}"
+    return wall(instant, timezone)
 
 
 def _latest(values: list[datetime | None]) -> datetime | None:

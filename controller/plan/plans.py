@@ -18,6 +18,7 @@ from controller.manifests.signals import SignalValue
 from controller.plan.flags import FlagTarget
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.records import DecisionRecord, ReleaseStatus
+from controller.schedule.zones import wall
 
 WorkloadId = tuple[str, str, str]
 """(cluster, namespace, deployment)."""
@@ -140,6 +141,14 @@ class Plan:
     notes: Mapping[str, str] = field(default_factory=dict)
     """Release → release notes (Markdown) to write."""
     recorded: Mapping[str, ReleaseStatus] = field(default_factory=dict)
+    zones: Mapping[str, str] = field(default_factory=dict)
+    """Release → the time zone its times are written in (its train's, or the config's)."""
+    timezone: str = "UTC"
+    """The ControllerConfig's time zone, for times that belong to no release."""
+
+    def wall(self, instant: datetime, subject: str = "") -> str:
+        """An instant as people read it: local time in the subject's zone, named."""
+        return wall(instant, self.zones.get(subject, self.timezone))
 
     def changed(self) -> list[str]:
         """Releases whose recorded state this plan changes."""

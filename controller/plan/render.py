@@ -37,7 +37,7 @@ def to_text(plan: Plan) -> str:
     lines.append("")
     lines.append("Releases:")
     for name, status in plan.statuses.items():
-        departure = status.departure.isoformat() if status.departure else "-"
+        departure = plan.wall(status.departure, name) if status.departure else "-"
         lines.append(f"  {name:<24} {status.phase:<20} departs {departure}")
     found = _findings(plan)
     if found:
@@ -62,7 +62,7 @@ def to_markdown(plan: Plan) -> str:
         lines.append("**Blocked by windows**")
         lines.append("")
         for f in blocked:
-            until = f" (until {f.until.isoformat()})" if f.until else ""
+            until = f" (until {plan.wall(f.until, f.subject)})" if f.until else ""
             lines.append(f"- **{f.subject}**: {_md(f.message)}{until}")
         lines.append("")
     if plan.decisions:
@@ -78,7 +78,7 @@ def to_markdown(plan: Plan) -> str:
         lines += ["Nothing to change.", ""]
     lines += ["**Releases**", "", "| release | phase | departs |", "|---|---|---|"]
     for name, status in plan.statuses.items():
-        departure = status.departure.isoformat() if status.departure else "-"
+        departure = plan.wall(status.departure, name) if status.departure else "-"
         lines.append(f"| {name} | {status.phase} | {departure} |")
     others = [f for f in _findings(plan) if f.kind is not FindingKind.BLOCKED]
     if others:

@@ -19,6 +19,7 @@ from controller.plan.observed import (
     RolloutState,
 )
 from controller.plan.records import workload_key
+from controller.schedule.zones import wall
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ def triggers(
     units: Mapping[str, Sequence[Unit]],
     unhealthy_since: Mapping[str, datetime],
     now: datetime,
+    timezone: str = "UTC",
 ) -> tuple[list[Trigger], dict[str, datetime]]:
     """Rollback triggers that fire now, and the updated record of when each workload's
     unavailable replicas first crossed the threshold."""
@@ -186,7 +188,7 @@ def triggers(
                     Trigger(
                         component,
                         f"{where}: {percent:.0f}% of replicas unavailable since "
-                        f"{first.isoformat()} (limit {limit.above_percent:g}%)",
+                        f"{wall(first, timezone)} (limit {limit.above_percent:g}%)",
                     )
                 )
     return fired, since

@@ -35,3 +35,9 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     start = to_instant(datetime.combine(day, time()), timezone)
     end = to_instant(datetime.combine(date.fromordinal(day.toordinal() + 1), time()), timezone)
     return start, end
+
+
+def wall(instant: datetime, timezone: str) -> str:
+    """How relctl writes an instant for people: "2026-12-08 09:00 Europe/Berlin", local
+    time with its zone's name (never a bare UTC offset beside a local time)."""
+    return f"{to_local(instant, timezone):%Y-%m-%d %H:%M} {timezone}"
