@@ -400,7 +400,10 @@ class _ReleasePlanner:
         gates = readiness.gates_of(self.p.desired, self.release)
         signals = self.p.observed.signals.get(self.name, {})
         decision = gonogo.decide(assessed, gates, signals)
-        digest = hashlib.sha256(repr(decision.evidence_key).encode()).hexdigest()[:16]
+        # The manifest is part of the evidence: a release changed after its verdict (a
+        # component added, an approval withdrawn) is judged, and recorded, afresh.
+        manifest = self.release.model_dump_json(by_alias=True)
+        digest = hashlib.sha256(repr((decision.evidence_key, manifest)).encode()).hexdigest()[:16]
         self.find(FindingKind.VERDICT, f"{decision.verdict}: {decision.rationale}")
         if digest == self.status.verdict_digest:
             return
@@ -505,11 +508,26 @@ class _ReleasePlanner:
             )
         return True
 
+    def _unobserved(self, units: dict[str, list[rollouts.Unit]], what: str) -> bool:
+        """Report clusters of this release that could not be observed; True if any."""
+        clusters = sorted(
+            {u.workload.cluster for us in units.values() for u in us}
+            & set(self.p.observed.unobserved)
+        )
+        for cluster in clusters:
+            self.find(
+                FindingKind.WAITING,
+                f"cluster {cluster} could not be observed; {what} waits until it can be",
+            )
+        return bool(clusters)
+
     def _start(self) -> None:
         if self.p.observed.workloads is None:
             self.find(FindingKind.WAITING, "GO: would roll out now (cluster not observed)")
             return
         units = self.p.units(self.release, self.name)
+        if self._unobserved(units, "the rollout"):
+            return
         missing = [u for us in units.values() for u in us if u.seen is None]
         if missing:
             for u in missing:
@@ -553,6 +571,8 @@ class _ReleasePlanner:
         if self.p.observed.workloads is None:
             return
         units = self.p.units(self.release, self.name)
+        if self._unobserved(units, "watching the rollout"):
+            return  # no health is known there: no rollback, no progress, no release
         monitoring = self.status.phase is not Phase.ROLLING_OUT
         fired: list[rollouts.Trigger] = []
         since: dict[str, datetime] = {}

@@ -35,6 +35,8 @@ class Observed:
     """Flagd `flags` map at each target (None: the target holds none yet)."""
     signals: Mapping[str, Mapping[str, SignalValue]] = field(default_factory=dict)
     """Release → signal name → value, as CI committed them under `signals/`."""
+    unobserved: Mapping[str, str] = field(default_factory=dict)
+    """Cluster → why it could not be observed this pass (its workloads are absent)."""
 
 
 class ActionKind(StrEnum):

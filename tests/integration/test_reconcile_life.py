@@ -165,3 +165,19 @@ def test_push_race_keeps_the_human_commit_and_the_record(world: World) -> None:
     assert git(world.remote, "show", "main:NOTES.txt") == "hi"
     changed = git(world.remote, "show", "--name-only", "--format=", "main").splitlines()
     assert changed and all(path.startswith("status/") for path in changed)
+
+
+def test_an_unreachable_cluster_holds_only_the_releases_deploying_there(world: World) -> None:
+    """prod-us is down: the pass does not fail; it says so, and the releases with nothing
+    on prod-us (shop-2026-25) are recorded and go on as if nothing happened."""
+    world.clusters["prod-us"].stop()
+    reconciler = Reconciler(world.controller, {**os.environ, **world.env})
+    try:
+        report = run(world, reconciler, "2026-11-23T12:00:00+01:00")
+    finally:
+        reconciler.close()
+    assert any("cluster prod-us could not be observed" in p for p in report.problems)
+    assert remote_status(world, "shop-2026-25").phase == "Scheduled"  # type: ignore[attr-defined]
+    assert report.plan is not None
+    flags_on_eu = [a for a in report.plan.actions if a.kind == "apply-flags"]
+    assert flags_on_eu and all(a.target and a.target.cluster == "prod-eu" for a in flags_on_eu)
