@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,9 +46,11 @@ def images(
     observed: Observed,
     statuses: Mapping[str, ReleaseStatus],
     busy: Set[WorkloadId],
+    held: Callable[[str, str], str | None] = lambda _component, _cluster: None,
 ) -> tuple[list[Action], list[Finding]]:
     """Drift findings and self-heal actions for workloads whose image changed by hand.
-    `busy`: workloads this plan already changes."""
+    `busy`: workloads this plan already changes; `held(component, cluster)`: why a
+    window keeps that target from changing now (a repair waits for it), or None."""
     if observed.workloads is None:
         return [], []
     components = {n: m.model for n, m in desired.components.items()}
@@ -96,6 +98,16 @@ def images(
             )
         )
         if components[unit.component].spec.self_heal:
+            why = held(unit.component, w.cluster)
+            if why is not None:
+                findings.append(
+                    Finding(
+                        FindingKind.BLOCKED,
+                        unit.component,
+                        f"self-heal of {w.cluster}/{w.namespace}/{w.deployment} waits: {why}",
+                    )
+                )
+                continue
             actions.append(
                 Action(
                     ActionKind.RESTORE_IMAGE,

@@ -40,6 +40,7 @@ from controller.plan.records import (
     Evidence,
     Phase,
     ReleaseStatus,
+    workload_key,
 )
 from controller.schedule import departures, trains, windows
 from controller.schedule.departures import Hold, exceptions_of
@@ -96,11 +97,13 @@ class _Planner:
             _ReleasePlanner(self, name, self.desired.releases[name]).run()
         busy = {a.image.workload for a in self.actions if a.image is not None}
         for actions, findings in (
-            drift.images(self.desired, self.observed, self.statuses, busy),
+            drift.images(self.desired, self.observed, self.statuses, busy, self._held),
             drift.flags(self.desired, self.observed, self.statuses, self.now),
         ):
             for action in actions:
                 self.act(action)
+                if action.kind is ActionKind.RESTORE_IMAGE:
+                    self._record_repair(action)
             self.findings.extend(findings)
         return Plan(
             self.now,
@@ -113,6 +116,42 @@ class _Planner:
             dict(sorted(self.zones.items())),
             self.desired.config.spec.timezone,
         )
+
+    def _held(self, component: str, cluster: str) -> str | None:
+        """Why a window keeps `component` on `cluster` from changing now, or None."""
+        spec = self.components[component].spec if component in self.components else None
+        target = windows.Target(component, cluster, spec.jira_project if spec else "")
+        verdict = self.evaluator.evaluate(target, self.now)
+        if verdict.allowed:
+            return None
+        deny = tuple(sorted(verdict.blocking))
+        held = Hold(self.now, deny or verdict.allow_windows, bool(deny), verdict.next_open)
+        specs = {n: m.model.spec for n, m in self.desired.windows.items()}
+        opens = wall(held.opens, self.desired.config.spec.timezone) if held.opens else "later"
+        return f"{held.describe(specs)}; opens {opens}"
+
+    def _record_repair(self, action: Action) -> None:
+        """A drift repair is a decision too: recorded on the release whose image it puts
+        back (once per repair: a failed one is retried, not recorded again)."""
+        change = action.image
+        status = self.statuses.get(action.release)
+        if change is None or status is None:
+            return
+        key = workload_key(change.cluster, change.namespace, change.deployment, change.container)
+        evidence = Evidence(images={key: change.image}, triggers=(f"{key} ran {change.current}",))
+        last = status.last()
+        if last is not None and (last.decision, last.evidence) == (DecisionKind.REPAIRED, evidence):
+            return
+        record = DecisionRecord(
+            DecisionKind.REPAIRED,
+            self.now,
+            f"{key} ran {change.current or 'an unknown image'}, not the image "
+            f"{action.release} put there; self-heal restored {change.image}",
+            (),
+            evidence,
+        )
+        self.statuses[action.release] = replace(status, decisions=(*status.decisions, record))
+        self.decisions.append((action.release, record))
 
     def act(self, action: Action) -> None:
         if action.key not in self.keys:

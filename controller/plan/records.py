@@ -72,6 +72,8 @@ class DecisionKind(StrEnum):
     ROLLBACK = "ROLLBACK"
     ROLLBACK_RECOMMENDED = "ROLLBACK_RECOMMENDED"
     RELEASED = "RELEASED"
+    REPAIRED = "REPAIRED"
+    """Drift repaired: an image changed by hand put back (a component's selfHeal)."""
 
 
 VERDICTS = (DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS, DecisionKind.NO_GO)

@@ -399,6 +399,19 @@ def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
     result = plan(healed, changed, recorded, at("2026-12-08T16:00:00+01:00"))
     restore = actions(result, kind=ActionKind.RESTORE_IMAGE)
     assert [a.image.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
+    # The repair is a decision, recorded on the release whose image it puts back.
+    assert mine(result, "shop-2026-25") == [DecisionKind.REPAIRED]
+    repaired = result.statuses["shop-2026-25"].decisions[-1]
+    assert "catalog:hotpatch" in repaired.rationale
+    assert repaired.evidence.images == {
+        "prod-eu/shop/catalog/catalog": "registry.shop.example/shop/catalog:2.3.1"
+    }
+    # Inside a deny window (Saturday: the weekend) the repair waits for it to end.
+    weekend = plan(healed, changed, recorded, at("2026-12-12T10:00:00+01:00"))
+    assert actions(weekend, kind=ActionKind.RESTORE_IMAGE) == []
+    assert DecisionKind.REPAIRED not in mine(weekend, "shop-2026-25")
+    held = [f.message for f in weekend.findings if f.kind is FindingKind.BLOCKED]
+    assert any("self-heal of prod-eu/shop/catalog waits: inside 'weekend'" in m for m in held)
 
 
 def test_flags_advance_with_the_release_and_hand_changes_are_drift() -> None:
