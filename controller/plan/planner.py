@@ -220,6 +220,8 @@ class _ReleasePlanner:
         self.projects = readiness.projects_of(planner.desired, self.release)
         planner.zones[name] = self.timezone
         self.milestones: dict[str, datetime] = {}
+        self.judged: tuple[DecisionKind | None] | None = None
+        """This pass's go/no-go verdict, once judged (`(None,)`: it could not be)."""
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -400,14 +402,13 @@ class _ReleasePlanner:
                     else ""
                 ),
             )
-        if self.now >= self._milestone("goNoGo"):
-            self._verdict()
+        judged = self._verdict() if self.now >= self._milestone("goNoGo") else None
         if self.now < departure:
             self._forecast(departure)
             return
         last = self.status.last(*VERDICTS)
-        if last is None:
-            self.find(FindingKind.WAITING, "departure reached; no go/no-go verdict yet")
+        if last is None or judged is None:
+            self.find(FindingKind.WAITING, "departure reached; no go/no-go verdict this pass")
             return
         if last.decision is DecisionKind.NO_GO:
             self._not_go(last)
@@ -431,10 +432,15 @@ class _ReleasePlanner:
             held.opens,
         )
 
-    def _verdict(self) -> None:
+    def _verdict(self) -> DecisionKind | None:
+        """Judge go/no-go now (recorded when the verdict or its evidence changed); None
+        when it cannot be judged this pass (Jira not observed). Judged once a pass."""
+        if self.judged is not None:
+            return self.judged[0]
+        self.judged = (None,)
         jira = self.p.observed.jira
         if jira is None:
-            return
+            return None
         assessed = readiness.assess(self.p.desired, self.release, jira)
         gates = readiness.gates_of(self.p.desired, self.release)
         signals = self.p.observed.signals.get(self.name, {})
@@ -444,8 +450,10 @@ class _ReleasePlanner:
         manifest = self.release.model_dump_json(by_alias=True)
         digest = hashlib.sha256(repr((decision.evidence_key, manifest)).encode()).hexdigest()[:16]
         self.find(FindingKind.VERDICT, f"{decision.verdict}: {decision.rationale}")
+        verdict = DecisionKind(decision.verdict.value)
+        self.judged = (verdict,)
         if digest == self.status.verdict_digest:
-            return
+            return verdict
         self.status = replace(self.status, verdict_digest=digest)
         evidence = Evidence(
             jql=jql.version_issues(self.projects, self.spec.version),
@@ -457,9 +465,8 @@ class _ReleasePlanner:
             signals=tuple(f"{k}={v}" for k, v in sorted(signals.items())),
             departure=self.milestones["departure"],
         )
-        self.record(
-            DecisionKind(decision.verdict.value), decision.rationale, evidence, decision.criteria
-        )
+        self.record(verdict, decision.rationale, evidence, decision.criteria)
+        return verdict
 
     def _not_go(self, last: DecisionRecord) -> None:
         departure = self.milestones["departure"]
@@ -699,6 +706,17 @@ class _ReleasePlanner:
                 for cluster in targets
             ]
             if self._blocked(verdicts, f"rollout of {component}"):
+                return False
+            # Each component goes on a verdict judged in the pass that starts it: a veto
+            # that arrives mid-rollout (a blocker, a failed scan) pauses the rest.
+            judged = self._verdict()
+            if judged not in (DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS):
+                self.find(
+                    FindingKind.WAITING,
+                    f"rollout of {component} paused: "
+                    + ("no verdict this pass" if judged is None else f"the verdict is {judged}")
+                    + "; it goes when the verdict is GO again",
+                )
                 return False
             for unit in pending:
                 w = unit.workload

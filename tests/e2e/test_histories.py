@@ -1,0 +1,173 @@
+"""relctl's guarantees over generated histories (README, "What relctl guarantees").
+
+A hypothesis state machine takes the steps of `tests.support.histories` at random — but
+realistic — and the real controller runs a pass after each one, over the emulators and a
+bare git remote, on a simulated clock; every guarantee is checked after every pass.
+The default run is bounded and derandomized (the same histories every time, a few
+minutes at most); `-m histories` runs many more, seeded by $RELCTL_HISTORY_SEED.
+Every history that once failed is kept under tests/data/histories/ and replayed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from tests.support.histories import COMPONENTS, DATA, History, replay
+
+CASES = sorted(DATA.glob("case-*.yaml"))
+
+release_index = st.integers(min_value=0, max_value=5)
+tuesday = st.none() | st.integers(min_value=0, max_value=5)
+component = st.sampled_from(COMPONENTS)
+
+
+class Histories(RuleBasedStateMachine):
+    """One example is one history, from a fresh world."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory(prefix="relctl-history-")
+        self.history: History | None = None
+
+    @initialize()
+    def start(self) -> None:
+        self.history = History(Path(self.tmp.name))
+        self.history.run_pass()
+
+    def step(self, **step: Any) -> None:
+        assert self.history is not None
+        self.history.apply(step)
+
+    @precondition(lambda self: self.history is not None and len(self.history.declared) < 4)
+    @rule(
+        components=st.lists(component, min_size=1, max_size=3, unique=True),
+        departure=tuesday,
+        approved=st.booleans(),
+        auto=st.booleans(),
+        partial=st.booleans(),
+        on_no_go=st.sampled_from(["delay", "hold"]),
+        issues=st.integers(min_value=0, max_value=2),
+    )
+    def add_release(self, **fields: Any) -> None:
+        self.step(op="add-release", **fields)
+
+    @rule(
+        minutes=st.sampled_from([10, 120, 720, 1440, 4320]),
+        rollouts=st.sampled_from([0.5, 60.0]),
+    )
+    def wait(self, minutes: int, rollouts: float) -> None:
+        self.step(op="wait", minutes=minutes, rollouts=rollouts)
+
+    @rule(release=release_index, departure=tuesday)
+    def move_release(self, release: int, departure: int | None) -> None:
+        self.step(op="move-release", release=release, departure=departure)
+
+    @rule(release=release_index, component=component)
+    def add_component(self, release: int, component: str) -> None:
+        self.step(op="add-component", release=release, component=component)
+
+    @rule(release=release_index)
+    def approve(self, release: int) -> None:
+        self.step(op="approve", release=release)
+
+    @rule(release=release_index)
+    def delete_release(self, release: int) -> None:
+        self.step(op="delete-release", release=release)
+
+    @rule(start_hours=st.integers(min_value=-12, max_value=24 * 14), hours=st.integers(1, 72))
+    def add_window(self, start_hours: int, hours: int) -> None:
+        self.step(op="add-window", start_hours=start_hours, hours=hours)
+
+    @rule(window=st.integers(min_value=0, max_value=3))
+    def remove_window(self, window: int) -> None:
+        self.step(op="remove-window", window=window)
+
+    @rule(release=release_index, blocker=st.booleans())
+    def open_issue(self, release: int, blocker: bool) -> None:
+        self.step(op="open-issue", release=release, blocker=blocker)
+
+    @rule(release=release_index)
+    def close_issues(self, release: int) -> None:
+        self.step(op="close-issues", release=release)
+
+    @rule(release=release_index)
+    def reopen_issue(self, release: int) -> None:
+        self.step(op="reopen-issue", release=release)
+
+    @rule(name=st.sampled_from(["v1", "v2", "v3", "v4", "2026.50"]))
+    def create_version(self, name: str) -> None:
+        self.step(op="create-version", name=name)
+
+    @rule(release=release_index, component=component)
+    def bad_image(self, release: int, component: str) -> None:
+        self.step(op="bad-image", release=release, component=component)
+
+    @rule(component=component)
+    def hand_edit(self, component: str) -> None:
+        self.step(op="hand-edit", component=component)
+
+    @rule()
+    def restart(self) -> None:
+        self.step(op="restart")
+
+    def teardown(self) -> None:
+        try:
+            if self.history is not None:
+                try:
+                    self.history.finish()
+                finally:
+                    self.history.close()
+        finally:
+            self.tmp.cleanup()
+
+
+EXAMPLES = int(os.environ.get("RELCTL_HISTORIES", "0") or 0)
+
+
+def test_guarantees_hold_over_generated_histories() -> None:
+    """The bounded run CI does: the same histories every time."""
+    run = Histories.TestCase
+    run.settings = settings(
+        max_examples=8,
+        stateful_step_count=30,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
+    run().runTest()
+
+
+@pytest.mark.histories
+def test_guarantees_hold_over_many_seeded_histories() -> None:
+    """`pytest -m histories`: $RELCTL_HISTORIES histories (default 200), seeded by
+    $RELCTL_HISTORY_SEED (default 0)."""
+    from hypothesis import seed
+
+    run = seed(int(os.environ.get("RELCTL_HISTORY_SEED", "0")))(Histories.TestCase)
+    run.settings = settings(
+        max_examples=EXAMPLES or 200,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+        database=None,
+    )
+    run().runTest()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_a_history_that_once_failed_holds(case: Path, tmp_path: Path) -> None:
+    """Each kept history: what it found stays fixed."""
+    document = yaml.safe_load(case.read_text(encoding="utf-8"))
+    history = replay(tmp_path / "world", document["steps"])
+    assert history.passes == len(document["steps"]) + 1
