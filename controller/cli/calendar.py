@@ -63,7 +63,13 @@ def command(
     end = _bound(to_text, timezone, start + timedelta(days=90))
     if end <= start:
         raise click.BadParameter("--to must be after --from")
-    events = calendar.build(state, start, end, now)
+    workdir = (root or options.find_root(Path.cwd())).resolve()
+    recorded = {
+        name: status.departure
+        for name, status in common.recorded_statuses(workdir, state.config.spec.git).items()
+        if status.departure is not None
+    }
+    events = calendar.build(state, start, end, now, recorded)
     if fmt == "ics":
         data = calendar_formats.to_ics(events, state.config.metadata.name, timezone, now)
     elif fmt == "json":

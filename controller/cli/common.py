@@ -12,10 +12,14 @@ from pathlib import Path
 
 import click
 
+from controller.adapters.git import GitError, StatusRepository
 from controller.cli import options, reporters
 from controller.manifests import loading
+from controller.manifests.config import GitConfig
 from controller.manifests.diagnostics import Severity
 from controller.manifests.state import DesiredState
+from controller.plan.records import ReleaseStatus
+from controller.reconcile.passes import read_statuses
 from controller.schedule.checks import PER_RELEASE
 from controller.schedule.validation import build_diagnostics
 
@@ -41,3 +45,13 @@ def build_state(root: Path | None, now: datetime) -> DesiredState:
     if not result.states:
         raise click.UsageError(f"no manifests found under {root}")
     return result.states[0]
+
+
+def recorded_statuses(root: Path, settings: GitConfig) -> dict[str, ReleaseStatus]:
+    """The records in the work tree; none when it is not a git work tree."""
+    try:
+        repo = StatusRepository(root, settings)
+    except GitError:
+        return {}
+    with repo:
+        return read_statuses(repo)

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import click
 
-from controller.adapters.git import GitError, StatusRepository
 from controller.cli import options
-from controller.cli.common import ROOT_OPTION, build_state
-from controller.manifests.config import GitConfig
+from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import planner, render
 from controller.plan.plans import Observed
@@ -20,7 +18,7 @@ from controller.plan.records import ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
 from controller.reconcile.executor import Outcome, Result
 from controller.reconcile.observe import observe
-from controller.reconcile.passes import Reconciler, findings_of, read_statuses
+from controller.reconcile.passes import Reconciler, findings_of
 from controller.schedule.zones import wall
 
 AT_OPTION = click.option(
@@ -29,16 +27,6 @@ AT_OPTION = click.option(
     metavar="TIME",
     help="Plan for TIME instead of now (ISO 8601 with offset; default now, or $RELCTL_NOW).",
 )
-
-
-def _statuses(root: Path, settings: GitConfig) -> dict[str, ReleaseStatus]:
-    """The records in the work tree; none when it is not a git work tree."""
-    try:
-        repo = StatusRepository(root, settings)
-    except GitError:
-        return {}
-    with repo:
-        return read_statuses(repo)
 
 
 @click.command("plan")
@@ -64,7 +52,7 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     now = options.parse_now(at_text)
     state = build_state(root, now)
     workdir = (root or options.find_root(Path.cwd())).resolve()
-    recorded = _statuses(workdir, state.config.spec.git)
+    recorded = recorded_statuses(workdir, state.config.spec.git)
     if offline:
         observed = Observed()
     else:
@@ -168,7 +156,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
     read from the status files the controller committed to git."""
     workdir = (root or options.find_root(Path.cwd())).resolve()
     state = build_state(workdir, datetime.now().astimezone())
-    statuses = _statuses(workdir, state.config.spec.git)
+    statuses = recorded_statuses(workdir, state.config.spec.git)
     if release is not None:
         if release not in statuses:
             known = ", ".join(sorted(statuses)) or "none recorded yet"

@@ -108,7 +108,8 @@ def calendar_ics(view: View) -> bytes | None:
     if view.state is None or view.at is None:
         return None
     state, now = view.state, view.at
-    events = calendar.build(state, now - CALENDAR_BEHIND, now + CALENDAR_AHEAD, now)
+    recorded = {n: s.departure for n, s in view.statuses.items() if s.departure is not None}
+    events = calendar.build(state, now - CALENDAR_BEHIND, now + CALENDAR_AHEAD, now, recorded)
     return calendar_formats.to_ics(
         events, state.config.metadata.name, state.config.spec.timezone, now
     )

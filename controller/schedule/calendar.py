@@ -12,6 +12,7 @@ Pure: `now` and the range are arguments; rendering lives in `calendar_formats`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -61,14 +62,24 @@ def _instant(value: datetime | date, timezone: str) -> datetime:
     return day_bounds(value, timezone)[0]
 
 
-def build(state: DesiredState, start: datetime, end: datetime, now: datetime) -> list[Event]:
-    """Every event overlapping [start, end), ordered by start."""
+def build(
+    state: DesiredState,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    recorded: Mapping[str, datetime] | None = None,
+) -> list[Event]:
+    """Every event overlapping [start, end), ordered by start. Releases are placed at
+    their effective departure: the one `recorded` (release → departure, the
+    controller's records) holds, else the one their manifest asks for, moved past
+    the windows as the controller would move it."""
     domain = f"{state.config.metadata.name}.relctl"
     evaluator = windows.Evaluator(
         [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
     )
     events: list[Event] = []
-    riding = _riding(state, now)
+    placed = _effective(state, evaluator, now, recorded or {})
+    riding = _riding(state, placed)
     for name, train in sorted(state.trains.items()):
         spec = train.model.spec
         # Milestones before departure (code freeze) belong to departures after the range.
@@ -85,23 +96,60 @@ def build(state: DesiredState, start: datetime, end: datetime, now: datetime) ->
                     end,
                 )
             )
-    events.extend(_release_events(state, domain, evaluator, riding, start, end, now))
+    events.extend(_release_events(state, domain, evaluator, placed, start, end))
     events.extend(_window_events(state, domain, start, end))
     events.extend(_flag_events(state, domain, start, end))
     return sorted(events, key=lambda e: e.sort_key)
 
 
-def _riding(state: DesiredState, now: datetime) -> dict[tuple[str, datetime], list[str]]:
+def _effective(
+    state: DesiredState,
+    evaluator: windows.Evaluator,
+    now: datetime,
+    recorded: Mapping[str, datetime],
+) -> dict[str, datetime]:
+    """Release → the instant it departs (releases on a train with no departure left)."""
+    found: dict[str, datetime] = {}
+    for name, release in sorted(state.releases.items()):
+        spec = release.model.spec
+        if name in recorded:
+            found[name] = recorded[name]
+            continue
+        train = state.trains.get(spec.train) if spec.train else None
+        if spec.train is not None:
+            if train is None:
+                continue
+            departure = trains.release_departure(train.model.spec, spec.departure, now)
+            if departure is None:
+                continue
+            asked = departure.at
+        elif isinstance(spec.date, datetime):
+            asked = spec.date
+        else:
+            assert spec.date is not None
+            found[name] = day_bounds(spec.date, state.config.spec.timezone)[0]
+            continue  # a whole day: its hours are the deployer's to pick
+        moved = departures.effective(
+            asked,
+            train=train.model.spec if train is not None else None,
+            timezone=train.model.spec.timezone if train else state.config.spec.timezone,
+            evaluator=evaluator,
+            where=departures.targets(state, release.model),
+            exceptions=departures.exceptions_of(release.model),
+        )
+        found[name] = moved.at or asked
+    return found
+
+
+def _riding(
+    state: DesiredState, placed: Mapping[str, datetime]
+) -> dict[tuple[str, datetime], list[str]]:
     """(train, departure instant) → names of the releases riding it."""
     found: dict[tuple[str, datetime], list[str]] = {}
     for name, release in sorted(state.releases.items()):
-        spec = release.model.spec
-        train = state.trains.get(spec.train) if spec.train else None
-        if train is None:
-            continue
-        departure = trains.release_departure(train.model.spec, spec.departure, now)
-        if departure is not None:
-            found.setdefault((train.name, departure.at), []).append(name)
+        train = release.model.spec.train
+        if train is not None and train in state.trains and name in placed:
+            found.setdefault((train, placed[name]), []).append(name)
     return found
 
 
@@ -161,33 +209,29 @@ def _release_events(
     state: DesiredState,
     domain: str,
     evaluator: windows.Evaluator,
-    riding: dict[tuple[str, datetime], list[str]],
+    placed: Mapping[str, datetime],
     start: datetime,
     end: datetime,
-    now: datetime,
 ) -> list[Event]:
     events = []
     timezone = state.config.spec.timezone
     for name, release in sorted(state.releases.items()):
         spec = release.model.spec
-        when: datetime | date
-        if spec.train is not None:
-            train = state.trains.get(spec.train)
-            departure = (
-                trains.release_departure(train.model.spec, spec.departure, now) if train else None
-            )
-            if departure is None or train is None:
-                continue
-            when, zone = departure.at, train.model.spec.timezone
-            finish: datetime | date = departure.at + DEPARTURE_LENGTH
-            probe = departure.at
-        elif isinstance(spec.date, datetime):
-            when, zone, finish, probe = spec.date, timezone, spec.date + DEPARTURE_LENGTH, spec.date
-        else:
-            assert spec.date is not None
-            when, zone = spec.date, timezone
-            finish = date.fromordinal(spec.date.toordinal() + 1)
-            probe = day_bounds(spec.date, timezone)[0]
+        if name not in placed:
+            continue
+        when: datetime | date = placed[name]
+        probe = placed[name]
+        zone = timezone
+        finish: datetime | date = probe + DEPARTURE_LENGTH
+        train = state.trains.get(spec.train) if spec.train else None
+        if train is not None:
+            zone = train.model.spec.timezone
+        elif (
+            spec.date is not None
+            and not isinstance(spec.date, datetime)
+            and probe == day_bounds(spec.date, timezone)[0]
+        ):  # a whole day, as declared: an all-day event
+            when, finish = spec.date, date.fromordinal(spec.date.toordinal() + 1)
         if not start <= _instant(when, zone) < end:
             continue
         blocked, waits, opens = _blocked(state, evaluator, name, probe)

@@ -37,9 +37,9 @@ from controller.plan.plans import ActionKind, FindingKind
 from controller.plan.records import VERDICTS, DecisionKind, ReleaseStatus, from_yaml
 from controller.reconcile.executor import Result
 from controller.reconcile.passes import PassReport, Reconciler
+from controller.sandbox.world import World, git
 from controller.schedule import departures, windows
 from controller.schedule.zones import to_local
-from controller.sandbox.world import World, git
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "histories"
 BASE = DATA / "base"
@@ -113,7 +113,7 @@ class History:
     serial: int = 0
     passes: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
-    seen_decisions: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
+    seen_decisions: dict[str, tuple[tuple[str, str, str, str], ...]] = field(default_factory=dict)
     rolled_back: set[str] = field(default_factory=set)
     """Releases that recorded a ROLLBACK: never rolled out again."""
 
@@ -165,7 +165,7 @@ class History:
         declared = Declared(
             name,
             f"v{self.serial}",
-            {c: f"{self.serial}.0.0" for c in components},
+            dict.fromkeys(components, f"{self.serial}.0.0"),
             self._tuesday(departure),
             approved,
             auto,
@@ -174,9 +174,13 @@ class History:
         )
         self.declared[name] = declared
         with self.world.jira.state.lock:
-            for n in range(issues):
+            for n in range(issues):  # work done long before the release was declared
                 self.world.jira.state.add_issue(
-                    "APP", f"{name} change {n}", fix_versions=(declared.version,), status="Done"
+                    "APP",
+                    f"{name} change {n}",
+                    fix_versions=(declared.version,),
+                    status="Done",
+                    created=START - timedelta(days=30),
                 )
         self._push(f"Add release {name}", declared)
 
@@ -222,10 +226,14 @@ class History:
         return self.declared[names[index % len(names)]] if names else None
 
     def _push(self, message: str, declared: Declared) -> None:
+        path = self.world.human / RELEASES_DIR / f"{declared.name}.yaml"
+        text = declared.manifest()
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            return  # nothing changed: nothing to push
         self.changed[declared.name] = self.now
-        self.world.push_change(
-            message, {f"{RELEASES_DIR}/{declared.name}.yaml": declared.manifest()}
-        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        self._commit(message)
 
     def _commit(self, message: str) -> None:
         git(self.world.human, "add", "-A")
@@ -284,10 +292,10 @@ class History:
         with state.lock:
             version = state.version_named("APP", declared.version)
             for issue in state.issues.values():
-                if version is not None and version.id in issue.fix_versions:
-                    if issue.status != "Done":
-                        issue.status = "Done"
-                        state.touch(issue)
+                mine = version is not None and version.id in issue.fix_versions
+                if mine and issue.status != "Done":
+                    issue.status = "Done"
+                    state.touch(issue)
 
     def _reopen_issue(self, release: int) -> None:
         declared = self._pick(release)
@@ -356,6 +364,7 @@ class History:
             self.invariant_images_come_from_releases,
             self.invariant_nothing_twice,
             self.invariant_departures_agree,
+            self.invariant_verdicts_see_every_issue,
         ):
             check(report, state, before)
         self.settle(0.5)
@@ -395,9 +404,7 @@ class History:
 
     def _done(self, report: PassReport, *kinds: ActionKind) -> list[Any]:
         return [
-            o.action
-            for o in report.outcomes
-            if o.result is Result.DONE and o.action.kind in kinds
+            o.action for o in report.outcomes if o.result is Result.DONE and o.action.kind in kinds
         ]
 
     @staticmethod
@@ -468,9 +475,7 @@ class History:
         for action in self._done(report, ActionKind.SET_IMAGE, ActionKind.RESTORE_IMAGE):
             change = action.image
             component = self._component_of(state, *change.workload)
-            verdict = evaluator.evaluate(
-                windows.Target(component, change.cluster, "APP"), self.now
-            )
+            verdict = evaluator.evaluate(windows.Target(component, change.cluster, "APP"), self.now)
             if not verdict.allowed:
                 self._fail(
                     "no change inside a closed window",
@@ -527,6 +532,12 @@ class History:
                 if repaired is None or repaired.evidence.images.get(key) != change.image:
                     self._fail("images come from releases", f"unrecorded repair {change}")
                 recorded_previous = status.images.get(key)
+                rolled_out = status.last(DecisionKind.DEPLOYED) is not None
+                if not rolled_out and before[change.workload]["owner"] != name:
+                    self._fail(
+                        "images come from releases",
+                        f"{name} repaired {key} to {change.image}, which its rollout never reached",
+                    )
                 assert manifest is not None
                 wanted = {i.name: i.tag or i.version for i in manifest.model.spec.components}
                 if change.image not in (
@@ -538,9 +549,7 @@ class History:
             if status.last(DecisionKind.ROLLBACK) is not None:
                 self.rolled_back.add(name)
 
-    def invariant_nothing_twice(
-        self, report: PassReport, state: DesiredState, before: Any
-    ) -> None:
+    def invariant_nothing_twice(self, report: PassReport, state: DesiredState, before: Any) -> None:
         """No Jira version is created twice, no issue gets two relctl comments for one
         release, and the decision log of every release only grows, with no record twice,
         across restarts."""
@@ -563,13 +572,41 @@ class History:
         if any(n > 1 for n in marks.values()):
             self._fail("nothing twice", f"comments twice: {marks}")
         for name, status in self.remote_statuses().items():
-            log = tuple((d.decision.value, d.at.isoformat(), d.rationale) for d in status.decisions)
+            log = tuple(
+                (d.decision.value, d.at.isoformat(), d.rationale, d.revision)
+                for d in status.decisions
+            )
             if len(set(log)) != len(log):
                 self._fail("nothing twice", f"{name} holds a decision twice: {log}")
             earlier = self.seen_decisions.get(name, ())
             if log[: len(earlier)] != earlier:
                 self._fail("decisions are only appended", f"{name}: {earlier} became {log}")
             self.seen_decisions[name] = log
+
+    def invariant_verdicts_see_every_issue(
+        self, report: PassReport, state: DesiredState, before: Any
+    ) -> None:
+        """A go/no-go verdict judges the release's whole scope: every issue Jira holds
+        in its version, however long ago it was last updated."""
+        assert report.plan is not None
+        jira = self.world.jira.state
+        for name, record in report.plan.decisions:
+            if record.decision not in VERDICTS or name not in state.releases:
+                continue
+            version_name = state.releases[name].model.spec.version
+            with jira.lock:
+                version = jira.version_named("APP", version_name)
+                issues = [
+                    i
+                    for i in jira.issues.values()
+                    if version is not None and version.id in i.fix_versions
+                ]
+            if record.evidence.issues != len(issues):
+                self._fail(
+                    "verdicts see every issue",
+                    f"{name}'s {record.decision} counted {record.evidence.issues} issues; "
+                    f"Jira holds {len(issues)} in {version_name}",
+                )
 
     def invariant_departures_agree(
         self, report: PassReport, state: DesiredState, before: Any

@@ -93,8 +93,10 @@ def test_uids_are_stable_when_time_moves_on(state: DesiredState) -> None:
     assert "release.shop-2026-25@shop.relctl" in first & later
 
 
-def test_release_in_the_freeze_is_marked_blocked(state: DesiredState) -> None:
-    """A train release without a departure rides the next one: inside the freeze."""
+def test_release_in_the_freeze_is_placed_after_it(state: DesiredState) -> None:
+    """A train release without a departure rides the next one, inside the freeze: it is
+    shown where the controller will take it, the first departure after the freeze. A
+    departure recorded by the controller is shown as recorded."""
     now = datetime(2026, 12, 10, tzinfo=UTC)
     shop = state.releases["shop-2026-25"].model
     moved = shop.model_copy(update={"spec": shop.spec.model_copy(update={"departure": None})})
@@ -117,11 +119,21 @@ def test_release_in_the_freeze_is_marked_blocked(state: DesiredState) -> None:
         for e in calendar.build(changed, now, END, now)
         if e.uid.startswith("release.shop-2026-25")
     ]
-    assert event.start == datetime(2026, 12, 22, 8, tzinfo=UTC)
-    assert event.blocked_by == ("holiday-freeze",)
-    assert event.opens == datetime(2027, 1, 3, 23, tzinfo=UTC)
-    text = calendar_formats.to_text([event], BERLIN, now, END)
-    assert "BLOCKED by holiday-freeze, opens Mon 04 Jan 2027 00:00" in text
+    assert event.start == datetime(2027, 1, 5, 8, tzinfo=UTC)
+    assert event.blocked_by == ()
+    departs = [
+        e for e in calendar.build(changed, now, END, now) if e.uid.startswith("departure.")
+    ]
+    riding = {e.extra["version"]: e.description for e in departs}
+    assert "Releases: search-2027-1, shop-2026-25." in riding["2027.1"]
+    assert "shop-2026-25" not in riding["2026.26"]
+    recorded = {"shop-2026-25": datetime(2027, 1, 12, 8, tzinfo=UTC)}
+    [event] = [
+        e
+        for e in calendar.build(changed, now, END, now, recorded)
+        if e.uid.startswith("release.shop-2026-25")
+    ]
+    assert event.start == recorded["shop-2026-25"]
 
 
 def test_text_timeline_groups_by_iso_week(state: DesiredState) -> None:
