@@ -60,12 +60,23 @@ class Histories(RuleBasedStateMachine):
     def add_release(self, **fields: Any) -> None:
         self.step(op="add-release", **fields)
 
-    @rule(
-        minutes=st.sampled_from([10, 120, 720, 1440, 4320]),
-        rollouts=st.sampled_from([0.5, 60.0]),
-    )
-    def wait(self, minutes: int, rollouts: float) -> None:
+    # Time passing is what moves a release through its life: four rules (of sixteen)
+    # let it pass, so that most histories reach departures, rollouts and monitoring.
+    @rule(minutes=st.sampled_from([10, 30, 60]), rollouts=st.sampled_from([0.5, 60.0]))
+    def wait_minutes(self, minutes: int, rollouts: float) -> None:
         self.step(op="wait", minutes=minutes, rollouts=rollouts)
+
+    @rule(minutes=st.sampled_from([120, 300, 720]))
+    def wait_hours(self, minutes: int) -> None:
+        self.step(op="wait", minutes=minutes)
+
+    @rule(minutes=st.sampled_from([1440, 1680]))
+    def wait_a_day(self, minutes: int) -> None:
+        self.step(op="wait", minutes=minutes)
+
+    @rule(minutes=st.sampled_from([2880, 4320, 10080]))
+    def wait_days(self, minutes: int) -> None:
+        self.step(op="wait", minutes=minutes)
 
     @rule(release=release_index, departure=tuesday)
     def move_release(self, release: int, departure: int | None) -> None:

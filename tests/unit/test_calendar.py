@@ -121,9 +121,7 @@ def test_release_in_the_freeze_is_placed_after_it(state: DesiredState) -> None:
     ]
     assert event.start == datetime(2027, 1, 5, 8, tzinfo=UTC)
     assert event.blocked_by == ()
-    departs = [
-        e for e in calendar.build(changed, now, END, now) if e.uid.startswith("departure.")
-    ]
+    departs = [e for e in calendar.build(changed, now, END, now) if e.uid.startswith("departure.")]
     riding = {e.extra["version"]: e.description for e in departs}
     assert "Releases: search-2027-1, shop-2026-25." in riding["2027.1"]
     assert "shop-2026-25" not in riding["2026.26"]
