@@ -447,7 +447,7 @@ class _ReleasePlanner:
         decision = gonogo.decide(assessed, gates, signals)
         # The manifest is part of the evidence: a release changed after its verdict (a
         # component added, an approval withdrawn) is judged, and recorded, afresh.
-        manifest = self.release.model_dump_json(by_alias=True)
+        manifest = self.spec.model_dump_json(by_alias=True)
         digest = hashlib.sha256(repr((decision.evidence_key, manifest)).encode()).hexdigest()[:16]
         self.find(FindingKind.VERDICT, f"{decision.verdict}: {decision.rationale}")
         verdict = DecisionKind(decision.verdict.value)

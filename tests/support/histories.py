@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,16 @@ import httpx
 import yaml
 
 from controller.manifests.loading import load
-from controller.manifests.state import DesiredState
+from controller.manifests.models import Release
+from controller.manifests.state import DesiredState, build_state
+from controller.plan import render
+from controller.plan.observed import RELEASE_ANNOTATION
+from controller.plan.planner import plan
 from controller.plan.plans import ActionKind, FindingKind
 from controller.plan.records import VERDICTS, DecisionKind, ReleaseStatus, from_yaml
+from controller.reconcile.connect import connect
 from controller.reconcile.executor import Result
+from controller.reconcile.observe import observe
 from controller.reconcile.passes import PassReport, Reconciler
 from controller.sandbox.world import World, git
 from controller.schedule import departures, windows
@@ -628,6 +634,13 @@ class History:
             with jira.lock:
                 version = jira.version_named("APP", manifest.model.spec.version)
                 due = version.release_date if version is not None else None
+            declared = self.declared.get(name)
+            asked = declared.departure if declared is not None else None
+            planned = to_local(status.planned, ZONE).date() if status.planned else None
+            if asked is not None and planned is not None and planned.isoformat() != asked:
+                self._fail(
+                    "departures agree", f"{name} asks for {asked}; its record says {planned}"
+                )
             local = to_local(status.departure, ZONE).date()
             if due != local:
                 self._fail(
@@ -687,6 +700,58 @@ class History:
         }
         if len(set(plans.values())) != 1:
             self._fail("plan is deterministic", "plans differ between hash seeds")
+        self.check_names_do_not_decide(recorded)
+
+    def check_names_do_not_decide(self, recorded: Mapping[str, ReleaseStatus]) -> None:
+        """The same plan when every release is renamed so that the planner visits them in
+        the opposite order (r1 … r9 become q009 … q001)."""
+        state = load(self.world.controller).states[0]
+        names = sorted(state.releases)
+        mapping = {name: f"q{len(names) - n:03d}" for n, name in enumerate(names)}
+        manifests = []
+        for manifest in state.manifests:
+            if isinstance(manifest.model, Release):
+                model = manifest.model.model_copy(
+                    update={
+                        "metadata": manifest.model.metadata.model_copy(
+                            update={"name": mapping[manifest.name]}
+                        )
+                    }
+                )
+                manifest = replace(manifest, model=model)
+            manifests.append(manifest)
+        renamed = build_state(state.root, manifests)
+        statuses = {
+            mapping[n]: replace(status, release=mapping[n])
+            for n, status in recorded.items()
+            if n in mapping
+        }
+        adapters = connect(state.config, {**os.environ, **self.world.env})
+        try:
+            observed, _ = observe(state, adapters, self.world.controller, self.now)
+        finally:
+            adapters.close()
+        workloads = {
+            key: replace(
+                seen,
+                annotations={
+                    k: mapping.get(v, v) if k == RELEASE_ANNOTATION else v
+                    for k, v in seen.annotations.items()
+                },
+            )
+            for key, seen in (observed.workloads or {}).items()
+        }
+        moved = replace(
+            observed,
+            workloads=workloads,
+            signals={mapping.get(k, k): v for k, v in observed.signals.items()},
+        )
+        mine = render.to_json(plan(state, observed, dict(recorded), self.now))
+        theirs = render.to_json(plan(renamed, moved, statuses, self.now))
+        for name, other in mapping.items():
+            theirs = theirs.replace(other, name)
+        if json.loads(mine) != json.loads(theirs):
+            self._fail("plan is deterministic", "release names change the plan")
 
     def _relctl(self, *args: str, seed: str = "0") -> str:
         env = {**os.environ, "PYTHONHASHSEED": seed, **self.world.env}
