@@ -86,8 +86,9 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
     (in enforce mode), and commit the decisions under the status path.
 
     For the continuous loop, use `relctl controller`. Exit status: 0 the pass succeeded,
-    1 it failed, an action failed (the next pass resumes), or a release was left alone
-    because its status file is not a relctl record.
+    1 it failed, an action failed (the next pass resumes), a cluster could not be observed
+    (its releases waited), or a release was left alone because its status file is not a
+    relctl record.
     """
     del once
     now = options.parse_now(at_text)

@@ -65,10 +65,18 @@ class PassReport:
     """(Jira, Kubernetes) requests made by this pass."""
     frozen: frozenset[str] = frozenset()
     """Releases whose status file is unreadable: no action, no record this pass."""
+    unobserved: frozenset[str] = frozenset()
+    """Clusters that could not be observed: their releases waited, the others went on."""
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not any(o.result is Result.FAILED for o in self.outcomes)
+        """Everything went as planned: no error, no failed action, every cluster seen.
+        A replica whose passes keep not being ok gives its lease up."""
+        return (
+            self.error is None
+            and not self.unobserved
+            and not any(o.result is Result.FAILED for o in self.outcomes)
+        )
 
 
 def read_statuses(
@@ -268,6 +276,7 @@ class Reconciler:
         before = adapters.requests()
         observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
         report.problems.extend(problems)
+        report.unobserved = frozenset(observed.unobserved)
         plan = planner.plan(state, observed, recorded, now)
         report.plan = plan
         enforce = state.config.spec.mode == "enforce" and not self.dry_run
