@@ -303,18 +303,28 @@ class _ReleasePlanner:
                 f"to {_local(planned, self.timezone)}",
                 Evidence(departure=old.departure, until=planned),
             )
+        moved = old is not None and old.planned is not None and old.planned != planned
         self.status = replace(
-            self.status, version=self.spec.version, planned=planned, departure=effective
+            self.status,
+            version=self.spec.version,
+            planned=planned,
+            departure=effective,
+            delayed=None if moved else self.status.delayed,
         )
         if not self.status.phase.deployed and not self.status.phase.final:
             effective = self._clear_of_windows(effective)
         self._set_milestones(effective)
 
     def _clear_of_windows(self, departure: datetime) -> datetime:
-        """Move a departure a window would hold back for longer than the go/no-go lead
-        time to the first departure after it opens (recorded; go/no-go moves with it)."""
+        """The effective departure: what was asked (the manifest's, or the last DELAY's),
+        moved past windows that would hold it for longer than the go/no-go lead time,
+        to the first departure after they open; judged afresh each pass until then, so
+        an override or a window removed brings it back. Recorded when it changes; the
+        go/no-go milestone moves with it. At or past the departure it only moves later."""
+        asked = self.status.delayed or self.status.planned or departure
+        start = asked if asked > self.now else departure
         found = departures.effective(
-            departure,
+            start,
             train=self.train,
             timezone=self.timezone,
             evaluator=self.p.evaluator,
@@ -322,20 +332,29 @@ class _ReleasePlanner:
             exceptions=exceptions_of(self.release),
             now=self.now,
         )
-        if found.at == departure or not found.passed:
-            return departure
         if found.at is None:
             self.find(
                 FindingKind.BLOCKED,
-                f"departure {self._local(departure)} is {self._describe(found.passed[0])} "
+                f"departure {self._local(start)} is {self._describe(found.passed[0])} "
                 "and no later departure opens within five years",
             )
             return departure
+        if found.at == departure or (found.at < departure and found.at <= self.now):
+            return departure
+        if found.passed:
+            why = (
+                f"{self._passed_over(found.passed)}; it departs {self._local(found.at)} "
+                f"instead, the first departure after "
+                f"{'they open' if len(found.passed) > 1 else 'it opens'}"
+            )
+        else:
+            why = (
+                f"no window holds {self._local(found.at)} any longer; it departs then, "
+                f"not {self._local(departure)}"
+            )
         self.record(
             DecisionKind.RESCHEDULED,
-            f"{self._passed_over(found.passed)}; it departs {self._local(found.at)} instead, "
-            f"the first departure after {'they open' if len(found.passed) > 1 else 'it opens'}"
-            ", and go/no-go moves with it",
+            f"{why}, and go/no-go moves with it",
             Evidence(
                 windows=tuple(sorted({n for h in found.passed for n in h.windows})),
                 departure=departure,
@@ -489,7 +508,9 @@ class _ReleasePlanner:
                 named = trains.departure_on(self.train, found.at)
                 version = f" ({named.version})" if named is not None else ""
                 skipped = f"; passed over {self._passed_over(found.passed)}" if found.passed else ""
-                self.status = replace(self.status, departure=found.at, verdict_digest="")
+                self.status = replace(
+                    self.status, departure=found.at, delayed=upcoming, verdict_digest=""
+                )
                 self._set_milestones(found.at)
                 self.record(
                     DecisionKind.DELAY,

@@ -121,7 +121,10 @@ class ReleaseStatus:
     planned: datetime | None = None
     """The departure the manifest asked for when last seen: a change means it was moved."""
     departure: datetime | None = None
-    """The departure in force, after any DELAY."""
+    """The departure in force, after any DELAY and after the windows had their say."""
+    delayed: datetime | None = None
+    """The departure the last DELAY chose (since the manifest last moved the release):
+    what the windows judge instead of `planned`."""
     images: Mapping[str, str] = field(default_factory=dict)
     """Workload → image it ran before the rollout: what a rollback restores."""
     rolled_back: tuple[str, ...] = ()
@@ -205,6 +208,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "phase": status.phase.value,
         "planned": _time(status.planned),
         "departure": _time(status.departure),
+        "delayed": _time(status.delayed),
         "images": dict(sorted(status.images.items())),
         "rolledBack": list(status.rolled_back),
         "unhealthySince": {k: v.isoformat() for k, v in sorted(status.unhealthy_since.items())},
@@ -316,6 +320,7 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
             phase=phase,
             planned=_parse_time(raw.get("planned"), f"{where}: planned"),
             departure=_parse_time(raw.get("departure"), f"{where}: departure"),
+            delayed=_parse_time(raw.get("delayed"), f"{where}: delayed"),
             images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
             rolled_back=tuple(str(c) for c in raw.get("rolledBack") or ()),
             unhealthy_since={

@@ -60,7 +60,7 @@ class Histories(RuleBasedStateMachine):
     def add_release(self, **fields: Any) -> None:
         self.step(op="add-release", **fields)
 
-    # Time passing is what moves a release through its life: four rules (of sixteen)
+    # Time passing is what moves a release through its life: four rules (of seventeen)
     # let it pass, so that most histories reach departures, rollouts and monitoring.
     @rule(minutes=st.sampled_from([10, 30, 60]), rollouts=st.sampled_from([0.5, 60.0]))
     def wait_minutes(self, minutes: int, rollouts: float) -> None:
@@ -89,6 +89,10 @@ class Histories(RuleBasedStateMachine):
     @rule(release=release_index)
     def approve(self, release: int) -> None:
         self.step(op="approve", release=release)
+
+    @rule(release=release_index, days=st.integers(min_value=-1, max_value=20))
+    def override(self, release: int, days: int) -> None:
+        self.step(op="override", release=release, days=days)
 
     @rule(release=release_index)
     def delete_release(self, release: int) -> None:
@@ -188,3 +192,5 @@ def test_a_history_that_once_failed_holds(case: Path, tmp_path: Path) -> None:
     document = yaml.safe_load(case.read_text(encoding="utf-8"))
     history = replay(tmp_path / "world", document["steps"])
     assert history.passes == len(document["steps"]) + 1
+    for release, decisions in (document.get("expect") or {}).items():
+        assert [d.decision.value for d in history.final[release].decisions] == decisions

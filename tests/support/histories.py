@@ -76,6 +76,8 @@ class Declared:
     auto: bool = True
     partial: bool = False
     on_no_go: str = "delay"
+    override_expires: str | None = None
+    """An override passing every deny window until then (ISO 8601)."""
 
     def manifest(self) -> str:
         spec: dict[str, Any] = {
@@ -91,6 +93,12 @@ class Declared:
         }
         if self.departure is not None:
             spec["departure"] = self.departure
+        if self.override_expires is not None:
+            spec["override"] = {
+                "reason": "The fix cannot wait for the freeze to end.",
+                "by": "cto",
+                "expires": self.override_expires,
+            }
         if self.approved:
             spec["approvals"] = [{"role": "qa-lead", "by": "qa", "at": "2026-11-01T00:00:00Z"}]
         document = {
@@ -122,6 +130,8 @@ class History:
     seen_decisions: dict[str, tuple[tuple[str, str, str, str], ...]] = field(default_factory=dict)
     rolled_back: set[str] = field(default_factory=set)
     """Releases that recorded a ROLLBACK: never rolled out again."""
+    final: dict[str, ReleaseStatus] = field(default_factory=dict)
+    """The records on the remote when the history finished."""
 
     def __post_init__(self) -> None:
         self.world = World(BASE, self.workspace, jira_seed=SEED, step=1.0, deadline=5.0)
@@ -218,6 +228,14 @@ class History:
             return
         declared.approved = True
         self._push(f"Approve {declared.name}", declared)
+
+    def _override(self, release: int, days: int) -> None:
+        """Someone lets a release through the deny windows for `days` days."""
+        declared = self._pick(release)
+        if declared is None:
+            return
+        declared.override_expires = (self.now + timedelta(days=days)).isoformat()
+        self._push(f"Override the windows for {declared.name}", declared)
 
     def _delete_release(self, release: int) -> None:
         declared = self._pick(release)
@@ -473,15 +491,24 @@ class History:
         self, report: PassReport, state: DesiredState, before: Any
     ) -> None:
         """No rollout or drift repair changes a cluster inside an active deny window, or
-        outside every allow window that applies (no release here is a hotfix or has an
-        override). A rollback restores what ran before and is let through."""
+        outside every allow window that applies, unless the release carries an override
+        valid now and recorded as OVERRIDE (no release here is a hotfix). A rollback
+        restores what ran before and is let through."""
         evaluator = windows.Evaluator(
             [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
         )
+        assert report.plan is not None
         for action in self._done(report, ActionKind.SET_IMAGE, ActionKind.RESTORE_IMAGE):
             change = action.image
             component = self._component_of(state, *change.workload)
-            verdict = evaluator.evaluate(windows.Target(component, change.cluster, "APP"), self.now)
+            manifest = state.releases.get(action.release)
+            exceptions = windows.Exceptions()
+            recorded = report.plan.statuses[action.release].last(DecisionKind.OVERRIDE)
+            if action.kind is ActionKind.SET_IMAGE and manifest is not None and recorded:
+                exceptions = departures.exceptions_of(manifest.model)  # a recorded override
+            verdict = evaluator.evaluate(
+                windows.Target(component, change.cluster, "APP"), self.now, exceptions
+            )
             if not verdict.allowed:
                 self._fail(
                     "no change inside a closed window",
@@ -677,7 +704,7 @@ class History:
         """The guarantees that are checked once a history is over: `relctl status`
         prints the recorded departures, and `plan` is the same whatever the hash seed."""
         git(self.world.controller, "pull", "-q", "--rebase")
-        recorded = self.remote_statuses()
+        recorded = self.final = self.remote_statuses()
         shown = self._relctl("status", "--root", str(self.world.controller), "--format", "json")
         document = json.loads(shown)
         for name, status in recorded.items():

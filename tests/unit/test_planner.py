@@ -511,3 +511,31 @@ def test_window_words_say_inside_a_deny_window_and_outside_an_allow_window() -> 
     assert "falls outside allow window 'us-business-hours'" in held.message, held.message
     assert "inside 'us-business-hours'" not in held.message
     assert "it would go at 2026-12-08 14:00 Europe/Berlin" in held.message
+
+
+def test_a_departure_moved_by_a_window_comes_back_when_the_window_goes() -> None:
+    """Dec 22 is in the holiday freeze, so the release departs Jan 5. The freeze is
+    lifted (its manifest deleted) on Dec 10: the release departs Dec 22 again, recorded,
+    and its Jira version follows. Once a departure has passed it never moves back."""
+    from controller.manifests.models import BlackoutWindow
+    from controller.manifests.state import build_state
+
+    state, observed = go_world()
+    state = with_release(state, "shop-2026-25", departure="2026-12-22")
+    plans, observed, recorded = run(state, observed, ["2026-12-01T09:00:00+01:00"])
+    assert recorded["shop-2026-25"].departure == at("2027-01-05T09:00:00+01:00")
+    lifted = build_state(
+        state.root,
+        [
+            m
+            for m in state.manifests
+            if not (isinstance(m.model, BlackoutWindow) and m.name == "holiday-freeze")
+        ],
+    )
+    plans, observed, recorded = run(lifted, observed, ["2026-12-10T09:00:00+01:00"], recorded)
+    back = recorded["shop-2026-25"].decisions[-1]
+    assert back.decision is DecisionKind.RESCHEDULED
+    assert "no window holds 2026-12-22 09:00 Europe/Berlin any longer" in back.rationale
+    assert recorded["shop-2026-25"].departure == at("2026-12-22T09:00:00+01:00")
+    moved = actions(plans[0], "shop-2026-25", ActionKind.ENSURE_VERSION)
+    assert [str(a.day) for a in moved] == ["2026-12-22"]
