@@ -181,3 +181,35 @@ def test_an_unreachable_cluster_holds_only_the_releases_deploying_there(world: W
     assert report.plan is not None
     flags_on_eu = [a for a in report.plan.actions if a.kind == "apply-flags"]
     assert flags_on_eu and all(a.target and a.target.cluster == "prod-eu" for a in flags_on_eu)
+
+
+def test_one_invalid_release_is_left_alone_and_the_others_go_on(world: World) -> None:
+    """A person pushes a release naming a component nobody declared (CI would have said
+    so; it landed anyway). The controller, starting with it there, reports it, leaves it
+    alone, and plans every other release; when it is fixed it is planned too."""
+    broken = """apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata:
+  name: broken-1
+spec:
+  version: "2026.26"
+  train: shop-fortnightly
+  components:
+    - {name: no-such-component, version: 1.0.0}
+"""
+    world.push_change("Add a release with a typo", {"releases/releases/broken-1.yaml": broken})
+    reconciler = Reconciler(world.controller, {**os.environ, **world.env})
+    try:
+        report = run(world, reconciler, "2026-11-23T12:00:00+01:00")
+        assert report.frozen == {"broken-1"}
+        [problem] = [p for p in report.problems if "broken-1" in p]
+        assert "releases/releases/broken-1.yaml:9:" in problem and "no-such-component" in problem
+        assert remote_status(world, "shop-2026-25").phase == "Scheduled"  # type: ignore[attr-defined]
+        assert report.plan is not None and "broken-1" not in report.plan.statuses
+        fixed = broken.replace("no-such-component", "catalog")
+        world.push_change("Fix the typo", {"releases/releases/broken-1.yaml": fixed})
+        again = run(world, reconciler, "2026-11-23T12:05:00+01:00")
+        assert again.frozen == frozenset() and not again.problems
+        assert remote_status(world, "broken-1").version == "2026.26"  # type: ignore[attr-defined]
+    finally:
+        reconciler.close()
