@@ -60,7 +60,7 @@ class Histories(RuleBasedStateMachine):
     def add_release(self, **fields: Any) -> None:
         self.step(op="add-release", **fields)
 
-    # Time passing is what moves a release through its life: four rules (of seventeen)
+    # Time passing is what moves a release through its life: four rules (of eighteen)
     # let it pass, so that most histories reach departures, rollouts and monitoring.
     @rule(minutes=st.sampled_from([10, 30, 60]), rollouts=st.sampled_from([0.5, 60.0]))
     def wait_minutes(self, minutes: int, rollouts: float) -> None:
@@ -93,6 +93,10 @@ class Histories(RuleBasedStateMachine):
     @rule(release=release_index, days=st.integers(min_value=-1, max_value=20))
     def override(self, release: int, days: int) -> None:
         self.step(op="override", release=release, days=days)
+
+    @rule(release=release_index)
+    def typo(self, release: int) -> None:
+        self.step(op="typo", release=release)
 
     @rule(release=release_index)
     def delete_release(self, release: int) -> None:

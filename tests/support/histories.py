@@ -78,12 +78,15 @@ class Declared:
     on_no_go: str = "delay"
     override_expires: str | None = None
     """An override passing every deny window until then (ISO 8601)."""
+    typo: bool = False
+    """The manifest names a component nobody declared (it is invalid on its own)."""
 
     def manifest(self) -> str:
         spec: dict[str, Any] = {
             "version": self.version,
             "train": "weekly",
-            "components": [{"name": c, "version": v} for c, v in sorted(self.components.items())],
+            "components": [{"name": c, "version": v} for c, v in sorted(self.components.items())]
+            + ([{"name": "no-such-component", "version": "1.0.0"}] if self.typo else []),
             "onNoGo": self.on_no_go,
             "rollback": {
                 "auto": self.auto,
@@ -236,6 +239,15 @@ class History:
             return
         declared.override_expires = (self.now + timedelta(days=days)).isoformat()
         self._push(f"Override the windows for {declared.name}", declared)
+
+    def _typo(self, release: int) -> None:
+        """Someone breaks a release manifest (or fixes the break): CI would object, but
+        it landed."""
+        declared = self._pick(release)
+        if declared is None:
+            return
+        declared.typo = not declared.typo
+        self._push(f"{'Break' if declared.typo else 'Fix'} {declared.name}", declared)
 
     def _delete_release(self, release: int) -> None:
         declared = self._pick(release)
