@@ -121,11 +121,9 @@ class _Planner:
         """Why a window keeps `component` on `cluster` from changing now, or None."""
         spec = self.components[component].spec if component in self.components else None
         target = windows.Target(component, cluster, spec.jira_project if spec else "")
-        verdict = self.evaluator.evaluate(target, self.now)
-        if verdict.allowed:
+        held = departures.hold_of([self.evaluator.evaluate(target, self.now)], self.now)
+        if held is None:
             return None
-        deny = tuple(sorted(verdict.blocking))
-        held = Hold(self.now, deny or verdict.allow_windows, bool(deny), verdict.next_open)
         specs = {n: m.model.spec for n, m in self.desired.windows.items()}
         opens = wall(held.opens, self.desired.config.spec.timezone) if held.opens else "later"
         return f"{held.describe(specs)}; opens {opens}"
@@ -552,13 +550,10 @@ class _ReleasePlanner:
 
     def _blocked(self, verdicts: list[windows.Verdict], what: str) -> bool:
         """Report windows blocking `what`; True when blocked."""
-        blocked = [v for v in verdicts if not v.allowed]
-        if not blocked:
+        held = departures.hold_of(verdicts, self.now)
+        if held is None:
             return False
-        deny = tuple(sorted({n for v in blocked for n in v.blocking}))
-        names = deny or tuple(sorted({n for v in blocked for n in v.allow_windows}))
-        until = _latest([v.next_open for v in blocked])
-        held = Hold(self.now, names, bool(deny), until)
+        names, until = held.windows, held.opens
         opens = self._local(until) if until else "no opening within five years"
         reasons = self._describe(held)
         self.find(FindingKind.BLOCKED, f"{what} blocked: {reasons}; opens {opens}", until)
@@ -919,9 +914,3 @@ class _ReleasePlanner:
 
 def _local(instant: datetime, timezone: str) -> str:
     return wall(instant, timezone)
-
-
-def _latest(values: list[datetime | None]) -> datetime | None:
-    if any(v is None for v in values) or not values:
-        return None
-    return max(v for v in values if v is not None)

@@ -14,7 +14,7 @@ Pure: `now` is always an argument; nothing reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -84,14 +84,9 @@ def exceptions_of(release: Release) -> windows.Exceptions:
     )
 
 
-def hold(
-    evaluator: windows.Evaluator,
-    where: Sequence[windows.Target],
-    at: datetime,
-    exceptions: windows.Exceptions,
-) -> Hold | None:
-    """What holds a deploy to `where` at `at`, or None when every target may deploy."""
-    blocked = [v for v in (evaluator.evaluate(t, at, exceptions) for t in where) if not v.allowed]
+def hold_of(verdicts: Iterable[windows.Verdict], at: datetime) -> Hold | None:
+    """What the verdicts for a deploy's targets at `at` say holds it, or None."""
+    blocked = [v for v in verdicts if not v.allowed]
     if not blocked:
         return None
     deny = tuple(sorted({n for v in blocked for n in v.blocking}))
@@ -99,6 +94,16 @@ def hold(
     opens = [v.next_open for v in blocked]
     latest = None if any(o is None for o in opens) else max(o for o in opens if o is not None)
     return Hold(at, names, bool(deny), latest)
+
+
+def hold(
+    evaluator: windows.Evaluator,
+    where: Sequence[windows.Target],
+    at: datetime,
+    exceptions: windows.Exceptions,
+) -> Hold | None:
+    """What holds a deploy to `where` at `at`, or None when every target may deploy."""
+    return hold_of((evaluator.evaluate(t, at, exceptions) for t in where), at)
 
 
 def lead_time(train: ReleaseTrainSpec | None) -> timedelta:
