@@ -16,12 +16,10 @@ from controller.adapters.git import GitError, StatusRepository
 from controller.cli import options, reporters
 from controller.manifests import loading
 from controller.manifests.config import GitConfig
-from controller.manifests.diagnostics import Severity
 from controller.manifests.state import DesiredState
 from controller.plan.records import ReleaseStatus
 from controller.reconcile.passes import read_statuses
-from controller.schedule.checks import PER_RELEASE
-from controller.schedule.validation import build_diagnostics
+from controller.schedule.validation import build_diagnostics, fatal, without_broken_releases
 
 ROOT_OPTION = click.option(
     "--root",
@@ -34,14 +32,27 @@ def build_state(root: Path | None, now: datetime) -> DesiredState:
     """The repository's valid desired state, or exit 1 after printing why it is invalid."""
     root = (root or options.find_root(Path.cwd())).resolve()
     found, manifests, files = build_diagnostics(root, (), now, loading.Limits())
-    # Like the controller, commands plan around what concerns one release alone (a
-    # departure inside a freeze moves past it); `relctl validate` reports it.
-    errors = [d for d in found if d.severity is Severity.ERROR and d.code not in PER_RELEASE]
-    if errors:
+    # Like the controller, commands plan around what concerns one release alone: a
+    # departure inside a freeze moves past it, and an invalid release is left out (said
+    # on stderr). `relctl validate` reports both as errors.
+    errors = fatal(found)
+    result = loading.load(root)
+    isolated = (
+        without_broken_releases(result.states[0], errors, now) if errors and result.states else None
+    )
+    if errors and isolated is None:
         click.echo(reporters.text(errors, manifests, files, color=sys.stderr.isatty()), err=True)
         click.echo("relctl: the manifests are invalid; fix them first (relctl validate)", err=True)
         raise SystemExit(1)
-    result = loading.load(root)
+    if isolated is not None:
+        state, broken = isolated
+        for name, first in sorted(broken.items()):
+            click.echo(
+                f"relctl: release {name} is left out: {first.file}:{first.line}:{first.column}: "
+                f"{first.code} {first.message}",
+                err=True,
+            )
+        return state
     if not result.states:
         raise click.UsageError(f"no manifests found under {root}")
     return result.states[0]

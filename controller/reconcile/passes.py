@@ -20,12 +20,9 @@ from pathlib import Path
 
 from controller.adapters.git import Commit, StatusRepository
 from controller.errors import Disposition, RelctlError
-from controller.manifests import checks, loading
+from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
-from controller.manifests.diagnostics import Diagnostic, Severity
-from controller.manifests.documents import Manifest
-from controller.manifests.models import Model
-from controller.manifests.state import DEFAULT_CONFIG, DesiredState, build_state
+from controller.manifests.state import DEFAULT_CONFIG, DesiredState
 from controller.plan import planner
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import ActionKind, Finding, FindingKind, Plan
@@ -33,9 +30,7 @@ from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
 from controller.reconcile.observe import observe
-from controller.schedule import checks as schedule_checks
-from controller.schedule.checks import PER_RELEASE
-from controller.schedule.validation import diagnose
+from controller.schedule.validation import diagnose, fatal, without_broken_releases
 
 RELEASES_DIR = "releases"
 NOTES_DIR = "notes"
@@ -310,9 +305,9 @@ class Reconciler:
         else:
             result = loading.load(self.workdir)
             self._loaded = (signature, result)
-        errors = _fatal(diagnose(result, now))
+        errors = fatal(diagnose(result, now))
         if errors and result.states:
-            isolated = _without_broken_releases(result.states[0], errors, now)
+            isolated = without_broken_releases(result.states[0], errors, now)
             if isolated is not None:
                 state, broken = isolated
                 for name, first in sorted(broken.items()):
@@ -375,33 +370,6 @@ class Reconciler:
         if remote and repo.unpushed():
             repo.push()
         return commit
-
-
-def _fatal(found: list[Diagnostic]) -> list[Diagnostic]:
-    """Errors that keep manifests from driving a pass (see `PER_RELEASE`)."""
-    return [d for d in found if d.severity is Severity.ERROR and d.code not in PER_RELEASE]
-
-
-def _without_broken_releases(
-    state: DesiredState, errors: list[Diagnostic], now: datetime
-) -> tuple[DesiredState, dict[str, Diagnostic]] | None:
-    """When every error is in a file holding Release manifests only (one that parsed),
-    the state without those releases, and each left-out release's first error — if
-    what is left is valid. Anything else (a component, a train, a window, a file that
-    did not parse) concerns every release: None."""
-    by_file: dict[str, list[Manifest[Model]]] = {}
-    for manifest in state.manifests:
-        by_file.setdefault(manifest.file, []).append(manifest)
-    files = {d.file for d in errors}
-    if not all(f in by_file and all(m.kind == "Release" for m in by_file[f]) for f in files):
-        return None
-    kept = [m for m in state.manifests if m.file not in files]
-    reduced = build_state(state.root, kept)
-    if _fatal(checks.check(reduced) + schedule_checks.check(reduced, now)):
-        return None
-    first = {d.file: d for d in sorted(errors, reverse=True)}
-    broken = {m.name: first[m.file] for f in files for m in by_file[f]}
-    return reduced, broken
 
 
 def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str, str]]]:

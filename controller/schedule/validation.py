@@ -11,8 +11,12 @@ from datetime import datetime
 from pathlib import Path
 
 from controller.manifests import checks, loading
-from controller.manifests.diagnostics import Diagnostic
+from controller.manifests.diagnostics import Diagnostic, Severity
+from controller.manifests.documents import Manifest
+from controller.manifests.models import Model
+from controller.manifests.state import DesiredState, build_state
 from controller.schedule import checks as schedule_checks
+from controller.schedule.checks import PER_RELEASE
 
 
 def build_diagnostics(
@@ -35,3 +39,30 @@ def diagnose(result: loading.LoadResult, now: datetime) -> list[Diagnostic]:
         found.extend(checks.check(state))
         found.extend(schedule_checks.check(state, now))
     return sorted(set(found))
+
+
+def fatal(found: list[Diagnostic]) -> list[Diagnostic]:
+    """Errors that keep manifests from driving a pass (see `PER_RELEASE`)."""
+    return [d for d in found if d.severity is Severity.ERROR and d.code not in PER_RELEASE]
+
+
+def without_broken_releases(
+    state: DesiredState, errors: list[Diagnostic], now: datetime
+) -> tuple[DesiredState, dict[str, Diagnostic]] | None:
+    """When every error is in a file holding Release manifests only (one that parsed),
+    the state without those releases, and each left-out release's first error — if
+    what is left is valid. Anything else (a component, a train, a window, a file that
+    did not parse) concerns every release: None."""
+    by_file: dict[str, list[Manifest[Model]]] = {}
+    for manifest in state.manifests:
+        by_file.setdefault(manifest.file, []).append(manifest)
+    files = {d.file for d in errors}
+    if not all(f in by_file and all(m.kind == "Release" for m in by_file[f]) for f in files):
+        return None
+    kept = [m for m in state.manifests if m.file not in files]
+    reduced = build_state(state.root, kept)
+    if fatal(checks.check(reduced) + schedule_checks.check(reduced, now)):
+        return None
+    first = {d.file: d for d in sorted(errors, reverse=True)}
+    broken = {m.name: first[m.file] for f in files for m in by_file[f]}
+    return reduced, broken

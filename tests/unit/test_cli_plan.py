@@ -99,3 +99,31 @@ def test_a_departure_left_implicit_is_judged_like_a_declared_one(tmp_path: Path)
         assert [d["decision"] for d in moved] == ["RESCHEDULED"], moved
         assert "inside 'holiday-freeze'" in moved[0]["rationale"]
         assert "2027-01-05 09:00 Europe/Berlin" in moved[0]["rationale"]
+
+
+def test_one_invalid_release_does_not_silence_status_and_plan(tmp_path: Path) -> None:
+    """validate fails on it; status and plan leave it out, say so on stderr, and answer
+    for every other release."""
+    import shutil
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "releases", root / "releases")
+    shutil.copy2(REPO / "relctl.yaml", root / "relctl.yaml")
+    path = root / "releases/releases/notifications-1-9.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{name: notifications,", "{name: notifs,"), encoding="utf-8")
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["validate", "--root", str(root), "--now", "2026-11-23T12:00Z"])
+    assert checked.exit_code == 1 and "notifs" in checked.output
+    planned = runner.invoke(
+        cli,
+        ["plan", "--offline", "--root", str(root), "--at", "2026-11-23T12:00Z", "--format", "json"],
+    )
+    assert planned.exit_code == 0, planned.output
+    assert "release notifications-1-9 is left out" in planned.stderr
+    assert "releases/releases/notifications-1-9.yaml:12:" in planned.stderr
+    document = json.loads(planned.stdout)
+    assert "notifications-1-9" not in document["releases"]
+    assert "shop-2026-25" in document["releases"]
+    status = runner.invoke(cli, ["status", "--root", str(root)])
+    assert status.exit_code == 0, status.output
