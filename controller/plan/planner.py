@@ -288,6 +288,16 @@ class _ReleasePlanner:
         effective = planned
         if old is not None and old.planned == planned and old.departure is not None:
             effective = old.departure
+        elif old is not None and old.departure is not None and (
+            old.phase.deployed or old.phase.final
+        ):
+            effective = old.departure  # it departed: a move now changes nothing
+            if old.planned != planned:
+                self.find(
+                    FindingKind.SCHEDULE,
+                    f"the manifest asks for {_local(planned, self.timezone)}, but the release "
+                    f"departed {_local(old.departure, self.timezone)}; the move changes nothing",
+                )
         elif (
             old is not None
             and old.planned is not None
