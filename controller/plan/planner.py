@@ -288,8 +288,10 @@ class _ReleasePlanner:
         effective = planned
         if old is not None and old.planned == planned and old.departure is not None:
             effective = old.departure
-        elif old is not None and old.departure is not None and (
-            old.phase.deployed or old.phase.final
+        elif (
+            old is not None
+            and old.departure is not None
+            and (old.phase.deployed or old.phase.final)
         ):
             effective = old.departure  # it departed: a move now changes nothing
             if old.planned != planned:
