@@ -336,7 +336,6 @@ class _ReleasePlanner:
         found = departures.effective(
             start,
             train=self.train,
-            timezone=self.timezone,
             evaluator=self.p.evaluator,
             where=departures.targets(self.p.desired, self.release),
             exceptions=exceptions_of(self.release),
@@ -506,7 +505,6 @@ class _ReleasePlanner:
                 departures.effective(
                     upcoming,
                     train=self.train,
-                    timezone=self.timezone,
                     evaluator=self.p.evaluator,
                     where=departures.targets(self.p.desired, self.release),
                     exceptions=exceptions_of(self.release),

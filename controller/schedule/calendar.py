@@ -132,7 +132,6 @@ def _effective(
         moved = departures.effective(
             asked,
             train=train.model.spec if train is not None else None,
-            timezone=train.model.spec.timezone if train else state.config.spec.timezone,
             evaluator=evaluator,
             where=departures.targets(state, release.model),
             exceptions=departures.exceptions_of(release.model),

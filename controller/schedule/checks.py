@@ -201,11 +201,9 @@ def _moved_to(
     state: DesiredState, release: Release, asked: datetime, evaluator: windows.Evaluator
 ) -> str:
     """Where the controller would take the release: the same judgement it makes."""
-    train, timezone = _zone(state, release)
     found = effective(
         asked,
-        train=train,
-        timezone=timezone,
+        train=_zone(state, release)[0],
         evaluator=evaluator,
         where=targets(state, release),
         exceptions=exceptions_of(release),

@@ -127,7 +127,6 @@ def effective(
     asked: datetime,
     *,
     train: ReleaseTrainSpec | None,
-    timezone: str,
     evaluator: windows.Evaluator,
     where: Sequence[windows.Target],
     exceptions: windows.Exceptions,
