@@ -544,12 +544,7 @@ class _ReleasePlanner:
 
     def _hold(self, at: datetime) -> Hold | None:
         """What holds this release's deploy at `at`, if anything."""
-        return departures.hold(
-            self.p.evaluator,
-            departures.targets(self.p.desired, self.release),
-            at,
-            exceptions_of(self.release),
-        )
+        return departures.hold_of(self._window_verdicts(at), at)
 
     def _window_verdicts(self, at: datetime) -> list[windows.Verdict]:
         exceptions = exceptions_of(self.release)

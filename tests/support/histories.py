@@ -43,6 +43,7 @@ from controller.reconcile.connect import connect
 from controller.reconcile.executor import Result
 from controller.reconcile.observe import observe
 from controller.reconcile.passes import PassReport, Reconciler
+from controller.sandbox.jira_state import Issue
 from controller.sandbox.world import World, git
 from controller.schedule import departures, windows
 from controller.schedule.zones import to_local
@@ -320,31 +321,33 @@ class History:
                 priority="Blocker" if blocker else "Medium",
             )
 
+    def _issues(self, version: str) -> list[Issue]:
+        """The issues Jira holds in APP's `version`, by key (the caller holds the lock)."""
+        state = self.world.jira.state
+        found = state.version_named("APP", version)
+        if found is None:
+            return []
+        mine = [i for i in state.issues.values() if found.id in i.fix_versions]
+        return sorted(mine, key=lambda i: i.key)
+
     def _close_issues(self, release: int) -> None:
         declared = self._pick(release)
         if declared is None:
             return
-        state = self.world.jira.state
-        with state.lock:
-            version = state.version_named("APP", declared.version)
-            for issue in state.issues.values():
-                mine = version is not None and version.id in issue.fix_versions
-                if mine and issue.status != "Done":
+        with self.world.jira.state.lock:
+            for issue in self._issues(declared.version):
+                if issue.status != "Done":
                     issue.status = "Done"
-                    state.touch(issue)
+                    self.world.jira.state.touch(issue)
 
     def _reopen_issue(self, release: int) -> None:
         declared = self._pick(release)
         if declared is None:
             return
-        state = self.world.jira.state
-        with state.lock:
-            version = state.version_named("APP", declared.version)
-            for issue in sorted(state.issues.values(), key=lambda i: i.key):
-                if version is not None and version.id in issue.fix_versions:
-                    issue.status = "To Do"
-                    state.touch(issue)
-                    return
+        with self.world.jira.state.lock:
+            for issue in self._issues(declared.version)[:1]:
+                issue.status = "To Do"
+                self.world.jira.state.touch(issue)
 
     def _create_version(self, name: str) -> None:
         """A person creates a version in Jira (perhaps one a release will ask for)."""
@@ -640,12 +643,7 @@ class History:
                 continue
             version_name = state.releases[name].model.spec.version
             with jira.lock:
-                version = jira.version_named("APP", version_name)
-                issues = [
-                    i
-                    for i in jira.issues.values()
-                    if version is not None and version.id in i.fix_versions
-                ]
+                issues = self._issues(version_name)
             if record.evidence.issues != len(issues):
                 self._fail(
                     "verdicts see every issue",
