@@ -15,7 +15,6 @@ Purely computational.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
@@ -25,15 +24,8 @@ from controller.manifests.models import FeatureFlagSpec
 from controller.manifests.state import DesiredState
 from controller.plan import flags as flagd
 from controller.plan import rollouts
-from controller.plan.plans import (
-    Action,
-    ActionKind,
-    Finding,
-    FindingKind,
-    ImageChange,
-    Observed,
-    WorkloadId,
-)
+from controller.plan.actions import Action, ApplyFlags, RestoreImage, WorkloadId
+from controller.plan.plans import Finding, FindingKind, Observed
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus
 
 SETTLED = (Phase.MONITORING, Phase.RELEASED, Phase.ROLLED_BACK, Phase.ROLLBACK_RECOMMENDED)
@@ -109,15 +101,10 @@ def images(
                 )
                 continue
             actions.append(
-                Action(
-                    ActionKind.RESTORE_IMAGE,
-                    f"restore:{key}:{image}",
+                RestoreImage(
+                    release,
                     f"self-heal: restore {image} ({release}); the change was not a release's",
-                    "drift",
-                    release=release,
-                    image=ImageChange(
-                        w.cluster, w.namespace, w.deployment, w.container, image, unit.running or ""
-                    ),
+                    unit.change(image),
                 )
             )
     return actions, findings
@@ -165,16 +152,11 @@ def flags(
             continue
         for name in sorted({d.flag for d in differences}):
             findings.append(_difference(name, specs.get(name), due, actual, target))
-        text = json.dumps(document, sort_keys=True, indent=2)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         actions.append(
-            Action(
-                ActionKind.APPLY_FLAGS,
-                f"flags:{target.describe()}:{digest}",
+            ApplyFlags(
                 f"apply the flag stages due now to {target.describe()}",
-                "flags",
-                target=target,
-                document=text,
+                target,
+                json.dumps(document, sort_keys=True, indent=2),
             )
         )
     return actions, findings

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from controller.manifests.models import Gates, SignalGate
 from controller.manifests.signals import SignalValue
 from controller.plan.readiness import Criterion, Readiness
-
-
-class Verdict(StrEnum):
-    GO = "GO"
-    GO_WITH_CONDITIONS = "GO_WITH_CONDITIONS"
-    NO_GO = "NO_GO"
+from controller.plan.records import DecisionKind
 
 
 @dataclass(frozen=True)
 class Decision:
-    verdict: Verdict
+    verdict: DecisionKind
+    """GO, GO_WITH_CONDITIONS or NO_GO."""
     criteria: tuple[Criterion, ...]
     rationale: str
 
@@ -69,19 +64,19 @@ def decide(readiness: Readiness, gates: Gates, signals: Mapping[str, SignalValue
     unmet = [c for c in criteria if not c.met]
     share = 1.0 if not criteria else (len(criteria) - len(unmet)) / len(criteria)
     if not unmet:
-        return Decision(Verdict.GO, criteria, "every criterion is met")
+        return Decision(DecisionKind.GO, criteria, "every criterion is met")
     vetoes = [c.name for c in unmet if c.veto]
     names = ", ".join(c.name for c in unmet)
     if vetoes:
-        return Decision(Verdict.NO_GO, criteria, f"veto criteria unmet: {', '.join(vetoes)}")
+        return Decision(DecisionKind.NO_GO, criteria, f"veto criteria unmet: {', '.join(vetoes)}")
     if share >= gates.go_with_conditions_min_share:
         return Decision(
-            Verdict.GO_WITH_CONDITIONS,
+            DecisionKind.GO_WITH_CONDITIONS,
             criteria,
             f"{share:.0%} of criteria met; conditions: {names}",
         )
     return Decision(
-        Verdict.NO_GO,
+        DecisionKind.NO_GO,
         criteria,
         f"only {share:.0%} of criteria met (at least "
         f"{gates.go_with_conditions_min_share:.0%} needed); unmet: {names}",

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from controller.errors import RelctlError
+from controller.errors import Disposition, RelctlError
 from controller.manifests import yamlsource
 from controller.plan.readiness import Criterion
 
@@ -29,6 +29,8 @@ EARLIEST, LATEST = 1970, 9000
 
 class RecordError(RelctlError):
     """A status file cannot be read: someone edited it by hand."""
+
+    disposition = Disposition.STALLED
 
 
 class Phase(StrEnum):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from controller.plan.plans import Action, Finding, FindingKind, Plan
+from controller.plan.actions import Action
+from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import decision_document
 
 _ORDER = list(FindingKind)

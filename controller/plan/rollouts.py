@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from controller.manifests.models import Component, Release, Workload
+from controller.plan.actions import ImageChange
 from controller.plan.observed import (
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
@@ -69,6 +70,13 @@ class Unit:
     def rolled_back(self) -> bool:
         """Annotated with the release, but running the image it replaced."""
         return self.ours and not self.at_target and self.running == self.previous
+
+    def change(self, image: str) -> ImageChange:
+        """Setting this container to `image`, from what it runs now."""
+        w = self.workload
+        return ImageChange(
+            w.cluster, w.namespace, w.deployment, w.container, image, self.running or ""
+        )
 
 
 def units_of(

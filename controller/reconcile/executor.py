@@ -20,11 +20,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from controller.adapters.errors import AdapterError
 from controller.adapters.jira import JiraClient, JiraError
 from controller.adapters.kube import apply_flags
 from controller.errors import Disposition, RelctlError
-from controller.plan.plans import Action, ActionKind, Observed, Plan
+from controller.plan.actions import (
+    Action,
+    ActionKind,
+    ApplyFlags,
+    Comment,
+    EnsureVersion,
+    ReleaseVersion,
+    RestoreImage,
+    RollbackImage,
+    SetImage,
+)
+from controller.plan.plans import Observed, Plan
 from controller.reconcile.connect import Adapters
 
 
@@ -40,8 +50,13 @@ class Outcome:
     result: Result
     detail: str = ""
     disposition: Disposition | None = None
-    retry_after: float | None = None
+    """A failure's: what the loop does next (see `controller.errors`)."""
+    requeue_after: float | None = None
     """Seconds the system asked us to wait (a 429's or 503's Retry-After)."""
+
+    @property
+    def failed(self) -> bool:
+        return self.result is Result.FAILED
 
 
 EVENT_REASONS = {
@@ -80,11 +95,7 @@ def execute(
             except RelctlError as exc:
                 failed.add(action.chain)
                 outcome = Outcome(
-                    action,
-                    Result.FAILED,
-                    str(exc),
-                    exc.disposition,
-                    exc.retry_after if isinstance(exc, AdapterError) else None,
+                    action, Result.FAILED, str(exc), exc.disposition, exc.requeue_after
                 )
         outcomes.append(outcome)
         on_outcome(outcome)
@@ -98,45 +109,45 @@ def _jira(adapters: Adapters) -> JiraClient:
 
 
 def _run(action: Action, adapters: Adapters, observed: Observed) -> str:
-    kind = action.kind
-    if kind is ActionKind.ENSURE_VERSION:
-        # The versions are listed afresh: an incremental observation may predate them.
-        version = _jira(adapters).ensure_version(
-            action.project,
-            action.version,
-            release_date=action.day,
-            description=action.description,
-        )
-        return f"{action.project} {version.name} (id {version.id}) due {version.release_date}"
-    if kind is ActionKind.RELEASE_VERSION:
-        jira = _jira(adapters)
-        found = next((v for v in jira.versions(action.project) if v.name == action.version), None)
-        if found is None:
-            raise JiraError(f"{action.project} has no version {action.version!r} to release")
-        assert action.day is not None
-        jira.release_version(found, action.day)
-        return f"{action.project} {action.version} released"
-    if kind is ActionKind.COMMENT:
-        jira = _jira(adapters)
-        if any(action.marker in text for text in jira.comments(action.issue)):
-            return f"{action.issue} already has the comment"
-        jira.comment(action.issue, action.text, marker=action.marker)
-        return f"commented on {action.issue}"
-    if action.image is not None:
-        change = action.image
-        cluster = adapters.cluster(change.cluster)
-        seen = (observed.workloads or {}).get(change.workload)
-        if seen is None:
-            seen = cluster.get(change.namespace, change.deployment)
-        patched = cluster.set_image(seen, change.container, change.image, action.release)
-        with contextlib.suppress(RelctlError):  # the change is made; an Event is a courtesy
-            cluster.event(
-                patched, EVENT_REASONS[kind], f"{action.reason}: {change.container}={change.image}"
+    match action:
+        case EnsureVersion():
+            # The versions are listed afresh: an incremental observation may predate them.
+            version = _jira(adapters).ensure_version(
+                action.project,
+                action.version,
+                release_date=action.day,
+                description=action.description,
             )
-        return f"{change.deployment} {change.container}={change.image}"
-    if kind is ActionKind.APPLY_FLAGS and action.target is not None:
-        changed = apply_flags(
-            adapters.cluster(action.target.cluster), action.target, json.loads(action.document)
-        )
-        return "applied" if changed else "already applied"
-    raise RelctlError(f"no way to run action {kind}")  # pragma: no cover
+            return f"{action.project} {version.name} (id {version.id}) due {version.release_date}"
+        case ReleaseVersion():
+            jira = _jira(adapters)
+            versions = jira.versions(action.project)
+            found = next((v for v in versions if v.name == action.version), None)
+            if found is None:
+                raise JiraError(f"{action.project} has no version {action.version!r} to release")
+            jira.release_version(found, action.day)
+            return f"{action.project} {action.version} released"
+        case Comment():
+            jira = _jira(adapters)
+            if any(action.marker in text for text in jira.comments(action.issue)):
+                return f"{action.issue} already has the comment"
+            jira.comment(action.issue, action.text, marker=action.marker)
+            return f"commented on {action.issue}"
+        case SetImage() | RollbackImage() | RestoreImage():
+            change = action.change
+            cluster = adapters.cluster(change.cluster)
+            seen = (observed.workloads or {}).get(change.workload)
+            if seen is None:
+                seen = cluster.get(change.namespace, change.deployment)
+            patched = cluster.set_image(seen, change.container, change.image, action.release)
+            with contextlib.suppress(RelctlError):  # the change is made; an Event is a courtesy
+                cluster.event(
+                    patched,
+                    EVENT_REASONS[action.kind],
+                    f"{action.reason}: {change.container}={change.image}",
+                )
+            return f"{change.deployment} {change.container}={change.image}"
+        case ApplyFlags():
+            cluster = adapters.cluster(action.target.cluster)
+            changed = apply_flags(cluster, action.target, json.loads(action.document))
+            return "applied" if changed else "already applied"

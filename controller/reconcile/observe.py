@@ -16,8 +16,9 @@ from controller.adapters.kube import KubeError, read_all_flags
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
 from controller.plan import flags as flagd
+from controller.plan.actions import WorkloadId
 from controller.plan.observed import JiraObservation, ObservedWorkload
-from controller.plan.plans import Observed, WorkloadId
+from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
 from controller.reconcile.connect import Adapters
 

@@ -24,8 +24,9 @@ from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
 from controller.plan import planner
+from controller.plan.actions import Comment
 from controller.plan.observed import JiraObservation
-from controller.plan.plans import ActionKind, Finding, FindingKind, Plan
+from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
@@ -343,10 +344,8 @@ class Reconciler:
         statuses = dict(plan.statuses)
         for outcome in report.outcomes:
             action = outcome.action
-            if outcome.result is Result.DONE and action.kind is ActionKind.COMMENT:
-                statuses[action.release] = statuses[action.release].with_done(
-                    (f"comment:{action.issue}",)
-                )
+            if outcome.result is Result.DONE and isinstance(action, Comment):
+                statuses[action.release] = statuses[action.release].with_done((action.done,))
         files: dict[str, str] = {}
         for name, status in statuses.items():
             if plan.recorded.get(name) == status or name in report.frozen:

@@ -18,13 +18,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from controller.manifests.models import BlackoutWindowSpec, Release, ReleaseTrainSpec
+from controller.manifests.models import BlackoutWindowSpec, Release, ReleaseSpec, ReleaseTrainSpec
 from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
+from controller.schedule.zones import day_bounds, to_instant, to_local
 
 DEFAULT_LEAD = timedelta(days=1)
 """The go/no-go lead time of a release whose train declares no goNoGo milestone, and of
 a dated release (its go/no-go is a day before)."""
+DATED_MILESTONES: dict[str, timedelta] = {
+    "codeFreeze": timedelta(days=-7),
+    "goNoGo": -DEFAULT_LEAD,
+    "departure": timedelta(0),
+    "monitoringEnd": timedelta(days=1),
+}
+"""Milestones of a release with an explicit `date` (it rides no train)."""
 MAX_MOVES = 60
 """Departures passed over at most before giving up (over two years of a fortnightly train)."""
 
@@ -62,17 +70,64 @@ class Effective:
     """Departures passed over, earliest first, with what held each."""
 
 
+def asked(
+    spec: ReleaseSpec,
+    train: ReleaseTrainSpec | None,
+    timezone: str,
+    now: datetime,
+    fixed: datetime | None = None,
+) -> datetime | None:
+    """The departure a release's manifest asks for now: its date, its train's departure
+    on the declared day, or the train's next one (`fixed`: the one found when the release
+    was first seen, kept). None when the train has no departure on the declared day."""
+    if train is None:
+        when = spec.date
+        assert when is not None  # validated: a release rides a train or has a date
+        return when if isinstance(when, datetime) else day_bounds(when, timezone)[0]
+    if spec.departure is None and fixed is not None:
+        return fixed
+    found = trains.release_departure(train, spec.departure, now)
+    return None if found is None else found.at
+
+
+def milestones(
+    departure: datetime, train: ReleaseTrainSpec | None, timezone: str
+) -> dict[str, datetime]:
+    """Every milestone of a release departing at `departure`: its train's offsets, or a
+    dated release's."""
+    local = to_local(departure, timezone)
+    offsets = trains.milestone_offsets(train) if train is not None else DATED_MILESTONES
+    return {name: to_instant(local + offset, timezone) for name, offset in offsets.items()}
+
+
+def evaluator_of(state: DesiredState) -> windows.Evaluator:
+    """The windows of `state`, ready to judge targets."""
+    return windows.Evaluator(
+        [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
+    )
+
+
+def targets_of(
+    state: DesiredState, component: str, clusters: Iterable[str] | None = None
+) -> list[windows.Target]:
+    """The (component, cluster, project) targets a change to `component` hits: on every
+    cluster it runs on, or on `clusters`. The one place a window target is built."""
+    found = state.components.get(component)
+    spec = found.model.spec if found is not None else None
+    if clusters is None:
+        clusters = {w.cluster for w in spec.workloads} if spec is not None else ()
+    project = spec.jira_project if spec is not None else ""
+    return [windows.Target(component, cluster, project) for cluster in sorted(set(clusters))]
+
+
 def targets(state: DesiredState, release: Release) -> list[windows.Target]:
     """Every (component, cluster, project) the release deploys to."""
-    found = []
-    for item in release.spec.components:
-        component = state.components.get(item.name)
-        if component is None:
-            continue
-        project = component.model.spec.jira_project
-        for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
-            found.append(windows.Target(item.name, cluster, project))
-    return found
+    return [
+        target
+        for item in release.spec.components
+        if item.name in state.components
+        for target in targets_of(state, item.name)
+    ]
 
 
 def exceptions_of(release: Release) -> windows.Exceptions:

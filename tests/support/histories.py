@@ -35,9 +35,10 @@ from controller.manifests.loading import load
 from controller.manifests.models import Release
 from controller.manifests.state import DesiredState, build_state
 from controller.plan import render
+from controller.plan.actions import ActionKind
 from controller.plan.observed import RELEASE_ANNOTATION
 from controller.plan.planner import plan
-from controller.plan.plans import ActionKind, FindingKind
+from controller.plan.plans import FindingKind
 from controller.plan.records import VERDICTS, DecisionKind, ReleaseStatus, from_yaml
 from controller.reconcile.connect import connect
 from controller.reconcile.executor import Result
@@ -122,8 +123,6 @@ class History:
     world: World = field(init=False)
     reconciler: Reconciler = field(init=False)
     now: datetime = START
-    ticks: float = 0.0
-    """The emulators' rollout clock (seconds), moved by the history alone."""
     declared: dict[str, Declared] = field(default_factory=dict)
     changed: dict[str, datetime] = field(default_factory=dict)
     """Release → when its manifest last changed (simulated time)."""
@@ -139,9 +138,8 @@ class History:
 
     def __post_init__(self) -> None:
         self.world = World(BASE, self.workspace, jira_seed=SEED, step=1.0, deadline=5.0)
+        self.world.simulate_time()  # the rollouts' clock is moved by the history alone
         self.world.start()
-        for sandbox in self.world.clusters.values():
-            sandbox.rollouts.clock = lambda: self.ticks
         self.reconciler = self._reconciler()
 
     def _reconciler(self) -> Reconciler:
@@ -166,9 +164,7 @@ class History:
         self.settle(rollouts)
 
     def settle(self, seconds: float) -> None:
-        self.ticks += seconds
-        for sandbox in self.world.clusters.values():
-            sandbox.rollouts.tick()
+        self.world.advance(seconds)
 
     def _add_release(
         self,
@@ -514,7 +510,7 @@ class History:
         )
         assert report.plan is not None
         for action in self._done(report, ActionKind.SET_IMAGE, ActionKind.RESTORE_IMAGE):
-            change = action.image
+            change = action.change
             component = self._component_of(state, *change.workload)
             manifest = state.releases.get(action.release)
             exceptions = windows.Exceptions()
@@ -542,7 +538,7 @@ class History:
         for action in self._done(
             report, ActionKind.SET_IMAGE, ActionKind.ROLLBACK_IMAGE, ActionKind.RESTORE_IMAGE
         ):
-            change, name = action.image, action.release
+            change, name = action.change, action.release
             status = statuses[name]
             component = self._component_of(state, *change.workload)
             key = "/".join((*change.workload, change.container))

@@ -18,6 +18,15 @@ from controller.manifests.config import IssueCategories
 from controller.manifests.loading import load
 from controller.manifests.state import DesiredState
 from controller.plan import flags as flagd
+from controller.plan.actions import (
+    ApplyFlags,
+    Comment,
+    EnsureVersion,
+    ReleaseVersion,
+    RestoreImage,
+    RollbackImage,
+    SetImage,
+)
 from controller.plan.observed import (
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
@@ -32,7 +41,7 @@ from controller.plan.observed import (
     is_blocker,
     is_critical,
 )
-from controller.plan.plans import Action, ActionKind, Observed, Plan
+from controller.plan.plans import Observed, Plan
 from controller.plan.records import ReleaseStatus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,18 +172,18 @@ def apply(
     flags = dict(observed.flags or {})
     statuses = dict(plan.statuses)
     for action in plan.actions:
-        if action.kind is ActionKind.ENSURE_VERSION and jira is not None:
+        if isinstance(action, EnsureVersion) and jira is not None:
             jira = _ensure(jira, action)
-        elif action.kind is ActionKind.RELEASE_VERSION and jira is not None:
+        elif isinstance(action, ReleaseVersion) and jira is not None:
             jira = _release(jira, action)
-        elif action.kind is ActionKind.COMMENT:
+        elif isinstance(action, Comment):
             status = statuses[action.release]
-            statuses[action.release] = status.with_done((f"comment:{action.issue}",))
-        elif action.image is not None:
-            change = action.image
+            statuses[action.release] = status.with_done((action.done,))
+        elif isinstance(action, SetImage | RollbackImage | RestoreImage):
+            change = action.change
             seen = workloads[change.workload]
             annotations = dict(seen.annotations)
-            if action.kind is ActionKind.SET_IMAGE:
+            if isinstance(action, SetImage):
                 if annotations.get(RELEASE_ANNOTATION) != action.release:
                     annotations[PREVIOUS_IMAGE + change.container] = seen.images[change.container]
                 annotations[RELEASE_ANNOTATION] = action.release
@@ -189,12 +198,12 @@ def apply(
                 if state is RolloutState.FAILED
                 else "successfully rolled out",
             )
-        elif action.kind is ActionKind.APPLY_FLAGS and action.target is not None:
+        elif isinstance(action, ApplyFlags):
             flags[action.target] = json.loads(action.document)["flags"]
     return replace(observed, jira=jira, workloads=workloads, flags=flags), statuses
 
 
-def _ensure(jira: JiraObservation, action: Action) -> JiraObservation:
+def _ensure(jira: JiraObservation, action: EnsureVersion) -> JiraObservation:
     versions = dict(jira.versions)
     existing = list(versions.get(action.project, ()))
     for n, version in enumerate(existing):
@@ -214,7 +223,7 @@ def _ensure(jira: JiraObservation, action: Action) -> JiraObservation:
     return replace(jira, versions=versions)
 
 
-def _release(jira: JiraObservation, action: Action) -> JiraObservation:
+def _release(jira: JiraObservation, action: ReleaseVersion) -> JiraObservation:
     versions = dict(jira.versions)
     versions[action.project] = tuple(
         replace(v, released=True, release_date=action.day) if v.name == action.version else v

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from controller.manifests.models import Gates
-from controller.plan.gonogo import Verdict, decide
+from controller.plan.gonogo import decide
 from controller.plan.readiness import Criterion, Readiness, ReadinessStatus
+from controller.plan.records import DecisionKind as Verdict
 
 GATES = Gates.model_validate(
     {

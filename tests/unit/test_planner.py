@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.plan.actions import ActionKind
 from controller.plan.observed import RolloutState
 from controller.plan.planner import plan
-from controller.plan.plans import ActionKind, FindingKind, Observed, Plan
+from controller.plan.plans import FindingKind, Observed, Plan
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus
 from tests.support.world import (
     apply,
@@ -154,7 +155,7 @@ def test_approval_commit_turns_no_go_into_go_and_rollout_starts_in_dependency_or
     plans, observed, recorded = run(state, ready, ["2026-12-08T09:00:00+01:00"], recorded)
     first = actions(plans[0], "shop-2026-25", ActionKind.SET_IMAGE)
     # catalog has no dependencies; checkout needs payments (another release) and catalog.
-    assert [a.image.deployment for a in first] == ["catalog"]
+    assert [a.change.deployment for a in first] == ["catalog"]
     assert decisions(plans[0], "shop-2026-25")[-1] == "ROLLOUT"
     images = plans[0].statuses["shop-2026-25"].images
     assert images["prod-eu/shop/catalog/catalog"] == "registry.shop.example/shop/catalog:1.0.0"
@@ -181,7 +182,7 @@ def test_component_waits_for_a_dependency_in_another_release() -> None:
     assert any("checkout waits for payments (release payments-2026-25" in m for m in waiting)
     times = [f"2026-12-08T14:0{n}:00+01:00" for n in range(6)]
     plans, observed, recorded = run(state, observed, times, recorded)
-    rolled = [a.image.deployment for p in plans for a in actions(p, kind=ActionKind.SET_IMAGE)]
+    rolled = [a.change.deployment for p in plans for a in actions(p, kind=ActionKind.SET_IMAGE)]
     assert rolled.index("payments-api") < rolled.index("checkout") < rolled.index("storefront")
     assert rolled.index("ledger") < rolled.index("payments-api")
 
@@ -196,7 +197,9 @@ def test_a_window_opening_during_a_rollout_holds_the_next_component() -> None:
     observed = replace(observed, signals=SIGNALS)
     times = ["2026-12-10T23:59:00+01:00", "2026-12-11T23:59:00+01:00"]
     plans, observed, recorded = run(state, observed, times)
-    assert [a.image.deployment for a in actions(plans[1], kind=ActionKind.SET_IMAGE)] == ["catalog"]
+    assert [a.change.deployment for a in actions(plans[1], kind=ActionKind.SET_IMAGE)] == [
+        "catalog"
+    ]
     result = plan(state, observed, recorded, at("2026-12-12T00:00:00+01:00"))
     assert actions(result, "shop-2026-25", ActionKind.SET_IMAGE) == []
     blocked = [
@@ -371,7 +374,7 @@ def test_a_rollback_never_deploys_what_the_release_never_rolled_out() -> None:
     assert recorded["shop-2026-25"].phase is Phase.ROLLED_BACK
     later = plan(state, observed, recorded, at("2026-12-08T16:00:00+01:00"))
     for result in [*plans, later]:
-        restored = [a.image.image for a in actions(result, kind=ActionKind.RESTORE_IMAGE)]
+        restored = [a.change.image for a in actions(result, kind=ActionKind.RESTORE_IMAGE)]
         assert restored == [], restored
         drift = [f.message for f in result.findings if f.kind is FindingKind.DRIFT]
         assert drift == [], drift
@@ -383,7 +386,7 @@ def test_a_rollback_never_deploys_what_the_release_never_rolled_out() -> None:
     )
     result = plan(state, changed, recorded, at("2026-12-08T16:00:00+01:00"))
     restore = actions(result, kind=ActionKind.RESTORE_IMAGE)
-    assert [a.image.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
+    assert [a.change.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
 
 
 def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
@@ -398,7 +401,7 @@ def test_image_drift_is_reported_and_self_healed_when_asked() -> None:
     healed = healing(state, "catalog")
     result = plan(healed, changed, recorded, at("2026-12-08T16:00:00+01:00"))
     restore = actions(result, kind=ActionKind.RESTORE_IMAGE)
-    assert [a.image.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
+    assert [a.change.image for a in restore] == ["registry.shop.example/shop/catalog:2.3.1"]
     # The repair is a decision, recorded on the release whose image it puts back.
     assert mine(result, "shop-2026-25") == [DecisionKind.REPAIRED]
     repaired = result.statuses["shop-2026-25"].decisions[-1]

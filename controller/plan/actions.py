@@ -1,0 +1,219 @@
+"""The changes a plan asks for: one frozen type per kind, each with what it needs and
+nothing else, its idempotency key (the same change planned twice has the same key), the
+chain it belongs to (the executor stops a chain at its first failure and goes on with
+the others) and a description. Adding a kind is one type here and one executor case.
+
+Pure data: nothing here acts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from controller.plan.flags import FlagTarget
+from controller.plan.records import workload_key
+
+WorkloadId = tuple[str, str, str]
+"""(cluster, namespace, deployment)."""
+
+
+class ActionKind(StrEnum):
+    ENSURE_VERSION = "ensure-version"
+    SET_IMAGE = "set-image"
+    ROLLBACK_IMAGE = "rollback-image"
+    RESTORE_IMAGE = "restore-image"
+    RELEASE_VERSION = "release-version"
+    COMMENT = "comment"
+    APPLY_FLAGS = "apply-flags"
+
+    @property
+    def system(self) -> str:
+        if self in (ActionKind.ENSURE_VERSION, ActionKind.RELEASE_VERSION, ActionKind.COMMENT):
+            return "jira"
+        return "kubernetes"
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    cluster: str
+    namespace: str
+    deployment: str
+    container: str
+    image: str
+    """The image to set."""
+    current: str
+    """The image seen when planning."""
+
+    @property
+    def workload(self) -> WorkloadId:
+        return self.cluster, self.namespace, self.deployment
+
+    @property
+    def key(self) -> str:
+        return workload_key(self.cluster, self.namespace, self.deployment, self.container)
+
+
+@dataclass(frozen=True)
+class EnsureVersion:
+    """Create the Jira version, or move its release date to the departure's day."""
+
+    kind: ClassVar[ActionKind] = ActionKind.ENSURE_VERSION
+    release: str
+    reason: str
+    project: str
+    version: str
+    day: date
+    description: str
+
+    @property
+    def key(self) -> str:
+        return f"version:{self.project}:{self.version}:{self.day.isoformat()}"
+
+    @property
+    def chain(self) -> str:
+        return self.release
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.project} {self.version}"
+
+
+@dataclass(frozen=True)
+class ReleaseVersion:
+    """Mark the Jira version released on `day`."""
+
+    kind: ClassVar[ActionKind] = ActionKind.RELEASE_VERSION
+    release: str
+    reason: str
+    project: str
+    version: str
+    day: date
+
+    @property
+    def key(self) -> str:
+        return f"release-version:{self.project}:{self.version}"
+
+    @property
+    def chain(self) -> str:
+        return self.release
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.project} {self.version}"
+
+
+@dataclass(frozen=True)
+class Comment:
+    """Comment on an issue once: `marker` in an existing comment means it was made."""
+
+    kind: ClassVar[ActionKind] = ActionKind.COMMENT
+    release: str
+    reason: str
+    issue: str
+    text: str
+    marker: str
+
+    @property
+    def key(self) -> str:
+        return f"comment:{self.release}:{self.issue}"
+
+    @property
+    def done(self) -> str:
+        """What the release's status records once the comment is made (`done`)."""
+        return f"comment:{self.issue}"
+
+    @property
+    def chain(self) -> str:
+        return self.release
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.issue}"
+
+
+@dataclass(frozen=True)
+class _ImageAction:
+    release: str
+    reason: str
+    change: ImageChange
+
+    kind: ClassVar[ActionKind]
+
+    @property
+    def chain(self) -> str:
+        return self.release
+
+    def describe(self) -> str:
+        c = self.change
+        return (
+            f"{self.kind} {c.cluster}/{c.namespace}/{c.deployment} {c.container}: "
+            f"{c.current} -> {c.image}"
+        )
+
+
+@dataclass(frozen=True)
+class SetImage(_ImageAction):
+    """A release's rollout of one container."""
+
+    kind: ClassVar[ActionKind] = ActionKind.SET_IMAGE
+
+    @property
+    def key(self) -> str:
+        return f"image:{self.release}:{self.change.key}:{self.change.image}"
+
+
+@dataclass(frozen=True)
+class RollbackImage(_ImageAction):
+    """A release's rollback of one container to the image it replaced."""
+
+    kind: ClassVar[ActionKind] = ActionKind.ROLLBACK_IMAGE
+
+    @property
+    def key(self) -> str:
+        return f"rollback:{self.release}:{self.change.key}:{self.change.image}"
+
+
+@dataclass(frozen=True)
+class RestoreImage(_ImageAction):
+    """Self-heal: the image `release` put on a workload, put back after a hand edit."""
+
+    kind: ClassVar[ActionKind] = ActionKind.RESTORE_IMAGE
+
+    @property
+    def key(self) -> str:
+        return f"restore:{self.change.key}:{self.change.image}"
+
+    @property
+    def chain(self) -> str:
+        return "drift"
+
+
+@dataclass(frozen=True)
+class ApplyFlags:
+    """The flagd document due now, applied to one target."""
+
+    kind: ClassVar[ActionKind] = ActionKind.APPLY_FLAGS
+    reason: str
+    target: FlagTarget
+    document: str
+    """Flagd JSON to apply (deterministic text)."""
+    release: ClassVar[str] = ""
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(self.document.encode()).hexdigest()[:12]
+        return f"flags:{self.target.describe()}:{digest}"
+
+    @property
+    def chain(self) -> str:
+        return "flags"
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target.describe()}"
+
+
+Action = (
+    EnsureVersion | ReleaseVersion | Comment | SetImage | RollbackImage | RestoreImage | ApplyFlags
+)
+ImageAction = SetImage | RollbackImage | RestoreImage

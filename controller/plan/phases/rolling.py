@@ -1,0 +1,135 @@
+"""Rolling out, one component at a time in dependency order: a component waits for the
+components it dependsOn that another release is rolling out, for its windows, and for
+a GO judged in the pass that starts it (a veto mid-rollout pauses the rest); a
+component a later-departing release also rolls out is left to it. When every component
+is rolled out and available: DEPLOYED, and monitoring begins. `restore` puts back the
+images recorded before the rollout of a rolled-back release."""
+
+from __future__ import annotations
+
+from controller.plan import rollouts
+from controller.plan.actions import RollbackImage, SetImage
+from controller.plan.phases import Context, Draft, Step
+from controller.plan.phases.deciding import judge
+from controller.plan.phases.gating import blocked
+from controller.plan.plans import FindingKind
+from controller.plan.records import DecisionKind, Evidence, Phase, ReleaseStatus
+from controller.schedule import departures
+
+
+def step(context: Context, status: ReleaseStatus) -> Step:
+    draft = Draft(context, status)
+    if status.phase is not Phase.ROLLING_OUT:
+        return draft.done()
+    units = context.fleet.units(context.release, context.name)
+    if not _roll(draft, units):
+        return draft.stop()
+    span = context.milestone("monitoringEnd") - context.departure
+    draft.record(
+        DecisionKind.DEPLOYED,
+        f"every component rolled out and available; monitoring until "
+        f"{context.local(context.now + span)}",
+        Evidence(components=tuple(rollouts.order(list(units), context.fleet.components))),
+    )
+    draft.update(phase=Phase.MONITORING)
+    return draft.done()
+
+
+def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
+    """Advance the rollout by one component; True when every component is done."""
+    context = draft.context
+    fleet = context.fleet
+    for component in rollouts.order(list(units), fleet.components):
+        state = rollouts.progress(units[component])
+        if state is rollouts.Progress.COMPLETE:
+            continue
+        if state is rollouts.Progress.MISSING:
+            draft.find(FindingKind.ERROR, f"a Deployment of {component} is missing")
+            return False
+        later = sorted(
+            r for r in fleet.in_flight.get(component, frozenset()) if fleet.newer(context.name, r)
+        )
+        if later:
+            draft.find(
+                FindingKind.ROLLOUT,
+                f"{component} is left to release {', '.join(later)}, which departs later",
+            )
+            continue
+        pending = [u for u in units[component] if not u.at_target and not u.superseded]
+        if not pending:
+            message = "; ".join(
+                f"{u.workload.cluster}/{u.workload.deployment}: {u.seen.message}"
+                for u in units[component]
+                if u.seen is not None
+            )
+            draft.find(FindingKind.ROLLOUT, f"{component} rolling out ({message})")
+            return False
+        for dependency in fleet.components[component].spec.depends_on:
+            elsewhere = fleet.in_flight.get(dependency, frozenset()) - {context.name}
+            if elsewhere and not _complete_elsewhere(context, dependency, elsewhere):
+                draft.find(
+                    FindingKind.WAITING,
+                    f"{component} waits for {dependency} "
+                    f"(release {', '.join(sorted(elsewhere))}) to finish rolling out",
+                )
+                return False
+        where = departures.targets_of(
+            fleet.desired, component, (u.workload.cluster for u in pending)
+        )
+        if blocked(draft, context.window_verdicts(context.now, where), f"rollout of {component}"):
+            return False
+        # Each component goes on a verdict judged in the pass that starts it: a veto
+        # that arrives mid-rollout (a blocker, a failed scan) pauses the rest.
+        judged = judge(draft)
+        if judged not in (DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS):
+            draft.find(
+                FindingKind.WAITING,
+                f"rollout of {component} paused: "
+                + ("no verdict this pass" if judged is None else f"the verdict is {judged}")
+                + "; it goes when the verdict is GO again",
+            )
+            return False
+        for unit in pending:
+            draft.act(
+                SetImage(
+                    context.name,
+                    f"roll out {component} {unit.target.rpartition(':')[2]} "
+                    f"({context.name}, in dependency order)",
+                    unit.change(unit.target),
+                )
+            )
+        draft.find(FindingKind.ROLLOUT, f"rolling out {component}")
+        return False
+    return True
+
+
+def _complete_elsewhere(context: Context, component: str, releases: frozenset[str]) -> bool:
+    for other in releases:
+        manifest = context.fleet.desired.releases[other]
+        units = context.fleet.units(manifest.model, other).get(component, [])
+        if rollouts.progress(units) is not rollouts.Progress.COMPLETE:
+            return False
+    return True
+
+
+def restore(context: Context, status: ReleaseStatus) -> Step:
+    """Restore the recorded images of a rolled-back release (never rolled back again)."""
+    draft = Draft(context, status)
+    if status.phase is not Phase.ROLLED_BACK or context.fleet.observed.workloads is None:
+        return draft.done()
+    units = context.fleet.units(context.release, context.name)
+    for component in reversed(rollouts.order(list(units), context.fleet.components)):
+        if component not in status.rolled_back:
+            continue
+        for unit in units[component]:
+            previous = status.images.get(unit.key) or unit.previous
+            if not previous or unit.seen is None or unit.running == previous or unit.superseded:
+                continue
+            draft.act(
+                RollbackImage(
+                    context.name,
+                    f"roll back {component} to {previous} ({context.name})",
+                    unit.change(previous),
+                )
+            )
+    return draft.done()
