@@ -89,19 +89,26 @@ class StatusRepository:
         self.settings = settings
         self.status_dir = (self.workdir / settings.status_path).resolve()
         if self.workdir not in self.status_dir.parents:
-            raise GitError(f"statusPath {settings.status_path!r} leaves the repository")
+            raise GitError(
+                f"statusPath {settings.status_path!r} leaves the repository",
+                disposition=Disposition.STALLED,
+            )
         step = self.workdir
         for part in PurePosixPath(settings.status_path).parts:
             step = step / part
             if step.is_symlink():
                 raise GitError(
                     f"{step.relative_to(self.workdir)} is a symbolic link; the status path "
-                    "must be a real folder (a commit replaced it: revert that commit)"
+                    "must be a real folder (a commit replaced it: revert that commit)",
+                    disposition=Disposition.STALLED,
                 )
         try:
             self.repo = git.Repo(self.workdir)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise GitError(f"{workdir} is not a git work tree ({type(exc).__name__})") from None
+            raise GitError(
+                f"{workdir} is not a git work tree ({type(exc).__name__})",
+                disposition=Disposition.STALLED,
+            ) from None
         self.git_dir = Path(self.repo.git_dir)
         self.branch = settings.status_branch or settings.branch
         self.actor = git.Actor(settings.author.name, settings.author.email)
@@ -141,7 +148,8 @@ class StatusRepository:
         if names:
             raise GitError(
                 f"git.remote is {self.settings.remote!r}, but this clone's remotes are "
-                f"{', '.join(sorted(names))}: fix relctl.yaml's git.remote"
+                f"{', '.join(sorted(names))}: fix relctl.yaml's git.remote",
+                disposition=Disposition.STALLED,
             )
         return False
 
@@ -289,10 +297,14 @@ class StatusRepository:
         """The absolute path of a file under the status directory, or GitError."""
         pure = PurePosixPath(relative)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            raise GitError(f"{relative!r} would leave the status directory")
+            raise GitError(
+                f"{relative!r} would leave the status directory", disposition=Disposition.STALLED
+            )
         target = (self.status_dir / pure).resolve()
         if self.status_dir not in target.parents:
-            raise GitError(f"{relative!r} would leave the status directory")
+            raise GitError(
+                f"{relative!r} would leave the status directory", disposition=Disposition.STALLED
+            )
         return target
 
     def read(self, relative: str) -> str | None:
@@ -313,7 +325,10 @@ class StatusRepository:
             self.path_for(relative)  # confined to the status directory, or GitError
             literal = self.status_dir / PurePosixPath(relative)
             if literal.is_symlink():
-                raise GitError(f"{relative!r} is a symbolic link; relctl writes files only")
+                raise GitError(
+                    f"{relative!r} is a symbolic link; relctl writes files only",
+                    disposition=Disposition.STALLED,
+                )
             if literal.is_file() and literal.read_text(encoding="utf-8", errors="replace") == text:
                 continue
             changed[literal.relative_to(self.workdir).as_posix()] = text

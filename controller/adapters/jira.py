@@ -25,7 +25,7 @@ import httpx
 from controller import __version__
 from controller.adapters import secrets
 from controller.adapters.errors import AdapterError
-from controller.errors import Disposition
+from controller.errors import Disposition, for_status
 from controller.manifests.config import IssueCategories, JiraConfig
 from controller.plan.jql import jql_time, quote_list
 from controller.plan.observed import (
@@ -86,7 +86,10 @@ def settings_from(
     overrides the flavor."""
     flavor = env.get("RELCTL_JIRA_FLAVOR", config.flavor)
     if flavor not in ("cloud", "datacenter"):
-        raise JiraError(f"RELCTL_JIRA_FLAVOR must be cloud or datacenter, not {flavor!r}")
+        raise JiraError(
+            f"RELCTL_JIRA_FLAVOR must be cloud or datacenter, not {flavor!r}",
+            disposition=Disposition.STALLED,
+        )
     base = secrets.jira_url(env, url)
     token = secrets.required(secrets.JIRA_TOKEN, env, "Jira")
     email = None
@@ -240,7 +243,7 @@ class JiraClient:
                     raise JiraError(
                         f"{problem}; asked to wait {wait:g} s",
                         disposition=Disposition.WAITING,
-                        retry_after=wait,
+                        requeue_after=wait,
                     )
                 if not last:
                     self._wait(wait if wait is not None else self._backoff(attempt))
@@ -257,16 +260,16 @@ class JiraClient:
             return response.json() if response.content else None
         self.errors += 1
         detail = _messages(response)
+        disposition = for_status(status)
         if status == 401:
-            raise JiraError(
-                f"Jira at {self.settings.url} rejected {self.settings.credential} ({detail})"
-            )
-        if status == 403:
-            raise JiraError(f"the Jira account lacks permission for {what} ({detail})")
-        if status == 404:
-            raise JiraError(f"{what}: not found in Jira ({detail})")
-        disposition = Disposition.TRANSIENT if status >= 500 else Disposition.STALLED
-        raise JiraError(f"Jira refused {what} with {status}: {detail}", disposition=disposition)
+            message = f"Jira at {self.settings.url} rejected {self.settings.credential} ({detail})"
+        elif status == 403:
+            message = f"the Jira account lacks permission for {what} ({detail})"
+        elif status == 404:
+            message = f"{what}: not found in Jira ({detail})"
+        else:
+            message = f"Jira refused {what} with {status}: {detail}"
+        raise JiraError(message, disposition=disposition)
 
     # --- versions -----------------------------------------------------------------------
 
@@ -549,7 +552,8 @@ class JiraClient:
         if name.lower() not in options:
             raise JiraError(
                 f"{issue} has no transition named {name!r} now "
-                f"(available: {', '.join(sorted(options)) or 'none'})"
+                f"(available: {', '.join(sorted(options)) or 'none'})",
+                disposition=Disposition.STALLED,
             )
         self.request(
             "POST",

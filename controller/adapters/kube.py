@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from controller.adapters.errors import AdapterError
-from controller.errors import Disposition
+from controller.errors import Disposition, for_status
 from controller.manifests.config import ClusterConfig
 from controller.plan.flags import FlagTarget
 from controller.plan.observed import (
@@ -64,20 +64,23 @@ def _error(cluster: KubeCluster, what: str, exc: Exception) -> KubeError:
     cluster.errors += 1
     if isinstance(exc, ApiException):
         status = exc.status or 0
-        disposition = (
-            Disposition.TRANSIENT
-            if status >= 500 or status == 429
-            else Disposition.WAITING
-            if status == 409
-            else Disposition.STALLED
-        )
         return KubeError(
             f"cluster {cluster.name}: {what} failed with {status} {exc.reason}",
-            disposition=disposition,
+            disposition=for_status(status),
+            requeue_after=_retry_after(exc),
         )
     return KubeError(
         f"cluster {cluster.name}: {what} failed: {exc}", disposition=Disposition.TRANSIENT
     )
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    """Seconds from the answer's Retry-After header (delta-seconds), if it has one."""
+    value = (exc.headers or {}).get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 class KubeCluster:
@@ -115,7 +118,9 @@ class KubeCluster:
                 if settings.in_cluster
                 else f"kubeconfig context {settings.context!r}"
             )
-            raise KubeError(f"cluster {name}: cannot load the {where}: {exc}") from None
+            raise KubeError(
+                f"cluster {name}: cannot load the {where}: {exc}", disposition=Disposition.STALLED
+            ) from None
         # One retry of a failed connection (a pooled one may have gone stale); more would
         # multiply the deadline of a black-holed cluster.
         configuration.retries = 1
@@ -203,7 +208,8 @@ class KubeCluster:
         if container not in seen.images:
             raise KubeError(
                 f"cluster {self.name}: {seen.namespace}/{seen.deployment} has no "
-                f"container {container!r}"
+                f"container {container!r}",
+                disposition=Disposition.STALLED,
             )
         current = seen
         for _ in range(attempts):
@@ -260,7 +266,8 @@ class KubeCluster:
         if not previous:
             raise KubeError(
                 f"cluster {self.name}: {seen.namespace}/{seen.deployment} records "
-                f"no previous image for {container}; nothing to roll back to"
+                f"no previous image for {container}; nothing to roll back to",
+                disposition=Disposition.STALLED,
             )
         release = seen.annotations.get(RELEASE_ANNOTATION, "")
         restored = self.set_image(seen, container, previous, release)

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controller.adapters.errors import AdapterError
 from controller.adapters.lease import Elector
 from controller.errors import Disposition, RelctlError
 from controller.manifests.state import DesiredState
 from controller.plan.records import ReleaseStatus
 from controller.reconcile import logs
+from controller.reconcile.backoff import next_delay
 from controller.reconcile.executor import Outcome, Result
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.passes import PassReport, Reconciler, findings_of, next_pass_id
@@ -78,7 +78,8 @@ class Timing:
     """First wait after a failed pass; doubles with each failure in a row."""
     backoff_max: float = 300.0
     retry_after_max: float = 3600.0
-    """The longest Retry-After honoured; a system asking for more is asked again then."""
+    """The longest Retry-After honoured; a system asking for more is asked again then.
+    What each disposition waits: `backoff.next_delay`."""
     pass_deadline: float = 600.0
     """Seconds a pass may act; past it the actions left are skipped (planned again next)."""
     give_up_after: int = 3
@@ -170,9 +171,9 @@ class Controller:
                 if leading and (woken or time.monotonic() >= due):
                     self._wake.clear()
                     report = self._pass()
-                    hinted = self._hinted_wait(report)
-                    due = time.monotonic() + self._delay(report, hinted)
-                    if hinted is not None:
+                    delay = next_delay(report, self._failures, self.timing, self._interval())
+                    due = time.monotonic() + delay.seconds
+                    if delay.firm:
                         self._not_before = due
                     self._maybe_stand_down()
                 elif not leading and time.monotonic() - refreshed >= self._interval():
@@ -307,26 +308,6 @@ class Controller:
             return self.timing.interval
         state = self.reconciler.last_good
         return state.config.spec.interval.total_seconds() if state is not None else 60.0
-
-    def _hinted_wait(self, report: PassReport) -> float | None:
-        """The longest wait a system asked for in this pass (Retry-After), if any."""
-        hints = [o.retry_after for o in report.outcomes if o.retry_after is not None]
-        if isinstance(report.error, AdapterError) and report.error.retry_after is not None:
-            hints.append(report.error.retry_after)
-        return min(max(hints), self.timing.retry_after_max) if hints else None
-
-    def _delay(self, report: PassReport, hinted: float | None = None) -> float:
-        """Seconds until the next pass: the interval, or backoff after a failure, or as
-        long as a system's Retry-After asked. A stalled pass (it needs a person) waits the
-        interval, or a webhook."""
-        if hinted is not None:
-            return max(hinted, self.timing.backoff)
-        if report.ok or (
-            report.error is not None and report.error.disposition is Disposition.STALLED
-        ):
-            return self._interval()
-        wait = self.timing.backoff * 2 ** (self._failures - 1)
-        return float(min(wait, self.timing.backoff_max, max(self._interval(), self.timing.backoff)))
 
     def _log_report(self, report: PassReport) -> None:
         jira, kube = report.requests

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from controller.errors import RelctlError
+from controller.errors import Disposition, RelctlError
 
 DEFAULT_STATUSES = {
     "To Do": "new",
@@ -289,6 +289,8 @@ class JiraState:
 
 class SeedError(RelctlError):
     """A seed file that cannot seed the emulator."""
+
+    disposition = Disposition.STALLED
 
 
 def _date(value: Any) -> date | None:

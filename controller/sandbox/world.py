@@ -112,6 +112,8 @@ class World:
         self.human = workspace / "human"
         self.kubeconfig = workspace / "kubeconfig"
         self.env: dict[str, str] = {}
+        self.ticks = 0.0
+        self._simulated = False
 
     def __enter__(self) -> World:
         return self.start()
@@ -134,6 +136,8 @@ class World:
                 sandbox.load_crd(self.crd)
             else:
                 sandbox.register_crd(MINIMAL_FEATUREFLAG_CRD)
+            if self._simulated:
+                sandbox.rollouts.clock = lambda: self.ticks
             sandbox.start()
             self.clusters[name] = sandbox
         for component in state.components.values():
@@ -203,6 +207,20 @@ class World:
         shutil.rmtree(seed)
         git(self.workspace, "clone", "-q", str(self.remote), str(self.controller))
         git(self.workspace, "clone", "-q", str(self.remote), str(self.human))
+
+    def simulate_time(self) -> None:
+        """Drive the clusters' rollouts by `advance` alone, not the wall clock: a
+        rollout progresses exactly as far as the simulated seconds say."""
+        self.ticks = 0.0
+        for sandbox in self.clusters.values():
+            sandbox.rollouts.clock = lambda: self.ticks
+        self._simulated = True
+
+    def advance(self, seconds: float) -> None:
+        """Simulated time passes for the rollouts (see `simulate_time`)."""
+        self.ticks += seconds
+        for sandbox in self.clusters.values():
+            sandbox.rollouts.tick()
 
     def set_time(self, now: datetime) -> None:
         """Move the emulators' clock (the simulated clock of a test or the demo)."""

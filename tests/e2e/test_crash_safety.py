@@ -1,10 +1,14 @@
-"""Crash safety: `relctl reconcile --once` as a process, killed with SIGKILL right after
-each of its writes lands in Jira or the cluster (before it hears the reply), and at each
-step of recording in git (before its commit lands, after it lands but before the work
-tree is written, before the push, after the push lands but before it is acknowledged),
-with a push the remote refuses once; then restarted at the same instant, through a
-release's whole life. The end state has no duplicate Jira version, comment, rollout or
-decision record, and every record reached the remote."""
+"""Crash safety, through a release's whole life, restarted at the same instant after
+each crash; the end state has no duplicate Jira version, comment, rollout or decision
+record, and every record reached the remote.
+
+- In process, at every write boundary: right after each write lands in Jira or the
+  cluster, its reply is never sent and the pass stops there (nothing more acted, nothing
+  recorded); a fresh `Reconciler` stands for the restarted process.
+- As a process, `relctl reconcile --once` killed with SIGKILL at each step of recording
+  in git (before its commit lands, after it lands but before the work tree is written,
+  before the push, after the push lands but before it is acknowledged), with a push the
+  remote refuses once, and after the writes of its first passes."""
 
 from __future__ import annotations
 
@@ -13,13 +17,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from controller.plan.records import from_yaml
+from controller.reconcile.passes import Reconciler
 from controller.sandbox.world import World, git
 from tests.support.world import at
 
@@ -32,6 +37,8 @@ class Killer:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
+        self.enabled = False
+        """Arm each process started while enabled."""
         self.armed = False
         self.kills: list[tuple[str, str]] = []
         self.lock = threading.Lock()
@@ -122,12 +129,13 @@ class GitKills:
 
 
 def run_passes(world: World, killer: Killer, when: str, kills: GitKills | None = None) -> int:
-    """Run passes at `when` until one finishes; returns how many were killed."""
+    """Run `relctl reconcile --once` at `when` until a pass finishes; returns how many
+    were killed."""
     world.set_time(at(when))
     killed = 0
     for _ in range(60):
         with killer.lock:
-            killer.armed = True
+            killer.armed = killer.enabled
             killer.process = subprocess.Popen(
                 [sys.executable, "-m", "controller", "reconcile", "--once", "--at", when],
                 cwd=world.controller,
@@ -147,82 +155,167 @@ def run_passes(world: World, killer: Killer, when: str, kills: GitKills | None =
     raise AssertionError("the pass never finished")
 
 
+class Crash(ConnectionAbortedError):
+    """The process died: the reply to the write that just landed is never sent."""
+
+
+class Crasher:
+    """Crashes the pass under way after its next write, once per (simulated) process."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.crashed = False
+        self.kills: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, method: str, path: str) -> None:
+        if "/events" in path:
+            return
+        with self.lock:
+            if not self.armed:
+                return
+            self.armed, self.crashed = False, True
+            self.kills.append((method, path))
+        raise Crash(f"crashed after {method} {path}")  # the server hangs up, no reply
+
+    def alive(self) -> bool:
+        return not self.crashed
+
+
+def crash_passes(world: World, crasher: Crasher, when: str) -> int:
+    """Passes at `when`, each by a fresh Reconciler (a restarted process), each crashed
+    after its first write while `crasher` is armed, until one finishes; returns how many
+    crashed. A crasher never hooked into the emulators crashes nothing."""
+    world.set_time(at(when))
+    for crashed in range(80):
+        with crasher.lock:
+            crasher.armed, crasher.crashed = True, False
+        reconciler = Reconciler(world.controller, {**os.environ, **world.env})
+        try:
+            reconciler.run(at(when), proceed=crasher.alive, may_record=crasher.alive)
+        finally:
+            reconciler.close()
+        if not crasher.crashed:
+            return crashed
+    raise AssertionError("the pass never finished")
+
+
+def live_a_release(world: World, reconcile: Callable[[str], object]) -> None:
+    """The shop release from scheduling to RELEASED, a pass at each moment that matters."""
+    reconcile("2026-11-23T12:00:00+01:00")
+    reconcile("2026-12-07T09:00:00+01:00")
+    world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
+    release = (world.human / "releases/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
+    release = release.replace(
+        "  approvals:\n",
+        "  approvals:\n"
+        '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}\n',
+    )
+    signals = "test-coverage: 90\nsecurity-scan: passed\n"
+    world.push_change(
+        "Approve shop 2026.25",
+        {
+            "releases/releases/shop-2026-25.yaml": release,
+            "signals/shop-2026-25.yaml": signals,
+            "signals/payments-2026-25.yaml": signals,
+        },
+    )
+    reconcile("2026-12-07T15:00:00+01:00")
+    for minute in range(10):
+        reconcile(f"2026-12-08T14:{minute:02d}:00+01:00")
+        world.advance(60.0)  # a simulated minute: the rollouts under way progress
+    reconcile("2026-12-10T15:00:00+01:00")
+    reconcile("2026-12-10T15:01:00+01:00")
+
+
+def assert_converged(world: World) -> None:
+    assert git(world.controller, "status", "--porcelain") == ""
+    assert git(world.controller, "rev-parse", "HEAD") == git(world.remote, "rev-parse", "main")
+    status = from_yaml(git(world.remote, "show", "main:status/releases/shop-2026-25.yaml"), "x")
+    kinds = [d.decision.value for d in status.decisions]
+    assert kinds == ["NO_GO", "GO", "ROLLOUT", "DEPLOYED", "RELEASED"]
+    assert status.phase == "Released"
+    state = world.jira.state
+    with state.lock:
+        versions = Counter((v.project, v.name) for v in state.versions.values())
+        comments = {
+            key: sum("relctl release shop-2026-25" in str(c.body) for c in issue.comments)
+            for key, issue in state.issues.items()
+            if key.startswith("SHOP-")
+        }
+        shop = next(
+            v for v in state.versions.values() if (v.project, v.name) == ("SHOP", "2026.25")
+        )
+        assert shop.released
+    assert max(versions.values()) == 1
+    assert set(comments.values()) == {1}, comments
+    eu = world.clusters["prod-eu"]
+    patches = Counter(
+        path.rsplit("/", 1)[-1]
+        for method, path, _ in eu.requests("PATCH")
+        if "/deployments/" in path
+    )
+    # One image change per Deployment of the shop release: no rollout repeated.
+    assert patches["catalog"] == patches["checkout"] == patches["storefront"] == 1
+    log = git(world.remote, "log", "--format=%B")
+    for name in ("shop-2026-25", "payments-2026-25", "notifications-1-9"):
+        assert log.count(f"Relctl-Release: {name}\nRelctl-Decision: RELEASED") == 1
+
+
+def shop_world(tmp_path: Path) -> World:
+    world = World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
+    world.simulate_time()
+    return world
+
+
+@pytest.mark.timeout(300)
+def test_crashed_after_every_write_converges_without_duplicates(tmp_path: Path) -> None:
+    crasher = Crasher()
+    with shop_world(tmp_path) as world:
+        world.jira.after_write = crasher
+        for cluster in world.clusters.values():
+            cluster.after_write = crasher
+        live_a_release(world, lambda when: crash_passes(world, crasher, when))
+        with crasher.lock:
+            crasher.armed = False
+        crash_passes(world, crasher, "2026-12-10T15:02:00+01:00")  # records what is left
+
+        kinds = Counter(method for method, _ in crasher.kills)
+        assert len(crasher.kills) >= 20, crasher.kills  # every write boundary was hit
+        assert kinds["POST"] and kinds["PUT"] and kinds["PATCH"], kinds  # Jira and clusters
+        assert_converged(world)
+
+
 @pytest.mark.timeout(600)
-def test_killed_at_every_write_converges_without_duplicates(tmp_path: Path) -> None:
+def test_killed_at_every_git_step_converges_without_duplicates(tmp_path: Path) -> None:
     killer = Killer()
-    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as world:
+    with shop_world(tmp_path) as world:
         world.jira.after_write = killer
         for cluster in world.clusters.values():
             cluster.after_write = killer
         kills = GitKills(world, tmp_path / "git-kills")
         stages = iter(GIT_STAGES)
         stage = next(stages)
+        rounds = 0
 
-        def reconcile(world: World, killer: Killer, when: str) -> int:
-            # One git stage armed at a time, until it has fired; then the next one.
-            nonlocal stage
+        def reconcile(when: str) -> int:
+            # One git stage armed at a time, until it has fired; then the next one. The
+            # first pass is also killed after each of its writes to Jira: a real process
+            # dying between a write and its reply. Once every stage has fired, the rest
+            # of the life runs in process (nothing left to kill).
+            nonlocal stage, rounds
             if stage is not None and stage in kills.fired_stages():
                 stage = next(stages, None)
+            if stage is None:
+                return crash_passes(world, Crasher(), when)
             kills.new_round(stage)
+            rounds += 1
+            killer.enabled = rounds == 1
             return run_passes(world, killer, when, kills)
 
-        reconcile(world, killer, "2026-11-23T12:00:00+01:00")
-        reconcile(world, killer, "2026-12-07T09:00:00+01:00")
-        world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
-        release = (world.human / "releases/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
-        release = release.replace(
-            "  approvals:\n",
-            "  approvals:\n"
-            '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}\n',
-        )
-        signals = "test-coverage: 90\nsecurity-scan: passed\n"
-        world.push_change(
-            "Approve shop 2026.25",
-            {
-                "releases/releases/shop-2026-25.yaml": release,
-                "signals/shop-2026-25.yaml": signals,
-                "signals/payments-2026-25.yaml": signals,
-            },
-        )
-        reconcile(world, killer, "2026-12-07T15:00:00+01:00")
-        for minute in range(10):
-            reconcile(world, killer, f"2026-12-08T14:{minute:02d}:00+01:00")
-            time.sleep(0.3)
-        reconcile(world, killer, "2026-12-10T15:00:00+01:00")
-        reconcile(world, killer, "2026-12-10T15:01:00+01:00")
-        kills.new_round(None)
-        run_passes(world, killer, "2026-12-10T15:02:00+01:00", kills)  # pushes what is left
+        live_a_release(world, reconcile)
+        crash_passes(world, Crasher(), "2026-12-10T15:02:00+01:00")  # pushes what is left
 
-        assert len(killer.kills) >= 20, killer.kills  # every action boundary was hit
+        assert killer.kills, "no write was killed"
         assert set(kills.fired_stages()) == set(GIT_STAGES), kills.fired_stages()
-        assert git(world.controller, "status", "--porcelain") == ""
-        assert git(world.controller, "rev-parse", "HEAD") == git(world.remote, "rev-parse", "main")
-        status = from_yaml(git(world.remote, "show", "main:status/releases/shop-2026-25.yaml"), "x")
-        kinds = [d.decision.value for d in status.decisions]
-        assert kinds == ["NO_GO", "GO", "ROLLOUT", "DEPLOYED", "RELEASED"]
-        assert status.phase == "Released"
-        state = world.jira.state
-        with state.lock:
-            versions = Counter((v.project, v.name) for v in state.versions.values())
-            comments = {
-                key: sum("relctl release shop-2026-25" in str(c.body) for c in issue.comments)
-                for key, issue in state.issues.items()
-                if key.startswith("SHOP-")
-            }
-            shop = next(
-                v for v in state.versions.values() if (v.project, v.name) == ("SHOP", "2026.25")
-            )
-            assert shop.released
-        assert max(versions.values()) == 1
-        assert set(comments.values()) == {1}, comments
-        eu = world.clusters["prod-eu"]
-        patches = Counter(
-            path.rsplit("/", 1)[-1]
-            for method, path, _ in eu.requests("PATCH")
-            if "/deployments/" in path
-        )
-        # One image change per Deployment of the shop release: no rollout repeated.
-        assert patches["catalog"] == patches["checkout"] == patches["storefront"] == 1
-        log = git(world.remote, "log", "--format=%B")
-        for name in ("shop-2026-25", "payments-2026-25", "notifications-1-9"):
-            assert log.count(f"Relctl-Release: {name}\nRelctl-Decision: RELEASED") == 1
+        assert_converged(world)

@@ -103,7 +103,11 @@ def test_a_cluster_unreachable_fails_in_bounded_time(tmp_path: Path, kind: str) 
             cluster.observe(["shop"])
         assert time.monotonic() - started < 8
         cluster.close()
-    assert error.value.disposition is Disposition.TRANSIENT
+    # Too many requests is a wait the server asks for; the others are retried with back-off.
+    expected = Disposition.WAITING if kind == "429" else Disposition.TRANSIENT
+    assert error.value.disposition is expected
+    # The wait the server named (Retry-After: 1) is carried to the loop.
+    assert error.value.requeue_after == (1.0 if kind in ("503", "429") else None)
 
 
 def test_the_default_cluster_deadline_is_set(tmp_path: Path) -> None:

@@ -146,7 +146,7 @@ def test_giving_up_is_transient_and_a_long_retry_after_means_waiting(jira: JiraS
     with client(jira) as jc, pytest.raises(JiraError) as waiting:
         jc.versions("PAY")
     assert waiting.value.disposition is Disposition.WAITING
-    assert waiting.value.retry_after == 600
+    assert waiting.value.requeue_after == 600
 
 
 def test_bad_credentials_name_the_credential_not_the_secret(jira: JiraSandbox) -> None:

@@ -62,35 +62,6 @@ def _controller(tmp_path: Path, interval: float = 60.0) -> Controller:
     )
 
 
-def _failed(controller: Controller, disposition: Disposition) -> float:
-    report = PassReport(1, datetime.now(UTC), error=RelctlError("boom"))
-    report.error.disposition = disposition  # type: ignore[union-attr]
-    controller._failures += 1
-    return controller._delay(report)
-
-
-def test_waits_the_interval_after_a_good_pass(tmp_path: Path) -> None:
-    controller = _controller(tmp_path)
-    assert controller._delay(PassReport(1, datetime.now(UTC))) == 60.0
-
-
-def test_backs_off_exponentially_and_caps(tmp_path: Path) -> None:
-    controller = _controller(tmp_path, interval=3600)
-    waits = [_failed(controller, Disposition.TRANSIENT) for _ in range(8)]
-    assert waits == [5, 10, 20, 40, 80, 160, 300, 300]
-
-
-def test_backoff_never_exceeds_a_short_interval(tmp_path: Path) -> None:
-    controller = _controller(tmp_path, interval=30)
-    waits = [_failed(controller, Disposition.TRANSIENT) for _ in range(4)]
-    assert waits == [5, 10, 20, 30]
-
-
-def test_a_stalled_pass_waits_for_the_interval_or_a_webhook(tmp_path: Path) -> None:
-    controller = _controller(tmp_path, interval=600)
-    assert _failed(controller, Disposition.STALLED) == 600
-
-
 def test_clock_file(tmp_path: Path) -> None:
     path = tmp_path / "clock"
     clock = file_clock(path)
@@ -127,16 +98,8 @@ def test_json_log_lines_carry_the_pass_id() -> None:
 
 
 def _waiting(seconds: float) -> PassReport:
-    error = JiraError("Jira answered 429", disposition=Disposition.WAITING, retry_after=seconds)
+    error = JiraError("Jira answered 429", disposition=Disposition.WAITING, requeue_after=seconds)
     return PassReport(1, datetime.now(UTC), error=error)
-
-
-def test_a_retry_after_is_waited_out_not_backed_off(tmp_path: Path) -> None:
-    controller = _controller(tmp_path, interval=60)
-    controller._failures = 1
-    for asked, waited in ((300, 300), (10**9, 3600)):  # a capped hint is asked again then
-        report = _waiting(asked)
-        assert controller._delay(report, controller._hinted_wait(report)) == waited
 
 
 class Scripted(Reconciler):
