@@ -9,9 +9,31 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
+SHOP = DATA / "shop"
+"""The shop the tests are written against: a copy of the demo's manifests as they were,
+so that changing the demo's releases/ changes no test."""
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+SLOW = {
+    "test_guarantees_hold_over_generated_histories",
+    "test_killed_at_every_git_step_converges_without_duplicates",
+    "test_crashed_after_every_write_converges_without_duplicates",
+    "test_leader_killed_mid_rollout_standby_completes",
+    "test_demo_runs_the_story_and_keeps_its_artifacts",
+}
+"""Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`e2e`: every test under tests/e2e (processes, whole lives); `slow`: see SLOW."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        if getattr(item, "originalname", item.name) in SLOW:
+            item.add_marker(pytest.mark.slow)

@@ -29,6 +29,8 @@ from controller.sandbox.world import World, git
 from tests.support.world import at
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
 
 
@@ -263,7 +265,7 @@ def assert_converged(world: World) -> None:
 
 
 def shop_world(tmp_path: Path) -> World:
-    world = World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
+    world = World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
     world.simulate_time()
     return world
 

@@ -26,13 +26,15 @@ from controller.sandbox.world import World
 from tests.support.faults import Fault
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 NOW = datetime(2026, 11, 23, 11, tzinfo=UTC)
 
 
 def test_a_leader_that_loses_the_lease_mid_pass_stops_and_records_nothing(
     tmp_path: Path,
 ) -> None:
-    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml") as world:
+    with World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml") as world:
         eu = world.clusters["prod-eu"]
         eu.ensure_namespace("relctl")
         settings = ClusterConfig(context="prod-eu", kubeconfig=str(world.kubeconfig))
@@ -100,7 +102,7 @@ def test_a_leader_whose_passes_keep_failing_hands_over(tmp_path: Path) -> None:
     deadlines on every call); it fails, reports not ready, gives its lease up, and the
     standby — which reaches them — takes over and reconciles."""
     with (
-        World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml") as world,
+        World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml") as world,
         Fault("black-hole") as hole,
     ):
         eu = world.clusters["prod-eu"]

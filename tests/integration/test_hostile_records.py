@@ -19,6 +19,8 @@ from controller.sandbox.world import World, git
 from tests.support.world import at
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
 TARGET = "status/releases/shop-2026-25.yaml"
 BOMB = alias_bomb("shop-2026-25")
@@ -56,7 +58,7 @@ def hostile(world: World, kind: str) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as w:
+    with World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as w:
         yield w
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from controller.cli import cli
 from controller.sandbox.jira import JiraSandbox
-from tests.conftest import DATA, REPO
+from tests.conftest import DATA, SHOP
 
 GOLDEN = DATA / "golden"
 BROWSE = "https://jira.shop.example"
@@ -32,7 +32,7 @@ def run(jira: JiraSandbox, *args: str) -> tuple[int, str]:
         "RELCTL_JIRA_EMAIL": "relctl@shop.example",
         "RELCTL_JIRA_TOKEN": "sandbox-token",
     }
-    result = CliRunner().invoke(cli, [*args, "--root", str(REPO)], env=env)
+    result = CliRunner().invoke(cli, [*args, "--root", str(SHOP)], env=env)
     return result.exit_code, result.output.replace(jira.url, BROWSE)
 
 

@@ -182,9 +182,9 @@ def test_flags_applied_read_back_and_drift(tmp_path: Path) -> None:
     from controller.adapters.kube import apply_flags, read_flags
     from controller.manifests import loading
     from controller.plan import flags
-    from tests.conftest import REPO
+    from tests.conftest import REPO, SHOP
 
-    state = loading.load(REPO).states[0]
+    state = loading.load(SHOP).states[0]
     at = datetime(2026, 12, 12, 12, tzinfo=UTC)
     documents = flags.render(state, at, lambda name: True)
     crd = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
@@ -229,9 +229,9 @@ def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) 
     from controller.cli import cli
     from controller.manifests import loading
     from controller.plan import flags
-    from tests.conftest import REPO
+    from tests.conftest import REPO, SHOP
 
-    state = loading.load(REPO).states[0]
+    state = loading.load(SHOP).states[0]
     at = datetime(2026, 12, 12, 12, tzinfo=UTC)
     documents = flags.render(state, at, lambda name: name == "shop-2026-25")
     crd = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
@@ -269,7 +269,7 @@ def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) 
                 "flags",
                 "status",
                 "--root",
-                str(REPO),
+                str(SHOP),
                 "--at",
                 at.isoformat(),
                 "--released",

@@ -5,7 +5,6 @@ the Jira state, the cluster and the git log are asserted."""
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -20,13 +19,17 @@ from controller.sandbox.world import World, git
 from tests.support.world import at
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
 CHECKOUT_BAD = "registry.shop.example/shop/checkout:3.8.0"
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with World(REPO, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as w:
+    world = World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
+    world.simulate_time()  # rollouts progress as the test moves the clock, not the wall's
+    with world as w:
         yield w
 
 
@@ -112,7 +115,7 @@ def _life(world: World, reconciler: Reconciler) -> None:
         if phase == "RolledBack" and image(world, "prod-eu", "shop", "checkout").endswith(":0.0.0"):
             break
         now += timedelta(minutes=1)
-        time.sleep(0.25)
+        world.advance(60.0)
     status = remote_status(world, "shop-2026-25")
     assert status.phase == "RolledBack"  # type: ignore[attr-defined]
     assert status.rolled_back == ("checkout",)  # type: ignore[attr-defined]

@@ -45,11 +45,12 @@ from controller.plan.plans import Observed, Plan
 from controller.plan.records import ReleaseStatus
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
 DONE = {"done", "closed", "resolved", "released"}
 PROGRESS = {"in progress", "in review"}
 
 
-def desired(root: Path = REPO) -> DesiredState:
+def desired(root: Path = SHOP) -> DesiredState:
     return load(root).states[0]
 
 

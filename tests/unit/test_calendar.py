@@ -15,7 +15,7 @@ from controller.cli import cli
 from controller.manifests import loading
 from controller.manifests.state import DesiredState
 from controller.schedule import calendar, calendar_formats
-from tests.conftest import REPO
+from tests.conftest import REPO, SHOP
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 START, END = NOW, datetime(2027, 1, 15, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_calendar_command_formats(tmp_path: Path) -> None:
     code, _ = invoke(
         "calendar",
         "--root",
-        str(REPO),
+        str(SHOP),
         "--now",
         NOW.isoformat(),
         "--to",
@@ -166,12 +166,12 @@ def test_calendar_command_formats(tmp_path: Path) -> None:
     assert code == 0
     assert icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
     code, output = invoke(
-        "calendar", "--root", str(REPO), "--now", NOW.isoformat(), "--format", "json"
+        "calendar", "--root", str(SHOP), "--now", NOW.isoformat(), "--format", "json"
     )
     assert code == 0
     assert any(e["uid"] == "release.shop-2026-25@shop.relctl" for e in json.loads(output))
     assert (
-        invoke("calendar", "--root", str(REPO), "--from", "2027-01-01", "--to", "2026-01-01")[0]
+        invoke("calendar", "--root", str(SHOP), "--from", "2027-01-01", "--to", "2026-01-01")[0]
         == 2
     )
 
@@ -189,7 +189,7 @@ def test_calendar_command_formats(tmp_path: Path) -> None:
 def test_windows_check_across_the_holiday_freeze(
     component: str, at: str, code: int, fragment: str
 ) -> None:
-    exit_code, output = invoke("windows", "check", component, "--root", str(REPO), "--at", at)
+    exit_code, output = invoke("windows", "check", component, "--root", str(SHOP), "--at", at)
     assert exit_code == code, output
     assert fragment in output
 
@@ -202,7 +202,7 @@ def test_windows_check_hotfix_release_and_json() -> None:
         "--cluster",
         "prod-eu",
         "--root",
-        str(REPO),
+        str(SHOP),
         "--at",
         "2026-12-20T10:00:00Z",
         "--release",
@@ -214,5 +214,5 @@ def test_windows_check_hotfix_release_and_json() -> None:
     [verdict] = json.loads(output)
     assert verdict["allowed"] is True
     assert set(verdict["passed"]) == {"holiday-freeze", "weekend"}
-    assert invoke("windows", "check", "nope", "--root", str(REPO))[0] == 2
-    assert invoke("windows", "check", "search", "--cluster", "prod-eu", "--root", str(REPO))[0] == 2
+    assert invoke("windows", "check", "nope", "--root", str(SHOP))[0] == 2
+    assert invoke("windows", "check", "search", "--cluster", "prod-eu", "--root", str(SHOP))[0] == 2

@@ -13,14 +13,16 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 CASES = yaml.safe_load((REPO / "tests/data/cli/nonsense.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repo")
-    shutil.copy(REPO / "relctl.yaml", root / "relctl.yaml")
-    shutil.copytree(REPO / "releases", root / "releases")
+    shutil.copy(SHOP / "relctl.yaml", root / "relctl.yaml")
+    shutil.copytree(SHOP / "releases", root / "releases")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     return root
 

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from controller.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
+SHOP = REPO / "tests" / "data" / "shop"
+"""The shop the tests are written against (not the demo's releases/, which may change)."""
 
 
 def test_offline_plan_markdown_names_the_window_and_when_it_opens() -> None:
@@ -19,7 +21,7 @@ def test_offline_plan_markdown_names_the_window_and_when_it_opens() -> None:
             "plan",
             "--offline",
             "--root",
-            str(REPO),
+            str(SHOP),
             "--at",
             "2026-12-10T12:00:00+01:00",
             "--format",
@@ -40,7 +42,7 @@ def test_offline_plan_json_is_data() -> None:
             "plan",
             "--offline",
             "--root",
-            str(REPO),
+            str(SHOP),
             "--at",
             "2026-11-23T12:00:00Z",
             "--format",
@@ -55,10 +57,10 @@ def test_offline_plan_json_is_data() -> None:
 
 
 def test_status_without_records() -> None:
-    result = CliRunner().invoke(cli, ["status", "--root", str(REPO)])
+    result = CliRunner().invoke(cli, ["status", "--root", str(SHOP)])
     assert result.exit_code == 0, result.output
     assert "no release status recorded yet" in result.output
-    missing = CliRunner().invoke(cli, ["status", "nope", "--root", str(REPO)])
+    missing = CliRunner().invoke(cli, ["status", "nope", "--root", str(SHOP)])
     assert missing.exit_code == 2
     assert "no status recorded for release 'nope'" in missing.output
 
@@ -70,8 +72,8 @@ def test_a_departure_left_implicit_is_judged_like_a_declared_one(tmp_path: Path)
     import shutil
 
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "releases", root / "releases")
-    shutil.copy2(REPO / "relctl.yaml", root / "relctl.yaml")
+    shutil.copytree(SHOP / "releases", root / "releases")
+    shutil.copy2(SHOP / "relctl.yaml", root / "relctl.yaml")
     release = (root / "releases/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
     implicit = release.replace("name: shop-2026-25", "name: shop-next").replace(
         "  departure: 2026-12-08\n", ""
@@ -107,8 +109,8 @@ def test_one_invalid_release_does_not_silence_status_and_plan(tmp_path: Path) ->
     import shutil
 
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "releases", root / "releases")
-    shutil.copy2(REPO / "relctl.yaml", root / "relctl.yaml")
+    shutil.copytree(SHOP / "releases", root / "releases")
+    shutil.copy2(SHOP / "relctl.yaml", root / "relctl.yaml")
     path = root / "releases/releases/notifications-1-9.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("{name: notifications,", "{name: notifs,"), encoding="utf-8")

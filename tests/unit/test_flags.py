@@ -10,6 +10,7 @@ import pytest
 
 from controller.manifests.models import FeatureFlagSpec
 from controller.plan import flags
+from tests.conftest import SHOP
 
 
 def spec(**extra: Any) -> FeatureFlagSpec:
@@ -99,7 +100,6 @@ def test_cli_render_and_status() -> None:
     from click.testing import CliRunner
 
     from controller.cli import cli
-    from tests.conftest import REPO
 
     runner = CliRunner()
     result = runner.invoke(
@@ -108,7 +108,7 @@ def test_cli_render_and_status() -> None:
             "flags",
             "render",
             "--root",
-            str(REPO),
+            str(SHOP),
             "--at",
             "2026-12-12T12:00:00Z",
             "--released",
@@ -125,7 +125,7 @@ def test_cli_render_and_status() -> None:
             "flags",
             "status",
             "--root",
-            str(REPO),
+            str(SHOP),
             "--at",
             "2026-12-12T12:00:00Z",
             "--released",
