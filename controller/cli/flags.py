@@ -14,7 +14,7 @@ from controller.adapters.errors import AdapterError
 from controller.adapters.kube import KubeCluster, read_flags
 from controller.cli import common, options
 from controller.manifests.state import DesiredState
-from controller.plan import flags
+from controller.plan import flag_rollout, flags
 
 
 def _released(names: tuple[str, ...], everything: bool) -> flags.Released:
@@ -96,7 +96,8 @@ def render(
 
 
 def _drift(state: DesiredState, at: datetime, released: flags.Released) -> dict[str, str]:
-    """Per flag: its drift in the cluster, or why it could not be read."""
+    """Per flag: what its target in the cluster holds (in sync, a stage advancing, a hand
+    edit), or why it could not be read."""
     found: dict[str, str] = {}
     connections: dict[str, KubeCluster | str] = {}
     for target, document in flags.render(state, at, released).items():
@@ -118,12 +119,18 @@ def _drift(state: DesiredState, at: datetime, released: flags.Released) -> dict[
         except AdapterError as exc:
             found.update((name, f"drift unknown: {exc}") for name in document["flags"])
             continue
-        found.update((name, "in sync") for name in document["flags"])
-        for item in flags.drift(document["flags"], actual):
-            found[item.flag] = (
-                f"DRIFT {item.field}: desired {json.dumps(item.desired)}, "
-                f"actual {json.dumps(item.actual)}"
-            )
+        fields = flags.drift(document["flags"], actual)
+        for flag in flag_rollout.compare(state, at, released, target, actual):
+            if flag.applied is flag_rollout.Applied.IN_SYNC:
+                found[flag.flag] = "in sync"
+            elif flag.applied is flag_rollout.Applied.DRIFT:
+                found[flag.flag] = "DRIFT " + "; ".join(
+                    f"{d.field}: desired {json.dumps(d.desired)}, actual {json.dumps(d.actual)}"
+                    for d in fields
+                    if d.flag == flag.flag
+                )
+            else:
+                found[flag.flag] = flag.message
     for connection in connections.values():
         if not isinstance(connection, str):
             connection.close()

@@ -58,59 +58,57 @@ class ImageChange:
 
 
 @dataclass(frozen=True)
-class EnsureVersion:
-    """Create the Jira version, or move its release date to the departure's day."""
+class _ReleaseAction:
+    """An action of one release: it belongs to the release's chain."""
 
-    kind: ClassVar[ActionKind] = ActionKind.ENSURE_VERSION
     release: str
     reason: str
+
+    @property
+    def chain(self) -> str:
+        return self.release
+
+
+@dataclass(frozen=True)
+class _VersionAction(_ReleaseAction):
     project: str
     version: str
     day: date
+
+    kind: ClassVar[ActionKind]
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.project} {self.version}"
+
+
+@dataclass(frozen=True)
+class EnsureVersion(_VersionAction):
+    """Create the Jira version, or move its release date to the departure's day."""
+
+    kind: ClassVar[ActionKind] = ActionKind.ENSURE_VERSION
     description: str
 
     @property
     def key(self) -> str:
         return f"version:{self.project}:{self.version}:{self.day.isoformat()}"
 
-    @property
-    def chain(self) -> str:
-        return self.release
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.project} {self.version}"
-
 
 @dataclass(frozen=True)
-class ReleaseVersion:
+class ReleaseVersion(_VersionAction):
     """Mark the Jira version released on `day`."""
 
     kind: ClassVar[ActionKind] = ActionKind.RELEASE_VERSION
-    release: str
-    reason: str
-    project: str
-    version: str
-    day: date
 
     @property
     def key(self) -> str:
         return f"release-version:{self.project}:{self.version}"
 
-    @property
-    def chain(self) -> str:
-        return self.release
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.project} {self.version}"
-
 
 @dataclass(frozen=True)
-class Comment:
+class Comment(_ReleaseAction):
     """Comment on an issue once: `marker` in an existing comment means it was made."""
 
     kind: ClassVar[ActionKind] = ActionKind.COMMENT
-    release: str
-    reason: str
     issue: str
     text: str
     marker: str
@@ -124,25 +122,20 @@ class Comment:
         """What the release's status records once the comment is made (`done`)."""
         return f"comment:{self.issue}"
 
-    @property
-    def chain(self) -> str:
-        return self.release
-
     def describe(self) -> str:
         return f"{self.kind} {self.issue}"
 
 
 @dataclass(frozen=True)
-class _ImageAction:
-    release: str
-    reason: str
+class _ImageAction(_ReleaseAction):
     change: ImageChange
 
     kind: ClassVar[ActionKind]
+    prefix: ClassVar[str]
 
     @property
-    def chain(self) -> str:
-        return self.release
+    def key(self) -> str:
+        return f"{self.prefix}:{self.release}:{self.change.key}:{self.change.image}"
 
     def describe(self) -> str:
         c = self.change
@@ -157,10 +150,7 @@ class SetImage(_ImageAction):
     """A release's rollout of one container."""
 
     kind: ClassVar[ActionKind] = ActionKind.SET_IMAGE
-
-    @property
-    def key(self) -> str:
-        return f"image:{self.release}:{self.change.key}:{self.change.image}"
+    prefix: ClassVar[str] = "image"
 
 
 @dataclass(frozen=True)
@@ -168,15 +158,13 @@ class RollbackImage(_ImageAction):
     """A release's rollback of one container to the image it replaced."""
 
     kind: ClassVar[ActionKind] = ActionKind.ROLLBACK_IMAGE
-
-    @property
-    def key(self) -> str:
-        return f"rollback:{self.release}:{self.change.key}:{self.change.image}"
+    prefix: ClassVar[str] = "rollback"
 
 
 @dataclass(frozen=True)
 class RestoreImage(_ImageAction):
-    """Self-heal: the image `release` put on a workload, put back after a hand edit."""
+    """Self-heal: the image `release` put on a workload, put back after a hand edit (one
+    repair per workload and image, whichever release it is recorded on)."""
 
     kind: ClassVar[ActionKind] = ActionKind.RESTORE_IMAGE
 

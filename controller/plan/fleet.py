@@ -17,7 +17,7 @@ from controller.manifests.models import Component, Release
 from controller.manifests.state import DesiredState
 from controller.plan import rollouts
 from controller.plan.plans import Observed
-from controller.plan.records import VERDICTS, DecisionKind, Phase, ReleaseStatus
+from controller.plan.records import VERDICTS, DecisionKind, ReleaseStatus
 from controller.schedule import departures, windows
 from controller.schedule.zones import wall
 
@@ -103,7 +103,7 @@ def _in_flight(
         manifest = desired.releases.get(name)
         if manifest is None:
             continue
-        rolling = status.phase in (Phase.ROLLING_OUT, Phase.WAITING) or (
+        rolling = status.phase.in_flux or (
             not status.phase.deployed
             and not status.phase.final
             and status.departure is not None

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import drift
+from controller.plan import drift, flag_rollout
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
@@ -124,7 +124,7 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
     desired, observed, now = fleet.desired, fleet.observed, fleet.now
     for found, seen in (
         drift.images(desired, observed, statuses, busy, fleet.held),
-        drift.flags(desired, observed, statuses, now),
+        flag_rollout.plan(desired, observed, statuses, now),
     ):
         for action in found:
             if action.key in actions:

@@ -51,13 +51,37 @@ class Phase(StrEnum):
     ROLLBACK_RECOMMENDED = "RollbackRecommended"
     RELEASED = "Released"
 
+    # The phase groups, defined here only.
+
     @property
     def deployed(self) -> bool:
+        """The rollout started and the release is watched (not final)."""
         return self in (Phase.ROLLING_OUT, Phase.MONITORING, Phase.ROLLBACK_RECOMMENDED)
 
     @property
     def final(self) -> bool:
+        """Nothing more happens to the release."""
         return self in (Phase.RELEASED, Phase.ROLLED_BACK)
+
+    @property
+    def waiting(self) -> bool:
+        """Departed without going: held for a GO, or blocked by a window."""
+        return self in (Phase.HELD, Phase.WAITING)
+
+    @property
+    def in_flux(self) -> bool:
+        """Its images are changing (or about to): drift leaves them to the rollout."""
+        return self in (Phase.ROLLING_OUT, Phase.WAITING)
+
+    @property
+    def settled(self) -> bool:
+        """Its images are what it left them: drift from them is reported (and healed)."""
+        return self in (
+            Phase.MONITORING,
+            Phase.RELEASED,
+            Phase.ROLLED_BACK,
+            Phase.ROLLBACK_RECOMMENDED,
+        )
 
 
 class DecisionKind(StrEnum):

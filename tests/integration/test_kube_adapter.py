@@ -279,6 +279,20 @@ def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) 
             ],
             env={"KUBECONFIG": str(kubeconfig)},
         )
+        # Days later the banner's stage is due: what the cluster holds is relctl's own
+        # earlier stage, a rollout advancing, not a hand edit.
+        later = CliRunner().invoke(
+            cli,
+            [
+                *("flags", "status", "--root", str(SHOP), "--at", "2026-12-17T12:00:00+01:00"),
+                *("--released", "shop-2026-25", "--format", "json"),
+            ],
+            env={"KUBECONFIG": str(kubeconfig)},
+        )
     rows = {row["flag"]: row["cluster"] for row in json.loads(result.output)}
     assert rows["new-checkout-flow"] == ('DRIFT state: desired "ENABLED", actual "DISABLED"')
     assert rows["one-click-pay"] == "in sync" and rows["search-ranking"] == "in sync"
+    assert rows["holiday-banner"] == "in sync"
+    moved = {row["flag"]: row["cluster"] for row in json.loads(later.output)}
+    assert moved["holiday-banner"].startswith("holiday-banner advances from 0% to 100%")
+    assert moved["new-checkout-flow"].startswith("DRIFT state:")

@@ -2,41 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controller.plan.observed import RolloutState, rollout_state
 
+SETTLED = {
+    "generation": 3,
+    "observed_generation": 3,
+    "desired": 3,
+    "replicas": 3,
+    "updated": 3,
+    "available": 3,
+    "progressing_reason": "NewReplicaSetAvailable",
+}
+"""A Deployment whose rollout is complete; each case changes what it names."""
+
 
 @pytest.mark.parametrize(
-    ("args", "state", "message"),
+    ("changed", "state", "message"),
     [
-        ((3, 2, 3, 3, 3, 3, None), RolloutState.PENDING, "spec update to be observed"),
-        ((3, 3, 3, 4, 1, 3, "ProgressDeadlineExceeded"), RolloutState.FAILED, "deadline"),
+        ({"observed_generation": 2}, RolloutState.PENDING, "spec update to be observed"),
         (
-            (3, 3, 3, 4, 1, 3, "ReplicaSetUpdated"),
+            {"replicas": 4, "updated": 1, "progressing_reason": "ProgressDeadlineExceeded"},
+            RolloutState.FAILED,
+            "deadline",
+        ),
+        (
+            {"replicas": 4, "updated": 1, "progressing_reason": "ReplicaSetUpdated"},
             RolloutState.PROGRESSING,
             "1 out of 3 new replicas have been updated",
         ),
         (
-            (3, 3, 3, 4, 3, 3, "ReplicaSetUpdated"),
+            {"replicas": 4, "progressing_reason": "ReplicaSetUpdated"},
             RolloutState.PROGRESSING,
             "1 old replicas are pending termination",
         ),
         (
-            (3, 3, 3, 3, 3, 2, "ReplicaSetUpdated"),
+            {"available": 2, "progressing_reason": "ReplicaSetUpdated"},
             RolloutState.PROGRESSING,
             "2 of 3 updated replicas are available",
         ),
-        (
-            (3, 3, 3, 3, 3, 3, "NewReplicaSetAvailable"),
-            RolloutState.COMPLETE,
-            "successfully rolled out",
-        ),
+        ({}, RolloutState.COMPLETE, "successfully rolled out"),
     ],
 )
-def test_rollout_state(
-    args: tuple[int, int, int, int, int, int, str | None], state: RolloutState, message: str
-) -> None:
-    got, text = rollout_state(*args)
+def test_rollout_state(changed: dict[str, Any], state: RolloutState, message: str) -> None:
+    got, text = rollout_state(**{**SETTLED, **changed})
     assert got is state
     assert message in text

@@ -35,7 +35,7 @@ def step(context: Context, status: ReleaseStatus) -> Step:
     draft = Draft(context, status)
     if status.phase.deployed or status.phase.final:
         return draft.done()
-    if status.phase not in (Phase.HELD, Phase.WAITING):
+    if not status.phase.waiting:
         draft.update(phase=pre_phase(context))
     jira = context.fleet.observed.jira
     if context.now >= context.milestone("codeFreeze") and jira is not None:

@@ -1,0 +1,172 @@
+"""Feature flags' rollout, in one place for the planner and `relctl flags status`: the
+stage due now at every target, and what a target's applied flagd JSON says of each flag.
+
+A flag whose applied JSON equals what relctl rendered for an earlier stage (its
+`metadata.rolloutPercent` says which) is a stage advancing; any other difference was
+made by hand and is drift. Either way the planner applies the due document.
+
+Purely computational (`flags` renders the flagd JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from controller.manifests.models import FeatureFlagSpec
+from controller.manifests.state import DesiredState
+from controller.plan import flags as flagd
+from controller.plan.actions import Action, ApplyFlags
+from controller.plan.plans import Finding, FindingKind, Observed
+from controller.plan.records import Phase, ReleaseStatus
+
+
+class Applied(StrEnum):
+    """What a target's applied JSON says of one flag, against the stage due."""
+
+    IN_SYNC = "in-sync"
+    ADVANCING = "advancing"
+    """Relctl's rendering of an earlier stage: the rollout moves on."""
+    MISSING = "missing"
+    """Not at its target yet."""
+    DRIFT = "drift"
+    """Changed by hand."""
+    UNDECLARED = "undeclared"
+    """At the target, but no manifest declares it."""
+
+
+@dataclass(frozen=True)
+class FlagState:
+    flag: str
+    applied: Applied
+    message: str
+
+    def finding(self) -> Finding:
+        kind = (
+            FindingKind.FLAG_DRIFT
+            if self.applied in (Applied.DRIFT, Applied.UNDECLARED)
+            else FindingKind.FLAG_STAGE
+        )
+        return Finding(kind, self.flag, self.message)
+
+
+def released_by(statuses: Mapping[str, ReleaseStatus]) -> flagd.Released:
+    """Whether a release is RELEASED, by its record: what gates an `afterRelease`."""
+
+    def released(name: str) -> bool:
+        status = statuses.get(name)
+        return status is not None and status.phase is Phase.RELEASED
+
+    return released
+
+
+def compare(
+    desired: DesiredState,
+    now: datetime,
+    released: flagd.Released,
+    target: flagd.FlagTarget,
+    actual: Mapping[str, Any] | None,
+) -> list[FlagState]:
+    """Each flag due at `target`, and each one found there, against what it holds."""
+    specs = {name: m.model.spec for name, m in desired.flags.items()}
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone)
+    document = flagd.render(desired, now, released).get(target, {"flags": {}})
+    differing = {d.flag for d in flagd.drift(document["flags"], actual)}
+    names = sorted(set(document["flags"]) | set(actual or {}))
+    return [
+        _state(name, specs.get(name), due, actual, target)
+        if name in differing
+        else FlagState(name, Applied.IN_SYNC, f"{name} at {target.describe()} is in sync")
+        for name in names
+    ]
+
+
+def plan(
+    desired: DesiredState,
+    observed: Observed,
+    statuses: Mapping[str, ReleaseStatus],
+    now: datetime,
+) -> tuple[list[Action], list[Finding]]:
+    """The stage due now applied to every flag target; stages, drift and stale flags
+    reported."""
+    released = released_by(statuses)
+    specs = {name: m.model.spec for name, m in desired.flags.items()}
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone)
+    findings: list[Finding] = []
+    stale_after = desired.config.spec.flags.stale_after_days
+    for name in sorted(specs):
+        reason = flagd.stale_reason(specs[name], due[name], now, stale_after)
+        if reason is not None:
+            findings.append(
+                Finding(FindingKind.STALE_FLAG, name, f"stale: {reason}; remove it from code")
+            )
+    if observed.flags is None:
+        for name in sorted(specs):
+            if specs[name].rollout is not None:
+                stage = due[name]
+                findings.append(
+                    Finding(
+                        FindingKind.FLAG_STAGE, name, f"due: {stage.percent:g}% ({stage.reason})"
+                    )
+                )
+        return [], findings
+    actions: list[Action] = []
+    for target, document in flagd.render(desired, now, released).items():
+        if target not in observed.flags:
+            continue
+        actual = observed.flags[target]
+        differences = flagd.drift(document["flags"], actual)
+        if not differences:
+            continue
+        for name in sorted({d.flag for d in differences}):
+            findings.append(_state(name, specs.get(name), due, actual, target).finding())
+        actions.append(
+            ApplyFlags(
+                f"apply the flag stages due now to {target.describe()}",
+                target,
+                json.dumps(document, sort_keys=True, indent=2),
+            )
+        )
+    return actions, findings
+
+
+def _state(
+    name: str,
+    spec: FeatureFlagSpec | None,
+    due: Mapping[str, flagd.FlagStage],
+    actual: Mapping[str, Any] | None,
+    target: flagd.FlagTarget,
+) -> FlagState:
+    """A flag whose applied JSON differs from the stage due: why."""
+    have = (actual or {}).get(name)
+    where = target.describe()
+    if spec is None:
+        return FlagState(
+            name, Applied.UNDECLARED, f"{where} holds {name}, which no manifest declares"
+        )
+    stage = due[name]
+    if have is None:
+        return FlagState(name, Applied.MISSING, f"{name} is not at {where} yet: {stage.percent:g}%")
+    metadata = have.get("metadata") or {}
+    was = metadata.get("rolloutPercent")
+    if metadata.get("managedBy") == "relctl" and isinstance(was, int | float):
+        rendered = flagd.flag_json(name, spec, flagd.FlagStage(name, float(was), 1, ""))
+        if all(rendered.get(f) == have.get(f) for f in flagd.FIELDS):
+            return FlagState(
+                name,
+                Applied.ADVANCING,
+                f"{name} advances from {was:g}% to {stage.percent:g}% ({stage.reason})",
+            )
+    fields = sorted(
+        f for f in flagd.FIELDS if flagd.flag_json(name, spec, stage).get(f) != have.get(f)
+    )
+    return FlagState(
+        name,
+        Applied.DRIFT,
+        f"{name} at {where} was changed by hand ({', '.join(fields)}); restoring "
+        f"{stage.percent:g}%",
+    )
