@@ -95,7 +95,7 @@ def test_set_image_annotates_and_keeps_the_sidecar(
 def test_conflict_rereads_and_redecides(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
     sandbox, kube = cluster
     seen = settle(kube, "shop", "svc-1")
-    sandbox.rollouts.step = 5.0  # a real controller's pace: only the other writer conflicts
+    sandbox.rollouts.stop()  # no status writes meanwhile: only the other writer conflicts
     # Someone scales the Deployment between our read and our patch: not our container.
     sandbox.store.update(
         sandbox.store.find_type("apps", "v1", "deployments"),

@@ -1,0 +1,55 @@
+"""The Jira emulator's request and response values, shared by its route modules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.sandbox.jira_state import User
+
+Handler = Callable[["Request"], "Response"]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    api: str
+    query: dict[str, list[str]]
+    body: Any
+    user: User | None
+    match: re.Match[str]
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after: float | None
+    remaining: int
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Logged:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+
+
+def error(status: int, *messages: str, **errors: str) -> Response:
+    return Response(status, {"errorMessages": list(messages), "errors": errors})
