@@ -11,7 +11,7 @@ import click
 
 from controller.cli import common, options
 from controller.manifests.state import DesiredState
-from controller.schedule import windows
+from controller.schedule import departures, windows
 from controller.schedule.zones import to_local
 
 
@@ -58,17 +58,10 @@ def build_verdicts(
                 f"{component} does not run on {cluster!r} (it runs on {', '.join(declared)})",
                 param_hint="--cluster",
             )
-    evaluator = windows.Evaluator(
-        [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
-    )
+    evaluator = departures.evaluator_of(state)
     return [
-        (
-            cluster,
-            evaluator.evaluate(
-                windows.Target(component, cluster, spec.jira_project), at, exceptions
-            ),
-        )
-        for cluster in (clusters or tuple(declared))
+        (target.cluster, evaluator.evaluate(target, at, exceptions))
+        for target in departures.targets_of(state, component, clusters or declared)
     ]
 
 

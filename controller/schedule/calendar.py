@@ -74,9 +74,7 @@ def build(
     controller's records) holds, else the one their manifest asks for, moved past
     the windows as the controller would move it."""
     domain = f"{state.config.metadata.name}.relctl"
-    evaluator = windows.Evaluator(
-        [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
-    )
+    evaluator = departures.evaluator_of(state)
     events: list[Event] = []
     placed = _effective(state, evaluator, now, recorded or {})
     riding = _riding(state, placed)
@@ -279,19 +277,14 @@ def _blocked(
     blocking: set[str] = set()
     waits: set[str] = set()
     opens: datetime | None = None
-    for item in release.spec.components:
-        component = state.components.get(item.name)
-        if component is None:
-            continue
-        for cluster in sorted({w.cluster for w in component.model.spec.workloads}):
-            target = windows.Target(item.name, cluster, component.model.spec.jira_project)
-            verdict = evaluator.evaluate(target, at, exceptions)
-            if not verdict.allowed:
-                blocking.update(verdict.blocking)
-                if not verdict.blocking:
-                    waits.update(verdict.allow_windows)
-                if verdict.next_open and (opens is None or verdict.next_open > opens):
-                    opens = verdict.next_open
+    for target in departures.targets(state, release):
+        verdict = evaluator.evaluate(target, at, exceptions)
+        if not verdict.allowed:
+            blocking.update(verdict.blocking)
+            if not verdict.blocking:
+                waits.update(verdict.allow_windows)
+            if verdict.next_open and (opens is None or verdict.next_open > opens):
+                opens = verdict.next_open
     return tuple(sorted(blocking)), tuple(sorted(waits)), opens
 
 

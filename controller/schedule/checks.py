@@ -14,7 +14,7 @@ from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.models import Release, ReleaseTrainSpec
 from controller.manifests.state import DesiredState
 from controller.schedule import trains, windows
-from controller.schedule.departures import effective, exceptions_of, targets
+from controller.schedule.departures import effective, evaluator_of, exceptions_of, targets
 from controller.schedule.zones import day_bounds, to_instant, to_local
 
 Departures = dict[str, trains.Departure | None]
@@ -164,9 +164,7 @@ def _releases_in_deny_windows(
             if not hits or windows.passes(spec, begin, exceptions_of(release.model))[0]:
                 continue
             if evaluator is None:
-                evaluator = windows.Evaluator(
-                    [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
-                )
+                evaluator = evaluator_of(state)
             until = to_local(hits[0][1], spec.timezone)
             moved = _moved_to(state, release.model, begin, evaluator)
             if release.name in implicit:
