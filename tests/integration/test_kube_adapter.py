@@ -5,7 +5,6 @@ rollback to the recorded image, events, and two clusters that never mix."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,20 @@ def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
     }
 
 
+class Ticks:
+    """The rollout simulator's clock, moved by `settle` alone."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[KubeSandbox, KubeCluster]]:
     with KubeSandbox() as sandbox:
+        sandbox.rollouts.clock = Ticks()
         sandbox.rollouts.step = 0.05
         sandbox.rollouts.deadline = 0.5
         for namespace in ("shop", "payments", "platform"):
@@ -58,15 +68,22 @@ def cluster(tmp_path: Path) -> Iterator[tuple[KubeSandbox, KubeCluster]]:
 
 
 def settle(
-    kube: KubeCluster, namespace: str, name: str, state: RolloutState = RolloutState.COMPLETE
+    cluster: tuple[KubeSandbox, KubeCluster],
+    namespace: str,
+    name: str,
+    state: RolloutState = RolloutState.COMPLETE,
 ) -> Any:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    """The Deployment once its rollout is in `state`, simulated time passing meanwhile."""
+    sandbox, kube = cluster
+    clock = sandbox.rollouts.clock
+    assert isinstance(clock, Ticks)
+    for _ in range(100):
         seen = kube.get(namespace, name)
         if seen.rollout is state:
             return seen
-        time.sleep(0.05)
-    raise AssertionError(f"{name} never became {state}")
+        clock.now += 0.05
+        sandbox.rollouts.tick()
+    raise AssertionError(f"{name} never became {state} in 5 simulated seconds")
 
 
 def test_observe_lists_once_per_namespace(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
@@ -82,19 +99,19 @@ def test_set_image_annotates_and_keeps_the_sidecar(
     cluster: tuple[KubeSandbox, KubeCluster],
 ) -> None:
     _, kube = cluster
-    seen = settle(kube, "shop", "svc-0")
+    seen = settle(cluster, "shop", "svc-0")
     changed = kube.set_image(seen, "app", "registry/svc-0:1.1", "shop-2026-25")
     assert changed.images == {"app": "registry/svc-0:1.1", "envoy": "envoy:1.30"}
     assert changed.annotations[RELEASE_ANNOTATION] == "shop-2026-25"
     assert changed.annotations[PREVIOUS_IMAGE + "app"] == "registry/svc-0:1.0"
-    assert settle(kube, "shop", "svc-0").rollout is RolloutState.COMPLETE
+    assert settle(cluster, "shop", "svc-0").rollout is RolloutState.COMPLETE
     again = kube.set_image(kube.get("shop", "svc-0"), "app", "registry/svc-0:1.1", "shop-2026-25")
     assert again.generation == changed.generation  # idempotent: nothing patched
 
 
 def test_conflict_rereads_and_redecides(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
     sandbox, kube = cluster
-    seen = settle(kube, "shop", "svc-1")
+    seen = settle(cluster, "shop", "svc-1")
     sandbox.rollouts.stop()  # no status writes meanwhile: only the other writer conflicts
     # Someone scales the Deployment between our read and our patch: not our container.
     sandbox.store.update(
@@ -118,7 +135,7 @@ def test_someone_elses_image_change_is_not_overwritten(
     cluster: tuple[KubeSandbox, KubeCluster],
 ) -> None:
     sandbox, kube = cluster
-    seen = settle(kube, "shop", "svc-2")
+    seen = settle(cluster, "shop", "svc-2")
     deployments = sandbox.store.find_type("apps", "v1", "deployments")
     sandbox.store.update(
         deployments, "shop", "svc-2", deployment("svc-2", "shop", "registry/svc-2:hotfix")
@@ -132,14 +149,14 @@ def test_someone_elses_image_change_is_not_overwritten(
 def test_failed_rollout_and_rollback(cluster: tuple[KubeSandbox, KubeCluster]) -> None:
     sandbox, kube = cluster
     sandbox.rollouts.mark_bad("registry/svc-0:bad")
-    seen = settle(kube, "payments", "svc-0")
+    seen = settle(cluster, "payments", "svc-0")
     kube.set_image(seen, "app", "registry/svc-0:bad", "payments-2026-25")
-    failed = settle(kube, "payments", "svc-0", RolloutState.FAILED)
+    failed = settle(cluster, "payments", "svc-0", RolloutState.FAILED)
     assert failed.unavailable_replicas == 1
     assert failed.message == "deployment exceeded its progress deadline"
     restored = kube.rollback(failed, "app")
     assert restored.images["app"] == "registry/svc-0:1.0"
-    assert settle(kube, "payments", "svc-0").images["app"] == "registry/svc-0:1.0"
+    assert settle(cluster, "payments", "svc-0").images["app"] == "registry/svc-0:1.0"
     kube.event(restored, "RolledBack", "payments-2026-25: app back to registry/svc-0:1.0")
     events = sandbox.store.list(sandbox.store.find_type("", "v1", "events"), "payments")[0]
     assert [(e["reason"], e["involvedObject"]["name"]) for e in events] == [("RolledBack", "svc-0")]
