@@ -34,13 +34,33 @@ def group() -> None:
     "--flavor", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True
 )
 @click.option("--latency", type=float, default=0.0, help="Seconds added to each response.")
-def jira(port: int, seed: Path | None, flavor: str, latency: float) -> None:
-    """Serve a stateful Jira REST emulator until interrupted."""
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="PATH:STATUS[:retry-after=S][:times=N]",
+    help="Answer the next N requests whose path contains PATH ('*': any) with STATUS, "
+    "e.g. 'search:429:retry-after=2:times=3' (repeatable).",
+)
+def jira(
+    port: int, seed: Path | None, flavor: str, latency: float, faults: tuple[str, ...]
+) -> None:
+    """Serve a stateful Jira REST emulator until interrupted.
+
+    Without --seed it knows no projects, and only its default user may call it: Basic
+    sandbox@relctl.local with the token sandbox-token (Data Center: that token as a
+    Bearer). The seed format: schemas/sandbox/jira-seed.schema.json."""
     from controller.sandbox.jira import JiraSandbox
+    from controller.sandbox.jira_state import DEFAULT_USER
 
     sandbox = JiraSandbox(flavor, port=port, latency=latency)
     if seed is not None:
         sandbox.state.seed_file(seed)
+    for spec in faults:
+        try:
+            sandbox.inject_spec(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault") from None
     sandbox.start()
     api = "3" if flavor == "cloud" else "2"
     click.echo(
@@ -48,6 +68,9 @@ def jira(port: int, seed: Path | None, flavor: str, latency: float) -> None:
         "Ctrl-C stops it",
         err=True,
     )
+    if seed is None:
+        email, token = DEFAULT_USER
+        click.echo(f"no seed: call it as {email} with the token {token}", err=True)
     options.stop_on_signals().wait()
     sandbox.stop()
 
@@ -75,9 +98,11 @@ def kube(
     port: int, seed: Path | None, kubeconfig: Path | None, bad_images: tuple[str, ...]
 ) -> None:
     """Serve a Kubernetes API emulator until interrupted (kubectl works against it)."""
+    import copy
+
     import yaml
 
-    from controller.sandbox.kube import KubeSandbox
+    from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
 
     sandbox = KubeSandbox(port=port)
     for image in bad_images:
@@ -94,6 +119,8 @@ def kube(
             documents, key=lambda d: d.get("kind") != "CustomResourceDefinition"
         ):
             sandbox.apply(document)
+    if not any(t.kind == "FeatureFlag" for t in sandbox.store.types.values()):
+        sandbox.apply(copy.deepcopy(MINIMAL_FEATUREFLAG_CRD))  # relctl's flag targets
     if kubeconfig is not None:
         sandbox.kubeconfig(kubeconfig)
     click.echo(

@@ -26,16 +26,33 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from controller.sandbox.http import QuietHandler, QuietServer
-from controller.sandbox.jira_api import Fault, Handler, Logged, Request, Response, error
+from controller.sandbox.jira_api import (
+    BadRequest,
+    Fault,
+    Handler,
+    Logged,
+    Request,
+    Response,
+    error,
+    integer,
+)
 from controller.sandbox.jira_issues import IssueRoutes
 from controller.sandbox.jira_search import SearchRoutes
 from controller.sandbox.jira_state import (
+    DEFAULT_USER,
     Issue,
     JiraState,
     Shapes,
     User,
     jira_time,
 )
+
+ANONYMOUS = User("", "", "Anonymous", "")
+
+
+def rest_of(path: str) -> str:
+    """`/serverInfo` of `/rest/api/3/serverInfo`."""
+    return re.sub(r"^/rest/api/(2|3|latest)", "", path)
 
 
 class JiraSandbox(SearchRoutes, IssueRoutes):
@@ -47,7 +64,7 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         self.log: list[Logged] = []
         self._faults: list[Fault] = []
         self._cursors: dict[str, tuple[str, int]] = {}
-        self._results: dict[tuple[str, str], tuple[int, list[Issue]]] = {}
+        self._results: dict[tuple[str, str, tuple[str, ...] | None], tuple[int, list[Issue]]] = {}
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
         self._routes = self._build_routes()
@@ -84,6 +101,36 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         with self.state.lock:
             self._faults.append(Fault(status, retry_after, count, path))
 
+    def inject_spec(self, spec: str) -> None:
+        """`inject` from text, as `relctl sandbox jira --fault` takes it:
+        `PATH:STATUS[:retry-after=SECONDS][:times=N]`, e.g. `search:429:retry-after=2:times=3`
+        (PATH: any part of the request path; `*` for every request). ValueError if not."""
+        path, _, rest = spec.partition(":")
+        status_text, *options = rest.split(":") if rest else [""]
+        if not path or not status_text.isdigit() or not 400 <= int(status_text) <= 599:
+            raise ValueError(f"{spec!r}: expected PATH:STATUS with a 4xx or 5xx STATUS")
+        retry_after: float | None = None
+        times = 1
+        for option in options:
+            name, _, value = option.partition("=")
+            try:
+                if name == "retry-after":
+                    retry_after = float(value)
+                elif name == "times":
+                    times = int(value)
+                else:
+                    raise ValueError(name)
+            except ValueError:
+                raise ValueError(
+                    f"{spec!r}: {option!r} is not retry-after=SECONDS or times=N"
+                ) from None
+        self.inject(
+            int(status_text),
+            retry_after=retry_after,
+            count=times,
+            path=None if path == "*" else path,
+        )
+
     def clear_faults(self) -> None:
         with self.state.lock:
             self._faults.clear()
@@ -104,7 +151,10 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         except ValueError:
             return error(400, "Unexpected character in the request body: it is not JSON.")
         with self.state.lock:
-            response = self._dispatch(method, path, query, headers, payload)
+            try:
+                response = self._dispatch(method, path, query, headers, payload)
+            except BadRequest as refused:
+                response = refused.response
             self.log.append(Logged(method, path, query, payload, response.status))
         if method != "GET" and "/search" not in path and self.after_write is not None:
             self.after_write(method, path)  # the change is made; the reply not yet sent
@@ -143,6 +193,8 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         if api == "3" and self.state.flavor == "datacenter":
             return error(404, "null for uri: " + path)
         user = self._authenticate(headers)
+        if user is None and headers.get("authorization") is None and rest_of(path) == "/serverInfo":
+            user = ANONYMOUS  # Jira serves its server information to anyone
         if user is None:
             return Response(
                 401,
@@ -167,10 +219,10 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         return error(404, f"No resource at {path}.")
 
     def _authenticate(self, headers: dict[str, str]) -> User | None:
+        if not self.state.users:  # seeded with nobody: the documented default user only
+            self.state.add_user(*DEFAULT_USER, "Sandbox User")
         users = self.state.users
         header = headers.get("authorization", "")
-        if not users:  # open mode: any caller, as the seeded default user
-            return self.state.add_user("sandbox@relctl.local", "sandbox", "Sandbox User")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and self.state.flavor == "datacenter":
             return next((u for u in users if u.token == value), None)
@@ -273,20 +325,26 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
             + [entry(k, k.replace("customfield_", "Custom "), True) for k in custom],
         )
 
-    def _project_or_404(self, key_or_id: str) -> Any:
+    def _project_or_404(self, key_or_id: str, user: User | None) -> Any:
+        """The project, or Jira's 404: for a missing project and one the user may not
+        browse alike."""
         project = self.state.projects.get(key_or_id) or next(
             (p for p in self.state.projects.values() if str(p.id) == key_or_id), None
         )
-        if project is None:
+        if project is None or (user is not None and not user.may_browse(project.key)):
             return error(404, "No project could be found with key '" + key_or_id + "'.")
         return project
 
+    def _browsable(self, request: Request) -> list[Any]:
+        user = request.user
+        return [p for p in self.state.projects.values() if user is None or user.may_browse(p.key)]
+
     def _projects(self, request: Request) -> Response:
         shapes = self.shapes(request)
-        return Response(200, [shapes.project(p) for p in self.state.projects.values()])
+        return Response(200, [shapes.project(p) for p in self._browsable(request)])
 
     def _project_search(self, request: Request) -> Response:
-        values = [self.shapes(request).project(p) for p in self.state.projects.values()]
+        values = [self.shapes(request).project(p) for p in self._browsable(request)]
         return Response(
             200,
             {
@@ -300,13 +358,13 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         )
 
     def _project(self, request: Request) -> Response:
-        project = self._project_or_404(request.match.group(1))
+        project = self._project_or_404(request.match.group(1), request.user)
         if isinstance(project, Response):
             return project
         return Response(200, self.shapes(request).project(project))
 
     def _project_versions(self, request: Request) -> Response:
-        project = self._project_or_404(request.match.group(1))
+        project = self._project_or_404(request.match.group(1), request.user)
         if isinstance(project, Response):
             return project
         shapes = self.shapes(request)
@@ -320,7 +378,7 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
     ) -> dict[str, Any] | Response:
         fields: dict[str, Any] = {}
         if "name" in body:
-            name = str(body["name"]).strip()
+            name = body["name"].strip() if isinstance(body["name"], str) else ""
             if not name:
                 return error(400, name="You must specify a valid version name")
             if len(name) > 255:
@@ -335,8 +393,14 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
                     fields[attribute] = date.fromisoformat(body[key]) if body[key] else None
                 except (TypeError, ValueError):
                     return error(400, **{key: "The date must be in the format yyyy-MM-dd."})
-        for key in ("description", "released", "archived"):
+        if "description" in body:
+            if body["description"] is not None and not isinstance(body["description"], str):
+                return error(400, description="The description must be text.")
+            fields["description"] = body["description"] or ""
+        for key in ("released", "archived"):
             if key in body:
+                if not isinstance(body[key], bool):
+                    return error(400, **{key: f"'{key}' must be true or false."})
                 fields[key] = body[key]
         return fields
 
@@ -345,11 +409,19 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         key = body.get("project")
         if key is None and "projectId" in body:
             key = next(
-                (p.key for p in self.state.projects.values() if p.id == int(body["projectId"])),
+                (
+                    p.key
+                    for p in self.state.projects.values()
+                    if p.id == integer(body["projectId"], "projectId", 0)
+                ),
                 None,
             )
-        if key is None or key not in self.state.projects:
+        if key is None:
             return error(400, project="Project must be specified.")
+        found = self._project_or_404(str(key), request.user)
+        if isinstance(found, Response):
+            return found
+        key = found.key
         if not str(body.get("name", "")).strip():
             return error(400, name="You must specify a valid version name")
         fields = self._version_fields(body, key, None)
@@ -359,8 +431,9 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
         return Response(201, self.shapes(request).version(version))
 
     def _version_or_404(self, request: Request) -> Any:
-        version = self.state.versions.get(int(request.match.group(1)))
-        if version is None:
+        version = self.state.versions.get(integer(request.match.group(1), "id", 0))
+        user = request.user
+        if version is None or (user is not None and not user.may_browse(version.project)):
             return error(404, f"Could not find version for id '{request.match.group(1)}'")
         return version
 

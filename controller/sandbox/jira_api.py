@@ -53,3 +53,25 @@ class Logged:
 
 def error(status: int, *messages: str, **errors: str) -> Response:
     return Response(status, {"errorMessages": list(messages), "errors": errors})
+
+
+class BadRequest(Exception):
+    """A parameter Jira would refuse: answered 400 with Jira's `errorMessages`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+def integer(value: Any, name: str, default: int) -> int:
+    """A whole-number parameter (`maxResults`, `startAt`, an id), or BadRequest."""
+    if value is None or value == "":
+        return default
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(
+            error(400, f"The value '{value}' is invalid for the parameter '{name}'.")
+        ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.sandbox.jira_api import Request, Response, error
+from controller.sandbox.jira_api import Request, Response, error, integer
 from controller.sandbox.jira_state import Comment, JiraState, Shapes, adf_text
 
 COMMENT_PAGE = 100
@@ -28,7 +28,8 @@ class IssueRoutes:
         issue = self.state.issues.get(key.upper()) or next(
             (i for i in self.state.issues.values() if str(i.id) == key), None
         )
-        if issue is None:
+        user = request.user
+        if issue is None or (user is not None and not user.may_browse(issue.project)):
             return error(404, "Issue does not exist or you do not have permission to see it.")
         return issue
 
@@ -44,8 +45,8 @@ class IssueRoutes:
             return issue
         shapes = self.shapes(request)
         # Jira pages comments: 100 by default, and never more than 100 per page.
-        start = max(0, int(request.param("startAt", "0") or 0))
-        size = min(COMMENT_PAGE, max(1, int(request.param("maxResults", "100") or 100)))
+        start = max(0, integer(request.param("startAt"), "startAt", 0))
+        size = min(COMMENT_PAGE, max(1, integer(request.param("maxResults"), "maxResults", 100)))
         chunk = issue.comments[start : start + size]
         return Response(
             200,

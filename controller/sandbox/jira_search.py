@@ -13,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controller.sandbox import jql
-from controller.sandbox.jira_api import Request, Response, error
-from controller.sandbox.jira_state import Issue, JiraState, Shapes
+from controller.sandbox.jira_api import Request, Response, error, integer
+from controller.sandbox.jira_state import Issue, JiraState, Shapes, User
 
 FIELDS = {
     "project": "project",
@@ -37,6 +37,9 @@ FIELDS = {
     "issuekey": "key",
     "id": "key",
 }
+UNBOUNDED = (
+    "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+)
 SEARCH_GONE = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
     "API. A full migration guideline is available at "
@@ -49,7 +52,7 @@ class SearchRoutes:
 
     state: JiraState
     _cursors: dict[str, tuple[str, int]]
-    _results: dict[tuple[str, str], tuple[int, list[Issue]]]
+    _results: dict[tuple[str, str, tuple[str, ...] | None], tuple[int, list[Issue]]]
 
     def shapes(self, request: Request) -> Shapes:
         raise NotImplementedError
@@ -104,8 +107,9 @@ class SearchRoutes:
 
         return values
 
-    def _check_values(self, node: jql.Node | None) -> Response | None:
-        """Jira rejects `project = X` and `fixVersion = X` when X does not exist."""
+    def _check_values(self, node: jql.Node | None, user: User | None) -> Response | None:
+        """Jira rejects `project = X` and `fixVersion = X` when X does not exist, or is
+        in a project the user may not browse."""
         if node is None:
             return None
         if isinstance(node, jql.Clause):
@@ -119,10 +123,13 @@ class SearchRoutes:
                     known = any(
                         lowered in (p.key.lower(), p.name.lower(), str(p.id))
                         for p in self.state.projects.values()
+                        if user is None or user.may_browse(p.key)
                     )
                 else:
                     known = any(
-                        lowered in (v.name.lower(), str(v.id)) for v in self.state.versions.values()
+                        lowered in (v.name.lower(), str(v.id))
+                        for v in self.state.versions.values()
+                        if user is None or user.may_browse(v.project)
                     )
                 if not known:
                     return error(
@@ -131,30 +138,32 @@ class SearchRoutes:
             return None
         operands = (node.operand,) if isinstance(node, jql.Not) else node.operands
         for operand in operands:
-            failed = self._check_values(operand)
+            failed = self._check_values(operand, user)
             if failed is not None:
                 return failed
         return None
 
-    def _run(self, text: str, time_zone: str = "UTC") -> list[Issue] | Response:
-        """The issues matching `text`, in order; cached until the state changes (a
-        client paging through 20,000 issues must not cost 200 full scans)."""
-        cached = self._results.get((text, time_zone))
+    def _run(self, text: str, user: User | None) -> list[Issue] | Response:
+        """The issues matching `text` that `user` may browse, in order; cached until the
+        state changes (a client paging through 20,000 issues must not cost 200 scans)."""
+        time_zone = user.time_zone if user is not None else "UTC"
+        key = (text, time_zone, user.projects if user is not None else None)
+        cached = self._results.get(key)
         if cached is not None and cached[0] == self.state.generation:
             return cached[1]
-        found = self._evaluate(text, time_zone)
+        found = self._evaluate(text, time_zone, user)
         if not isinstance(found, Response):
             if len(self._results) > 64:
                 self._results.clear()
-            self._results[(text, time_zone)] = (self.state.generation, found)
+            self._results[key] = (self.state.generation, found)
         return found
 
-    def _evaluate(self, text: str, time_zone: str) -> list[Issue] | Response:
+    def _evaluate(self, text: str, time_zone: str, user: User | None) -> list[Issue] | Response:
         try:
             query = jql.parse(text, self._resolve_field)
         except jql.JqlError as exc:
             return error(400, str(exc))
-        failed = self._check_values(query.where)
+        failed = self._check_values(query.where, user)
         if failed is not None:
             return failed
 
@@ -172,7 +181,8 @@ class SearchRoutes:
             found = [
                 i
                 for i in sorted(self.state.issues.values(), key=lambda i: i.id)
-                if jql.matches(query.where, self._values(i), dates(i))
+                if (user is None or user.may_browse(i.project))
+                and jql.matches(query.where, self._values(i), dates(i))
             ]
         except jql.JqlError as exc:
             return error(400, str(exc))
@@ -200,12 +210,12 @@ class SearchRoutes:
             position = body.get(cursor)
             return (
                 str(body.get("jql", "")),
-                int(body.get("maxResults", 50)),
+                integer(body.get("maxResults"), "maxResults", 50),
                 None if position is None else str(position),
             )
         return (
             request.param("jql", "") or "",
-            int(request.param("maxResults", "50") or 50),
+            integer(request.param("maxResults"), "maxResults", 50),
             request.param(cursor),
         )
 
@@ -213,6 +223,8 @@ class SearchRoutes:
         if self.state.flavor == "datacenter":
             return error(404, "null for uri: " + request.path)
         text, max_results, token = self._search_params(request)
+        if _unbounded(text, self._resolve_field):
+            return error(400, UNBOUNDED)
         wanted = self._wanted(request, "id")
         light = wanted is not None and wanted <= {"id", "key"}
         page = max(1, min(max_results, 5000 if light else 100))
@@ -222,7 +234,7 @@ class SearchRoutes:
             if cursor is None or cursor[0] != _digest(text, wanted):
                 return error(400, "The provided next page token is invalid or expired.")
             offset = cursor[1]
-        found = self._run(text, request.user.time_zone if request.user else "UTC")
+        found = self._run(text, request.user)
         if isinstance(found, Response):
             return found
         chunk = found[offset : offset + page]
@@ -247,9 +259,9 @@ class SearchRoutes:
         if self.state.flavor == "cloud":
             return error(410, SEARCH_GONE)
         text, max_results, start = self._search_params(request)
-        offset = int(start or 0)
+        offset = max(0, integer(start, "startAt", 0))
         page = max(0, min(max_results, 1000))
-        found = self._run(text, request.user.time_zone if request.user else "UTC")
+        found = self._run(text, request.user)
         if isinstance(found, Response):
             return found
         shapes = self.shapes(request)
@@ -264,6 +276,15 @@ class SearchRoutes:
                 "issues": [shapes.issue(i, wanted) for i in found[offset : offset + page]],
             },
         )
+
+
+def _unbounded(text: str, resolve: Callable[[str], str | None]) -> bool:
+    """A query with no condition (`ORDER BY key`, or nothing): Cloud's enhanced search
+    refuses it."""
+    try:
+        return jql.parse(text, resolve).where is None
+    except jql.JqlError:
+        return False  # the search itself answers what is wrong with it
 
 
 def _digest(text: str, wanted: set[str] | None) -> str:

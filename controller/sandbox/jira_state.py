@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from controller.errors import Disposition, RelctlError
+from controller.sandbox import jira_seed
 
 DEFAULT_STATUSES = {
     "To Do": "new",
@@ -129,6 +130,16 @@ class User:
     token: str
     time_zone: str = "UTC"
     """The account's zone: JQL date literals are read in it."""
+    projects: tuple[str, ...] | None = None
+    """Keys of the projects it may browse; None: every project."""
+
+    def may_browse(self, project: str) -> bool:
+        return self.projects is None or project in self.projects
+
+
+DEFAULT_USER = ("sandbox@relctl.local", "sandbox-token")
+"""Who may call an emulator seeded with no users: Basic `sandbox@relctl.local` with the
+token `sandbox-token` (Cloud), or that token as a Bearer (Data Center)."""
 
 
 class JiraState:
@@ -165,7 +176,12 @@ class JiraState:
     # --- building ---------------------------------------------------------------------
 
     def add_user(
-        self, email: str, token: str, display_name: str = "", time_zone: str = "UTC"
+        self,
+        email: str,
+        token: str,
+        display_name: str = "",
+        time_zone: str = "UTC",
+        projects: tuple[str, ...] | None = None,
     ) -> User:
         user = User(
             f"5b10ac8d82e05b22cc7d{len(self.users):04d}",
@@ -173,6 +189,7 @@ class JiraState:
             display_name or email.split("@")[0],
             token,
             time_zone,
+            projects,
         )
         self.users.append(user)
         return user
@@ -231,46 +248,41 @@ class JiraState:
 
     # --- seeding ----------------------------------------------------------------------
 
-    def seed(self, data: dict[str, Any]) -> None:
-        """Load `{users, workflow, projects: [{key, name, versions, issues}]}`."""
-        for user in data.get("users", []):
-            self.add_user(
-                user["email"],
-                user["token"],
-                user.get("displayName", ""),
-                user.get("timeZone", "UTC"),
-            )
-        workflow = data.get("workflow", {})
-        if "statuses" in workflow:
-            self.statuses = dict(workflow["statuses"])
-        if "transitions" in workflow:
-            self.transitions = list(workflow["transitions"])
-        for project in data.get("projects", []):
-            key = project["key"]
-            self.add_project(key, project.get("name", ""))
-            for version in project.get("versions", []):
+    def seed(self, data: Any) -> None:
+        """Load a seed (`jira_seed`: users, workflow, projects with versions and issues);
+        ValueError naming the place of each problem, nothing loaded."""
+        seed = jira_seed.parse(data)
+        for user in seed.users:
+            self.add_user(user.email, user.token, user.display_name, user.time_zone, user.projects)
+        if seed.workflow.statuses is not None:
+            self.statuses = dict(seed.workflow.statuses)
+        if seed.workflow.transitions is not None:
+            self.transitions = [t.model_dump() for t in seed.workflow.transitions]
+        for project in seed.projects:
+            self.add_project(project.key, project.name)
+            for version in project.versions:
                 self.add_version(
-                    key,
-                    str(version["name"]),
-                    description=version.get("description", ""),
-                    release_date=_date(version.get("releaseDate")),
-                    start_date=_date(version.get("startDate")),
-                    released=bool(version.get("released", False)),
-                    archived=bool(version.get("archived", False)),
+                    project.key,
+                    version.name,
+                    description=version.description,
+                    release_date=version.release_date,
+                    start_date=version.start_date,
+                    released=version.released,
+                    archived=version.archived,
                 )
-            for issue in project.get("issues", []):
+            for issue in project.issues:
                 self.add_issue(
-                    key,
-                    issue["summary"],
-                    key=issue.get("key"),
-                    fix_versions=tuple(str(v) for v in issue.get("fixVersions", [])),
-                    issuetype=issue.get("type", "Story"),
-                    status=issue.get("status", "To Do"),
-                    priority=issue.get("priority", "Medium"),
-                    labels=list(issue.get("labels", [])),
-                    description=issue.get("description", ""),
-                    custom=dict(issue.get("custom", {})),
-                    **({"updated": _time(issue["updated"])} if "updated" in issue else {}),
+                    project.key,
+                    issue.summary,
+                    key=issue.key,
+                    fix_versions=issue.fix_versions,
+                    issuetype=issue.type,
+                    status=issue.status,
+                    priority=issue.priority,
+                    labels=list(issue.labels),
+                    description=issue.description,
+                    custom=dict(issue.custom),
+                    **({"updated": _time(issue.updated)} if issue.updated is not None else {}),
                 )
 
     def seed_file(self, path: Path) -> None:
@@ -283,8 +295,8 @@ class JiraState:
             raise SeedError(f"{path}: a seed file is a mapping of users, workflow, projects")
         try:
             self.seed(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SeedError(f"{path}: malformed seed ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:
+            raise SeedError(f"{path}: {exc}") from None
 
 
 class SeedError(RelctlError):
@@ -375,18 +387,28 @@ class Shapes:
         return {"self": self.url(f"{kind}/{index}"), "id": str(index), "name": name}
 
     def user(self, user: User) -> dict[str, Any]:
-        body = {
+        """Cloud names people by accountId (GDPR); Data Center by username and key."""
+        if self.state.flavor == "datacenter":
+            name = user.email.split("@")[0]
+            return {
+                "self": self.url(f"user?username={name}"),
+                "key": f"JIRAUSER{10000 + self.state.users.index(user)}",
+                "name": name,
+                "emailAddress": user.email,
+                "displayName": user.display_name,
+                "active": True,
+                "timeZone": user.time_zone,
+                "locale": "en_US",
+            }
+        return {
             "self": self.url(f"user?accountId={user.account_id}"),
             "accountId": user.account_id,
+            "accountType": "atlassian",
             "emailAddress": user.email,
             "displayName": user.display_name,
             "active": True,
             "timeZone": user.time_zone,
-            "accountType": "atlassian",
         }
-        if self.state.flavor == "datacenter":
-            body |= {"name": user.email.split("@")[0], "key": user.email.split("@")[0]}
-        return body
 
     def text(self, value: str) -> Any:
         return adf(value) if self.api == "3" and value else (value or None)

@@ -23,8 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from controller.sandbox import kube_patch
+from controller.sandbox import kube_patch, kube_validate
 from controller.sandbox.http import QuietHandler, QuietServer
+from controller.sandbox.kube_discovery import MINIMAL_FEATUREFLAG_CRD as MINIMAL_FEATUREFLAG_CRD
+from controller.sandbox.kube_discovery import group_list, resource_list
 from controller.sandbox.kube_select import selected
 from controller.sandbox.kube_store import Object, ResourceType, Store, StoreError
 
@@ -213,14 +215,14 @@ class KubeSandbox:
                 },
             )
         if path == "/apis":
-            return Reply(200, self._group_list())
+            return Reply(200, group_list(self.store))
         match = re.fullmatch(r"/api/(v1)((?:/[^/]+)*)", path) or re.fullmatch(
             r"/apis/([^/]+/[^/]+)((?:/[^/]+)*)", path
         )
         if match is None:
             named = re.fullmatch(r"/apis/([^/]+)", path)
             if named is not None:
-                found = [g for g in self._group_list()["groups"] if g["name"] == named.group(1)]
+                found = [g for g in group_list(self.store)["groups"] if g["name"] == named.group(1)]
                 if found:
                     return Reply(200, {"kind": "APIGroup", "apiVersion": "v1", **found[0]})
             return status_error(404, "NotFound", "the server could not find the requested resource")
@@ -231,63 +233,8 @@ class KubeSandbox:
                 return status_error(
                     404, "NotFound", "the server could not find the requested resource"
                 )
-            return Reply(200, self._resource_list(group, version))
+            return Reply(200, resource_list(self.store, group, version))
         return self._resource(method, group, version, segments, query, headers, body)
-
-    def _group_list(self) -> dict[str, Any]:
-        groups: dict[str, list[str]] = {}
-        for t in self.store.types.values():
-            if t.group:
-                groups.setdefault(t.group, [])
-                if t.version not in groups[t.group]:
-                    groups[t.group].append(t.version)
-        return {
-            "kind": "APIGroupList",
-            "apiVersion": "v1",
-            "groups": [
-                {
-                    "name": name,
-                    "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
-                    "preferredVersion": {
-                        "groupVersion": f"{name}/{versions[0]}",
-                        "version": versions[0],
-                    },
-                }
-                for name, versions in sorted(groups.items())
-            ],
-        }
-
-    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
-        resources = []
-        for t in self.store.types.values():
-            if (t.group, t.version) != (group, version):
-                continue
-            resources.append(
-                {
-                    "name": t.plural,
-                    "singularName": t.singular or t.kind.lower(),
-                    "namespaced": t.namespaced,
-                    "kind": t.kind,
-                    "verbs": list(t.verbs),
-                    "shortNames": list(t.short_names),
-                }
-            )
-            if t.status:
-                resources.append(
-                    {
-                        "name": f"{t.plural}/status",
-                        "singularName": "",
-                        "namespaced": t.namespaced,
-                        "kind": t.kind,
-                        "verbs": ["get", "patch", "update"],
-                    }
-                )
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version,
-            "resources": resources,
-        }
 
     def _resource(
         self,
@@ -316,23 +263,52 @@ class KubeSandbox:
         if resource.namespaced and name is not None and namespace is None:
             return status_error(404, "NotFound", "the server could not find the requested resource")
         ns = namespace or ""
-        payload = json.loads(body) if body else None
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError as exc:
+            return status_error(400, "BadRequest", f"the body of the request is not JSON: {exc}")
+        if query.get("dryRun") == "All" and method in ("POST", "PUT", "PATCH", "DELETE"):
+            with store.dry_run():
+                return self._request(
+                    method, resource, ns, namespace, name, sub, query, headers, payload
+                )
+        if method == "GET" and name is None:
+            if query.get("watch") in ("1", "true"):
+                return self._watch(resource, namespace, query)
+            return self._list(resource, namespace, query)
+        return self._request(method, resource, ns, namespace, name, sub, query, headers, payload)
+
+    def _request(
+        self,
+        method: str,
+        resource: ResourceType,
+        ns: str,
+        namespace: str | None,
+        name: str | None,
+        sub: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        payload: Any,
+    ) -> Reply:
+        """Every request on one object or collection but a list or a watch (dry runs
+        included: see `Store.dry_run`)."""
+        store = self.store
+        group, plural = resource.group, resource.plural
         if name is None:
-            if method == "GET":
-                if query.get("watch") in ("1", "true"):
-                    return self._watch(resource, namespace, query)
-                return self._list(resource, namespace, query)
             if method == "POST":
                 if resource.namespaced and namespace is None:
                     return status_error(405, "MethodNotAllowed", "create needs a namespace")
+                kube_validate.check(resource, payload, namespace, None)
                 created = store.create(resource, ns, payload or {})
-                if resource.kind == "CustomResourceDefinition":
+                if resource.kind == "CustomResourceDefinition" and query.get("dryRun") != "All":
                     self.register_crd(created)
                 return Reply(201, created)
             return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
         if method == "GET":
             return Reply(200, store.get(resource, ns, name))
         if method == "PUT":
+            if sub != "status":
+                kube_validate.check(resource, payload, namespace, name)
             return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
         if method == "PATCH":
             return self._patch(resource, ns, name, sub, headers, payload)
@@ -396,6 +372,8 @@ class KubeSandbox:
                 if isinstance(payload, dict)
                 else None
             )
+            if sub != "status":
+                kube_validate.check(resource, patched, namespace or None, name)
             patched.setdefault("metadata", {})["resourceVersion"] = (
                 requested or current["metadata"]["resourceVersion"]
             )

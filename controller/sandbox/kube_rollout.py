@@ -64,7 +64,10 @@ class RolloutSimulator:
             for (namespace, name), obj in list(
                 self.store.objects[("apps", "v1", "deployments")].items()
             ):
-                status = self._status(namespace, name, obj)
+                try:
+                    status = self._status(namespace, name, obj)
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    continue  # a shape the API would refuse: it stalls, no other rollout
                 if status != obj.get("status"):
                     try:
                         self.store.update(

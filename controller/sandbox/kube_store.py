@@ -14,6 +14,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,7 @@ class Store:
     objects: dict[tuple[str, str, str], dict[tuple[str, str], Object]] = field(default_factory=dict)
     revision: int = 1000
     history: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=10_000))
+    _dry: bool = False
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -122,8 +124,26 @@ class Store:
         return obj
 
     def _record(self, kind: str, resource: ResourceType, obj: Object) -> None:
+        if self._dry:
+            return
         self.history.append(WatchEvent(self.revision, kind, resource, copy.deepcopy(obj)))
         self.changed.notify_all()
+
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """`dryRun=All`: the writes inside are validated and answered as if made, then
+        undone: nothing stored, no watch event, the revision as it was."""
+        with self.lock:
+            saved = {key: dict(collection) for key, collection in self.objects.items()}
+            revision = self.revision
+            self._dry = True
+            try:
+                yield
+            finally:
+                self._dry = False
+                self.revision = revision
+                for key, collection in saved.items():
+                    self.objects[key] = collection
 
     def create(self, resource: ResourceType, namespace: str, obj: Object) -> Object:
         with self.lock:

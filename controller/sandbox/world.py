@@ -22,37 +22,7 @@ import yaml
 from controller.manifests.loading import load
 from controller.manifests.state import DesiredState
 from controller.sandbox.jira import JiraSandbox
-from controller.sandbox.kube import KubeSandbox
-
-MINIMAL_FEATUREFLAG_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "featureflags.core.openfeature.dev"},
-    "spec": {
-        "group": "core.openfeature.dev",
-        "names": {
-            "kind": "FeatureFlag",
-            "listKind": "FeatureFlagList",
-            "plural": "featureflags",
-            "singular": "featureflag",
-        },
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1beta1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
-"""Used when the OpenFeature Operator's published CRD is not at hand."""
+from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
 
 IDENTITY = ("-c", "user.name=sandbox", "-c", "user.email=sandbox@localhost")
 

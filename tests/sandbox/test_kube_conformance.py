@@ -1,0 +1,230 @@
+"""The Kubernetes API emulator against what a real API server does, driven by the
+official client, kubectl and raw HTTP. Each test names the behaviour it checks."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client, config
+
+from controller.sandbox.kube import KubeSandbox
+
+
+class Ticks:
+    """The rollout simulator's clock, moved by the test alone."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def deployment(name: str, image: str = "shop/web:1", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+            **spec,
+        },
+    }
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[tuple[KubeSandbox, client.AppsV1Api, Ticks]]:
+    with KubeSandbox() as sandbox:
+        ticks = Ticks()
+        sandbox.rollouts.clock = ticks
+        sandbox.rollouts.step = 1.0
+        sandbox.ensure_namespace("shop")
+        sandbox.apply(deployment("web"))
+        sandbox.apply(deployment("api"))
+        path = sandbox.kubeconfig(tmp_path / "kubeconfig")
+        api = config.new_client_from_config(str(path), context="sandbox")
+        yield sandbox, client.AppsV1Api(api), ticks
+        api.close()
+
+
+def settle(sandbox: KubeSandbox, ticks: Ticks, seconds: float = 10.0) -> None:
+    """The simulator sees what changed, then `seconds` pass."""
+    sandbox.rollouts.tick()
+    ticks.now += seconds
+    sandbox.rollouts.tick()
+
+
+def image(apps: client.AppsV1Api, name: str) -> str:
+    return str(apps.read_namespaced_deployment(name, "shop").spec.template.spec.containers[0].image)
+
+
+def test_a_server_side_dry_run_changes_nothing(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """dryRun=All: the answer is the object as it would be; nothing is stored."""
+    _, apps, _ = kube
+    before = apps.read_namespaced_deployment("web", "shop")
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "w:2"}]}}}}
+    answered = apps.patch_namespaced_deployment("web", "shop", patch, dry_run="All")
+    assert answered.spec.template.spec.containers[0].image == "w:2"
+    after = apps.read_namespaced_deployment("web", "shop")
+    assert image(apps, "web") == "shop/web:1"
+    assert after.metadata.resource_version == before.metadata.resource_version
+    assert after.metadata.generation == before.metadata.generation
+    apps.create_namespaced_deployment("shop", deployment("new"), dry_run="All")
+    apps.delete_namespaced_deployment("api", "shop", dry_run="All")
+    names = {d.metadata.name for d in apps.list_namespaced_deployment("shop").items}
+    assert names == {"web", "api"}
+
+
+def test_kubectl_apply_dry_run_server_leaves_the_live_object(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    _, apps, _ = kube
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed (.ci/run installs it)"
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: 'shop/web:9'}]}\n"
+    )
+    done = subprocess.run(
+        [
+            *(kubectl, "--kubeconfig", str(tmp_path / "kubeconfig"), "apply", "-f"),
+            *(str(manifest), "--dry-run=server", "--validate=false"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(server dry run)" in done.stdout
+    assert image(apps, "web") == "shop/web:1"
+
+
+def test_a_body_that_is_not_json_gets_a_400_status(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """The API server answers malformed bodies with a Status, not a dropped connection."""
+    sandbox, _, _ = kube
+    answer = httpx.post(
+        f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["kind"] == "Status" and answer.json()["reason"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            {**deployment("nosel"), "spec": {**deployment("nosel")["spec"], "selector": None}},
+            422,
+            "spec.selector: Required value",
+        ),
+        (deployment("Bad_Name!"), 422, "a lowercase RFC 1123 subdomain"),
+        (
+            {**deployment("elsewhere"), "metadata": {"name": "elsewhere", "namespace": "other"}},
+            400,
+            "does not match the namespace",
+        ),
+        (deployment("two", replicas="two"), 422, "spec.replicas in body must be of type integer"),
+        (
+            deployment("mismatch", selector={"matchLabels": {"app": "other"}}),
+            422,
+            "`selector` does not match template `labels`",
+        ),
+    ],
+)
+def test_invalid_objects_are_refused(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], body: Any, code: int, message: str
+) -> None:
+    """Raw HTTP: the official client refuses to send most of these itself."""
+    sandbox, _, _ = kube
+    answer = httpx.post(f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments", json=body)
+    assert answer.status_code == code, answer.text
+    assert answer.json()["kind"] == "Status" and message in answer.json()["message"]
+
+
+def test_a_bad_patch_is_refused_and_every_other_rollout_goes_on(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """`kubectl patch deploy web --type merge -p '{"spec":{"replicas":"two"}}'` is a 422;
+    it used to crash the rollout simulator, and every later rollout hung."""
+    sandbox, apps, ticks = kube
+    refused = httpx.patch(
+        f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments/web",
+        json={"spec": {"replicas": "two"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert apps.read_namespaced_deployment("web", "shop").spec.replicas == 2
+    # Even an object no API server would store (written straight into the store) stalls
+    # only itself.
+    store = sandbox.store
+    kind = store.find_type("apps", "v1", "deployments")
+    broken = store.get(kind, "shop", "web")
+    broken["spec"]["replicas"] = "two"
+    store.update(kind, "shop", "web", broken)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "a:2"}]}}}}
+    apps.patch_namespaced_deployment("api", "shop", patch)
+    settle(sandbox, ticks)
+    status = apps.read_namespaced_deployment_status("api", "shop").status
+    assert status.updated_replicas == 2 and status.available_replicas == 2
+    assert (
+        status.observed_generation
+        == apps.read_namespaced_deployment("api", "shop").metadata.generation
+    )
+
+
+def test_relctl_sandbox_kube_serves_featureflags_without_a_seed(tmp_path: Path) -> None:
+    """relctl's flag targets are there from the start, as the README says."""
+    kubeconfig = tmp_path / "kubeconfig"
+    relctl = Path(sys.executable).parent / "relctl"
+    process = subprocess.Popen(
+        [str(relctl), "sandbox", "kube", "--port", "0", "--kubeconfig", str(kubeconfig)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        process.stderr.readline()  # the banner: written once the kubeconfig is
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl is not installed (.ci/run installs it)"
+        listed = subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "get", "featureflags", "-A"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        crds = subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "get", "crd", "-o", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert "featureflags.core.openfeature.dev" in crds.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
