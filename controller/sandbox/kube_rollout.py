@@ -1,15 +1,20 @@
-"""A rollout simulator for the Kubernetes API emulator: after a Deployment's template
-changes (its `generation` grows), a background ticker advances `.status` through the
-same fields the deployment controller sets — `observedGeneration`, `replicas`,
-`updatedReplicas`, `readyReplicas`, `availableReplicas`, `unavailableReplicas` and the
-`Available` / `Progressing` conditions — one replica every `step` seconds. A Deployment
-running an image marked bad never gets a new replica ready: after `deadline` seconds its
-`Progressing` condition turns False with reason `ProgressDeadlineExceeded`, as a real
-controller does after `progressDeadlineSeconds`.
+"""A rollout simulator for the Kubernetes API emulator: after a Deployment's pod template
+changes, a background ticker advances `.status` through the same fields the deployment
+controller sets — `observedGeneration`, `replicas`, `updatedReplicas`, `readyReplicas`,
+`availableReplicas`, `unavailableReplicas` and the `Available` / `Progressing`
+conditions — one replica every `step` seconds, with the surge and unavailability of its
+rolling-update strategy (25% each by default). Scaling alone is not a rollout. A paused
+Deployment observes its spec but does not progress (`Progressing` is Unknown,
+`DeploymentPaused`), and its paused time does not count towards the deadline. A
+Deployment running an image marked bad never gets a new replica ready: after its
+`progressDeadlineSeconds` (the simulator's `deadline` when it has none) its
+`Progressing` condition turns False with reason `ProgressDeadlineExceeded`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +27,13 @@ from controller.sandbox.kube_store import Store, StoreError
 
 @dataclass
 class _Rollout:
-    generation: int
-    started: float
+    template: str
+    """The pod template rolled out (its JSON): a new one is a new rollout."""
+    seen: float
     bad: bool
+    elapsed: float = 0.0
+    """Seconds the rollout has progressed: time spent paused does not count."""
+    complete: bool = False
 
 
 @dataclass
@@ -88,51 +97,65 @@ class RolloutSimulator:
         generation = int(obj["metadata"].get("generation", 1))
         spec = obj.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
-        images = {
-            c.get("image")
-            for c in ((spec.get("template") or {}).get("spec") or {}).get("containers", [])
-        }
+        template = spec.get("template") or {}
+        images = {c.get("image") for c in (template.get("spec") or {}).get("containers", [])}
+        paused = bool(spec.get("paused"))
         key = (namespace, name)
+        digest = json.dumps(template, sort_keys=True)
         rollout = self._rollouts.get(key)
-        if rollout is None or rollout.generation != generation:
-            rollout = _Rollout(generation, now, bool(images & self.bad_images))
+        if rollout is None or rollout.template != digest:
+            # A new pod template is a new rollout; scaling or pausing alone is not.
+            rollout = _Rollout(digest, now, bool(images & self.bad_images))
             self._rollouts[key] = rollout
-        elapsed = now - rollout.started
+        if not paused:
+            rollout.elapsed += now - rollout.seen  # a paused rollout neither moves nor times out
+        rollout.seen = now
+        elapsed = rollout.elapsed
         previous = obj.get("status") or {}
         old = {c.get("type"): c for c in previous.get("conditions", [])}
+        surge, unavailable = _strategy(spec, replicas)
+        revision = f'ReplicaSet "{name}-{generation}"'
+        deadline = float(spec.get("progressDeadlineSeconds") or self.deadline)
         if rollout.bad:
-            ready = min(replicas, int(previous.get("availableReplicas", 0)))
-            stuck = elapsed >= self.deadline
-            status = {
+            ready = min(replicas - unavailable, int(previous.get("availableReplicas", 0)))
+            stuck = not paused and elapsed >= deadline
+            created = max(1, surge + unavailable)
+            progressing = (
+                _condition(old, "Progressing", None, "DeploymentPaused", "Deployment is paused")
+                if paused
+                else _condition(
+                    old,
+                    "Progressing",
+                    not stuck,
+                    "ProgressDeadlineExceeded" if stuck else "ReplicaSetUpdated",
+                    f"{revision} has timed out progressing."
+                    if stuck
+                    else f"{revision} is progressing.",
+                )
+            )
+            return {
                 "observedGeneration": generation,
-                "replicas": replicas + 1,
-                "updatedReplicas": 1,
+                "replicas": replicas - unavailable + created,
+                "updatedReplicas": created,
                 "readyReplicas": ready,
                 "availableReplicas": ready,
-                "unavailableReplicas": replicas + 1 - ready,
+                "unavailableReplicas": replicas - unavailable + created - ready,
                 "conditions": [
                     _condition(
                         old,
                         "Available",
-                        ready >= replicas,
+                        ready >= replicas - unavailable,
                         "MinimumReplicasAvailable"
-                        if ready >= replicas
+                        if ready >= replicas - unavailable
                         else "MinimumReplicasUnavailable",
                     ),
-                    _condition(
-                        old,
-                        "Progressing",
-                        not stuck,
-                        "ProgressDeadlineExceeded" if stuck else "ReplicaSetUpdated",
-                        f'ReplicaSet "{name}-{generation}" has timed out progressing.'
-                        if stuck
-                        else f'ReplicaSet "{name}-{generation}" is progressing.',
-                    ),
+                    progressing,
                 ],
             }
-            return status
         done = min(replicas, int(elapsed / self.step))
         if done >= replicas:
+            rollout.complete = True
+        if rollout.complete:
             return {
                 "observedGeneration": generation,
                 "replicas": replicas,
@@ -146,34 +169,54 @@ class RolloutSimulator:
                         "Progressing",
                         True,
                         "NewReplicaSetAvailable",
-                        f'ReplicaSet "{name}-{generation}" has successfully progressed.',
+                        f"{revision} has successfully progressed.",
                     ),
                 ],
             }
         return {
             "observedGeneration": generation,
-            "replicas": replicas + 1,
+            "replicas": replicas + surge,
             "updatedReplicas": done,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
-            "unavailableReplicas": 1,
+            "readyReplicas": replicas - unavailable,
+            "availableReplicas": replicas - unavailable,
+            "unavailableReplicas": surge + unavailable,
             "conditions": [
                 _condition(old, "Available", True, "MinimumReplicasAvailable"),
-                _condition(
-                    old,
-                    "Progressing",
-                    True,
-                    "ReplicaSetUpdated",
-                    f'ReplicaSet "{name}-{generation}" is progressing.',
+                _condition(old, "Progressing", None, "DeploymentPaused", "Deployment is paused")
+                if paused
+                else _condition(
+                    old, "Progressing", True, "ReplicaSetUpdated", f"{revision} is progressing."
                 ),
             ],
         }
 
 
+def _strategy(spec: dict[str, Any], replicas: int) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) of a rolling update as replica counts: 25% each by
+    default, surge rounded up and unavailability down, as the deployment controller
+    resolves them."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0, replicas
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _resolve(rolling.get("maxSurge", "25%"), replicas, up=True)
+    unavailable = _resolve(rolling.get("maxUnavailable", "25%"), replicas, up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1  # the API refuses both zero; the controller would need one
+    return surge, min(unavailable, replicas)
+
+
+def _resolve(value: Any, replicas: int, *, up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        share = float(value[:-1]) * replicas / 100
+        return math.ceil(share) if up else math.floor(share)
+    return int(value)
+
+
 def _condition(
-    old: dict[str, Any], kind: str, ok: bool, reason: str, message: str = ""
+    old: dict[str, Any], kind: str, ok: bool | None, reason: str, message: str = ""
 ) -> dict[str, Any]:
-    status = "True" if ok else "False"
+    status = "Unknown" if ok is None else "True" if ok else "False"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     before = old.get(kind) or {}
     unchanged = before.get("status") == status and before.get("reason") == reason

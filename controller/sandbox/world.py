@@ -10,6 +10,7 @@ HTTP and real git, exactly as it would to the real systems.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -34,14 +35,17 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def deployment(name: str, namespace: str, container: str, image: str) -> dict[str, Any]:
+def deployment(
+    name: str, namespace: str, container: str, image: str, deadline: float = 600
+) -> dict[str, Any]:
+    """A Deployment of two replicas; `deadline`: its progressDeadlineSeconds."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
         "spec": {
             "replicas": 2,
-            "progressDeadlineSeconds": 600,
+            "progressDeadlineSeconds": max(1, math.ceil(deadline)),
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
@@ -116,7 +120,13 @@ class World:
             for w in spec.workloads:
                 if w.cluster in self.clusters:
                     self.clusters[w.cluster].apply(
-                        deployment(w.deployment, w.namespace, w.container, f"{spec.image}:{tag}")
+                        deployment(
+                            w.deployment,
+                            w.namespace,
+                            w.container,
+                            f"{spec.image}:{tag}",
+                            self.deadline,
+                        )
                     )
         for flag in state.flags.values():
             target = flag.model.spec.target

@@ -228,3 +228,84 @@ def test_relctl_sandbox_kube_serves_featureflags_without_a_seed(tmp_path: Path) 
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+# --- the rollout simulator -----------------------------------------------------------------
+
+
+def progressing(apps: client.AppsV1Api, name: str) -> tuple[str, str]:
+    status = apps.read_namespaced_deployment_status(name, "shop").status
+    found = next(c for c in status.conditions if c.type == "Progressing")
+    return found.status, found.reason
+
+
+def new_image(apps: client.AppsV1Api, name: str, image: str) -> None:
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+    apps.patch_namespaced_deployment(name, "shop", patch)
+
+
+def test_a_paused_deployment_does_not_roll_out_until_resumed(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """spec.paused: the controller observes the new template but starts no new replicas,
+    and the time paused does not count towards the progress deadline."""
+    sandbox, apps, ticks = kube
+    settle(sandbox, ticks)
+    apps.patch_namespaced_deployment("web", "shop", {"spec": {"paused": True}})
+    new_image(apps, "web", "shop/web:2")
+    settle(sandbox, ticks, 3600)
+    status = apps.read_namespaced_deployment_status("web", "shop").status
+    assert (
+        status.observed_generation
+        == apps.read_namespaced_deployment("web", "shop").metadata.generation
+    )
+    assert status.updated_replicas == 0
+    assert progressing(apps, "web") == ("Unknown", "DeploymentPaused")
+    apps.patch_namespaced_deployment("web", "shop", {"spec": {"paused": False}})
+    settle(sandbox, ticks)
+    status = apps.read_namespaced_deployment_status("web", "shop").status
+    assert status.updated_replicas == status.available_replicas == 2
+    assert progressing(apps, "web") == ("True", "NewReplicaSetAvailable")
+
+
+def test_the_progress_deadline_is_the_deployments_own(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """progressDeadlineSeconds decides when a stuck rollout is ProgressDeadlineExceeded."""
+    sandbox, apps, ticks = kube
+    sandbox.rollouts.deadline = 5.0  # the emulator's own, for Deployments that say none
+    sandbox.rollouts.mark_bad("shop/web:bad")
+    apps.patch_namespaced_deployment("web", "shop", {"spec": {"progressDeadlineSeconds": 60}})
+    settle(sandbox, ticks)
+    new_image(apps, "web", "shop/web:bad")
+    settle(sandbox, ticks, 30)
+    assert progressing(apps, "web") == ("True", "ReplicaSetUpdated")
+    settle(sandbox, ticks, 31)
+    assert progressing(apps, "web") == ("False", "ProgressDeadlineExceeded")
+
+
+def test_scaling_alone_is_not_a_rollout(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """A new replica count reaches the status at once; no new ReplicaSet progresses."""
+    sandbox, apps, ticks = kube
+    settle(sandbox, ticks)
+    apps.patch_namespaced_deployment("web", "shop", {"spec": {"replicas": 4}})
+    sandbox.rollouts.tick()  # observed, no simulated time passing
+    status = apps.read_namespaced_deployment_status("web", "shop").status
+    assert (status.replicas, status.updated_replicas, status.available_replicas) == (4, 4, 4)
+    assert progressing(apps, "web") == ("True", "NewReplicaSetAvailable")
+
+
+def test_a_rolling_update_surges_and_keeps_availability_as_its_strategy_says(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """maxSurge 2, maxUnavailable 1 on 4 replicas: 6 pods at most, 3 available at least."""
+    sandbox, apps, ticks = kube
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 1}}
+    apps.patch_namespaced_deployment("web", "shop", {"spec": {"replicas": 4, "strategy": strategy}})
+    settle(sandbox, ticks)
+    new_image(apps, "web", "shop/web:2")
+    settle(sandbox, ticks, 1.5)  # one new replica ready of four
+    status = apps.read_namespaced_deployment_status("web", "shop").status
+    assert (status.replicas, status.updated_replicas, status.available_replicas) == (6, 1, 3)
