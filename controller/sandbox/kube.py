@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from controller.sandbox import kube_patch, kube_validate
+from controller.sandbox import kube_patch, kube_scale, kube_select, kube_validate
 from controller.sandbox.http import QuietHandler, QuietServer
 from controller.sandbox.kube_discovery import MINIMAL_FEATUREFLAG_CRD as MINIMAL_FEATUREFLAG_CRD
 from controller.sandbox.kube_discovery import group_list, resource_list
@@ -258,7 +258,8 @@ class KubeSandbox:
         resource = store.find_type(group, version, plural)
         name = segments[1] if len(segments) > 1 else None
         sub = segments[2] if len(segments) > 2 else ""
-        if sub and (sub != "status" or not resource.status):
+        scalable = (resource.group, resource.kind) == ("apps", "Deployment")
+        if sub and not (sub == "status" and resource.status) and not (sub == "scale" and scalable):
             return status_error(404, "NotFound", "the server could not find the requested resource")
         if resource.namespaced and name is not None and namespace is None:
             return status_error(404, "NotFound", "the server could not find the requested resource")
@@ -304,6 +305,9 @@ class KubeSandbox:
                     self.register_crd(created)
                 return Reply(201, created)
             return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
+        if sub == "scale":
+            kind = headers.get("content-type", "").split(";")[0].strip()
+            return Reply(200, kube_scale.request(store, resource, ns, name, method, kind, payload))
         if method == "GET":
             return Reply(200, store.get(resource, ns, name))
         if method == "PUT":
@@ -314,6 +318,8 @@ class KubeSandbox:
             return self._patch(resource, ns, name, sub, headers, payload)
         if method == "DELETE":
             deleted = store.delete(resource, ns, name)
+            if resource.kind == "Namespace":
+                store.empty_namespace(name)
             return Reply(
                 200,
                 {
@@ -382,22 +388,32 @@ class KubeSandbox:
             )
 
     def _list(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
+        kube_select.check(query)
         items, revision = self.store.list(resource, namespace)
-        chosen = [o for o in items if selected(o, query)]
+        chosen, metadata = kube_select.page(
+            [o for o in items if selected(o, query)], query, revision
+        )
         return Reply(
             200,
             {
                 "kind": f"{resource.kind}List",
                 "apiVersion": resource.api_version,
-                "metadata": {"resourceVersion": str(revision)},
+                "metadata": metadata,
                 "items": chosen,
             },
         )
 
     def _watch(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
+        kube_select.check(query)
         timeout = min(float(query.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
         since = query.get("resourceVersion") or "0"
         store = self.store
+        if not since.isdigit():
+            return status_error(400, "BadRequest", f"invalid resource version: {since!r}")
+        if int(since) > store.revision:  # the API server waits for it, then says so
+            return status_error(
+                504, "Timeout", f"Too large resource version: {since}, current: {store.revision}"
+            )
 
         def stream(send: Callable[[bytes], None]) -> None:
             deadline = time.monotonic() + timeout

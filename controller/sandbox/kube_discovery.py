@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.sandbox import kube_scale
 from controller.sandbox.kube_store import Store
 
 
@@ -49,6 +50,8 @@ def resource_list(store: Store, group: str, version: str) -> dict[str, Any]:
                 "shortNames": list(t.short_names),
             }
         )
+        if (t.group, t.kind) == ("apps", "Deployment"):
+            resources.append({"name": f"{t.plural}/scale", **kube_scale.SUBRESOURCE})
         if t.status:
             resources.append(
                 {

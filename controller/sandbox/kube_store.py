@@ -260,6 +260,17 @@ class Store:
             self._record("DELETED", resource, current)
             return current
 
+    def empty_namespace(self, namespace: str) -> None:
+        """What the namespace controller does when a namespace is deleted: every object in
+        it goes too (each with its DELETED event)."""
+        with self.lock:
+            for resource in list(self.types.values()):
+                if not resource.namespaced:
+                    continue
+                collection = self.objects[(resource.group, resource.version, resource.plural)]
+                for ns, name in [key for key in collection if key[0] == namespace]:
+                    self.delete(resource, ns, name)
+
     # --- reads --------------------------------------------------------------------------
 
     def list(self, resource: ResourceType, namespace: str | None) -> tuple[list[Object], int]:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from controller.sandbox.kube import KubeSandbox
 
@@ -309,3 +310,99 @@ def test_a_rolling_update_surges_and_keeps_availability_as_its_strategy_says(
     settle(sandbox, ticks, 1.5)  # one new replica ready of four
     status = apps.read_namespaced_deployment_status("web", "shop").status
     assert (status.replicas, status.updated_replicas, status.available_replicas) == (6, 1, 3)
+
+
+# --- the API surface -----------------------------------------------------------------------
+
+
+def run_kubectl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed (.ci/run installs it)"
+    return subprocess.run(
+        [kubectl, "--kubeconfig", str(tmp_path / "kubeconfig"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_kubectl_scale_uses_the_scale_subresource(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    sandbox, apps, ticks = kube
+    done = run_kubectl(tmp_path, "scale", "deployment/web", "-n", "shop", "--replicas=5")
+    assert done.returncode == 0, done.stderr
+    assert "scaled" in done.stdout
+    assert apps.read_namespaced_deployment("web", "shop").spec.replicas == 5
+    scale = apps.read_namespaced_deployment_scale("web", "shop")
+    assert (scale.spec.replicas, scale.status.selector) == (5, "app=web")
+    refused = httpx.patch(
+        f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments/web/scale",
+        json={"spec": {"replicas": -1}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert refused.status_code == 422
+    settle(sandbox, ticks)
+    assert apps.read_namespaced_deployment_status("web", "shop").status.available_replicas == 5
+
+
+@pytest.mark.parametrize("selector", ["app in (web", "app=we b", "=web", "app==(x)"])
+def test_a_selector_that_does_not_parse_is_a_400(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], selector: str
+) -> None:
+    """Not an empty list: the API server says it cannot parse the requirement."""
+    sandbox, _, _ = kube
+    url = f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments"
+    answer = httpx.get(url, params={"labelSelector": selector})
+    assert answer.status_code == 400 and answer.json()["reason"] == "BadRequest"
+    good = httpx.get(url, params={"labelSelector": "app in (web, api),!canary"})
+    assert good.status_code == 200
+
+
+def test_lists_are_paged_by_limit_and_continue(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    sandbox, apps, _ = kube
+    for n in range(3):
+        sandbox.apply(deployment(f"extra-{n}"))
+    names: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        found = apps.list_namespaced_deployment("shop", limit=2, _continue=token)
+        names += [d.metadata.name for d in found.items]
+        pages += 1
+        token = found.metadata._continue
+        if not token:
+            break
+        assert found.metadata.remaining_item_count == 5 - len(names)
+    assert pages == 3 and sorted(names) == sorted(["web", "api", "extra-0", "extra-1", "extra-2"])
+
+
+def test_a_watch_from_a_future_resource_version_is_refused(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """Not a silent, empty stream."""
+    sandbox, _, _ = kube
+    answer = httpx.get(
+        f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments",
+        params={"watch": "true", "resourceVersion": "999999999", "timeoutSeconds": "1"},
+    )
+    assert answer.status_code == 504 and "Too large resource version" in answer.json()["message"]
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    sandbox, apps, _ = kube
+    sandbox.ensure_namespace("other")
+    sandbox.apply({**deployment("there"), "metadata": {"name": "there", "namespace": "other"}})
+    client.CoreV1Api(apps.api_client).delete_namespace("other")
+    with pytest.raises(ApiException) as gone:
+        apps.read_namespaced_deployment("there", "other")
+    assert gone.value.status == 404
+    assert {d.metadata.name for d in apps.list_namespaced_deployment("shop").items} == {
+        "web",
+        "api",
+    }
