@@ -35,8 +35,10 @@ from controller.sandbox.jira_api import (
     Response,
     error,
     integer,
+    parse_fault,
 )
 from controller.sandbox.jira_issues import IssueRoutes
+from controller.sandbox.jira_meta import MetaRoutes
 from controller.sandbox.jira_search import SearchRoutes
 from controller.sandbox.jira_state import (
     DEFAULT_USER,
@@ -55,7 +57,7 @@ def rest_of(path: str) -> str:
     return re.sub(r"^/rest/api/(2|3|latest)", "", path)
 
 
-class JiraSandbox(SearchRoutes, IssueRoutes):
+class JiraSandbox(SearchRoutes, IssueRoutes, MetaRoutes):
     """The emulator: an HTTP server thread around a `JiraState`."""
 
     def __init__(self, flavor: str = "cloud", port: int = 0, latency: float = 0.0) -> None:
@@ -102,34 +104,9 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
             self._faults.append(Fault(status, retry_after, count, path))
 
     def inject_spec(self, spec: str) -> None:
-        """`inject` from text, as `relctl sandbox jira --fault` takes it:
-        `PATH:STATUS[:retry-after=SECONDS][:times=N]`, e.g. `search:429:retry-after=2:times=3`
-        (PATH: any part of the request path; `*` for every request). ValueError if not."""
-        path, _, rest = spec.partition(":")
-        status_text, *options = rest.split(":") if rest else [""]
-        if not path or not status_text.isdigit() or not 400 <= int(status_text) <= 599:
-            raise ValueError(f"{spec!r}: expected PATH:STATUS with a 4xx or 5xx STATUS")
-        retry_after: float | None = None
-        times = 1
-        for option in options:
-            name, _, value = option.partition("=")
-            try:
-                if name == "retry-after":
-                    retry_after = float(value)
-                elif name == "times":
-                    times = int(value)
-                else:
-                    raise ValueError(name)
-            except ValueError:
-                raise ValueError(
-                    f"{spec!r}: {option!r} is not retry-after=SECONDS or times=N"
-                ) from None
-        self.inject(
-            int(status_text),
-            retry_after=retry_after,
-            count=times,
-            path=None if path == "*" else path,
-        )
+        """`inject` from text, as `relctl sandbox jira --fault` takes it (`parse_fault`)."""
+        status, retry_after, times, path = parse_fault(spec)
+        self.inject(status, retry_after=retry_after, count=times, path=path)
 
     def clear_faults(self) -> None:
         with self.state.lock:
@@ -263,6 +240,12 @@ class JiraSandbox(SearchRoutes, IssueRoutes):
             ("POST", r"/issue/([^/]+)/comment", self._add_comment),
             ("GET", r"/issue/([^/]+)/transitions", self._transitions),
             ("POST", r"/issue/([^/]+)/transitions", self._transition),
+            ("GET", r"/issue/([^/]+)/comment/(\d+)", self._comment),
+            ("POST", r"/version/(\d+)/move", self._move_version),
+            ("GET", r"/issuetype", self._issue_types),
+            ("GET", r"/status", self._statuses),
+            ("GET", r"/priority", self._priorities),
+            ("GET", r"/resolution", self._resolutions),
         ]
 
     def shapes(self, request: Request) -> Shapes:

@@ -75,3 +75,29 @@ def integer(value: Any, name: str, default: int) -> int:
         raise BadRequest(
             error(400, f"The value '{value}' is invalid for the parameter '{name}'.")
         ) from None
+
+
+def parse_fault(spec: str) -> tuple[int, float | None, int, str | None]:
+    """`PATH:STATUS[:retry-after=SECONDS][:times=N]`, e.g. `search:429:retry-after=2:times=3`
+    (PATH: any part of the request path; `*` for every request) → (status, retry-after,
+    times, path or None); ValueError if it is not."""
+    path, _, rest = spec.partition(":")
+    status_text, *options = rest.split(":") if rest else [""]
+    if not path or not status_text.isdigit() or not 400 <= int(status_text) <= 599:
+        raise ValueError(f"{spec!r}: expected PATH:STATUS with a 4xx or 5xx STATUS")
+    retry_after: float | None = None
+    times = 1
+    for option in options:
+        name, _, value = option.partition("=")
+        try:
+            if name == "retry-after":
+                retry_after = float(value)
+            elif name == "times":
+                times = int(value)
+            else:
+                raise ValueError(name)
+        except ValueError:
+            raise ValueError(
+                f"{spec!r}: {option!r} is not retry-after=SECONDS or times=N"
+            ) from None
+    return int(status_text), retry_after, times, None if path == "*" else path

@@ -58,6 +58,16 @@ class IssueRoutes:
             },
         )
 
+    def _comment(self, request: Request) -> Response:
+        issue = self._issue_or_404(request)
+        if isinstance(issue, Response):
+            return issue
+        wanted = integer(request.match.group(2), "id", 0)
+        found = next((c for c in issue.comments if c.id == wanted), None)
+        if found is None:
+            return error(404, f"Can not find a comment for the id: {request.match.group(2)}.")
+        return Response(200, self.shapes(request).comment(issue, found))
+
     def _add_comment(self, request: Request) -> Response:
         issue = self._issue_or_404(request)
         if isinstance(issue, Response):

@@ -382,7 +382,7 @@ class Shapes:
             },
         }
 
-    def _named(self, kind: str, names: list[str], name: str) -> dict[str, Any]:
+    def named(self, kind: str, names: list[str], name: str) -> dict[str, Any]:
         index = names.index(name) + 1 if name in names else 100
         return {"self": self.url(f"{kind}/{index}"), "id": str(index), "name": name}
 
@@ -423,11 +423,11 @@ class Shapes:
         everything: dict[str, Any] = {
             "summary": issue.summary,
             "issuetype": {
-                **self._named("issuetype", ISSUE_TYPES, issue.issuetype),
+                **self.named("issuetype", ISSUE_TYPES, issue.issuetype),
                 "subtask": issue.issuetype == "Sub-task",
             },
             "status": self.status(issue.status),
-            "priority": self._named("priority", PRIORITIES, issue.priority),
+            "priority": self.named("priority", PRIORITIES, issue.priority),
             "labels": list(issue.labels),
             "fixVersions": [self.version(state.versions[v]) for v in issue.fix_versions],
             "resolution": resolution,

@@ -246,3 +246,26 @@ def test_a_user_sees_only_the_projects_it_may_browse() -> None:
         assert [i["key"] for i in found.json()["issues"]] == ["PAY-1"]
         created = httpx.post(f"{url}/version", json={"project": "SHOP", "name": "x"}, auth=limited)
         assert created.status_code == 404
+
+
+def test_the_listings_and_calls_the_jira_client_makes(jira: JiraSandbox) -> None:
+    """Issue types, statuses, priorities and resolutions; a comment by its id; moving a
+    version (pycontribs `jira`, as it calls them)."""
+    from jira import JIRA
+
+    client = JIRA(server=jira.url, basic_auth=AUTH)
+    assert "Bug" in [t.name for t in client.issue_types()]
+    statuses = {s.name: s.statusCategory.key for s in client.statuses()}
+    assert statuses["Done"] == "done" and statuses["In Progress"] == "indeterminate"
+    assert "Blocker" in [p.name for p in client.priorities()]
+    assert "Done" in [r.name for r in client.resolutions()]
+    posted = client.add_comment("SHOP-1", "Released in 2026.25")
+    assert client.comment("SHOP-1", posted.id).id == posted.id
+    with pytest.raises(Exception, match="404"):
+        client.comment("SHOP-1", "999999")
+    first = client.project_versions("SHOP")[0]
+    later = client.create_version("2026.26", "SHOP")
+    client.move_version(later.id, position="First")
+    assert [v.name for v in client.project_versions("SHOP")] == ["2026.26", first.name]
+    client.move_version(later.id, after=first.self)
+    assert [v.name for v in client.project_versions("SHOP")] == [first.name, "2026.26"]

@@ -1,0 +1,102 @@
+"""The Jira emulator's listings of issue types, statuses, priorities and resolutions (the
+`jira` client reads some on its own), and moving a version within its project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.sandbox.jira_api import Request, Response, error, integer
+from controller.sandbox.jira_state import ISSUE_TYPES, PRIORITIES, JiraState, Shapes
+
+RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
+POSITIONS = ("First", "Last", "Earlier", "Later")
+
+
+class MetaRoutes:
+    """Routes of `JiraSandbox` (a mixin: the sandbox holds the state)."""
+
+    state: JiraState
+
+    def shapes(self, request: Request) -> Shapes:
+        raise NotImplementedError
+
+    def _issue_types(self, request: Request) -> Response:
+        shapes = self.shapes(request)
+        return Response(
+            200,
+            [
+                {
+                    **shapes.named("issuetype", ISSUE_TYPES, name),
+                    "description": "",
+                    "iconUrl": f"{shapes.base}/images/icons/issuetypes/{name.lower()}.svg",
+                    "subtask": name == "Sub-task",
+                    "hierarchyLevel": -1 if name == "Sub-task" else 1 if name == "Epic" else 0,
+                }
+                for name in ISSUE_TYPES
+            ],
+        )
+
+    def _statuses(self, request: Request) -> Response:
+        shapes = self.shapes(request)
+        return Response(200, [shapes.status(name) for name in self.state.statuses])
+
+    def _priorities(self, request: Request) -> Response:
+        shapes = self.shapes(request)
+        return Response(
+            200,
+            [
+                {
+                    **shapes.named("priority", PRIORITIES, name),
+                    "description": "",
+                    "iconUrl": f"{shapes.base}/images/icons/priorities/{name.lower()}.svg",
+                    "statusColor": "#ffab00",
+                    "isDefault": name == "Medium",
+                }
+                for name in PRIORITIES
+            ],
+        )
+
+    def _resolutions(self, request: Request) -> Response:
+        shapes = self.shapes(request)
+        return Response(
+            200,
+            [
+                {**shapes.named("resolution", RESOLUTIONS, name), "description": ""}
+                for name in RESOLUTIONS
+            ],
+        )
+
+    def _move_version(self, request: Request) -> Response:
+        """POST version/{id}/move: `position` (First, Last, Earlier, Later) or `after`
+        (another version's URL) orders the project's versions."""
+        versions = self.state.versions
+        version = versions.get(integer(request.match.group(1), "id", 0))
+        user = request.user
+        if version is None or (user is not None and not user.may_browse(version.project)):
+            return error(404, f"Could not find version for id '{request.match.group(1)}'")
+        body: dict[str, Any] = request.body if isinstance(request.body, dict) else {}
+        mine = [v for v in versions.values() if v.project == version.project]
+        mine.remove(version)
+        index = [v.id for v in versions.values() if v.project == version.project].index(version.id)
+        if "after" in body:
+            after = versions.get(
+                integer(str(body["after"]).rstrip("/").rsplit("/", 1)[-1], "after", 0)
+            )
+            if after is None or after.project != version.project or after is version:
+                return error(400, "The version to move after is not in the same project.")
+            index = mine.index(after) + 1
+        elif body.get("position") in POSITIONS:
+            index = {
+                "First": 0,
+                "Last": len(mine),
+                "Earlier": max(0, index - 1),
+                "Later": min(len(mine), index + 1),
+            }[body["position"]]
+        else:
+            return error(400, "Specify 'after' or a 'position' of First, Last, Earlier, Later.")
+        mine.insert(index, version)
+        others = [v for v in versions.values() if v.project != version.project]
+        versions.clear()
+        versions.update((v.id, v) for v in [*others, *mine])
+        self.state.changed()
+        return Response(200, self.shapes(request).version(version))
