@@ -23,10 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from controller.sandbox import kube_patch, kube_scale, kube_select, kube_validate
+from controller.sandbox import (
+    kube_events,
+    kube_patch,
+    kube_scale,
+    kube_select,
+    kube_validate,
+)
 from controller.sandbox.http import QuietHandler, QuietServer
 from controller.sandbox.kube_discovery import MINIMAL_FEATUREFLAG_CRD as MINIMAL_FEATUREFLAG_CRD
-from controller.sandbox.kube_discovery import group_list, resource_list
+from controller.sandbox.kube_discovery import VERSION, api_versions, group_list, resource_list
 from controller.sandbox.kube_select import selected
 from controller.sandbox.kube_store import Object, ResourceType, Store, StoreError
 
@@ -186,34 +192,9 @@ class KubeSandbox:
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Reply:
         if path == "/version":
-            return Reply(
-                200,
-                {
-                    "major": "1",
-                    "minor": "31",
-                    "gitVersion": "v1.31.0",
-                    "gitCommit": "relctl-sandbox",
-                    "gitTreeState": "clean",
-                    "buildDate": "2026-01-01T00:00:00Z",
-                    "goVersion": "go1.22",
-                    "compiler": "gc",
-                    "platform": "linux/amd64",
-                },
-            )
+            return Reply(200, VERSION)
         if path == "/api":
-            return Reply(
-                200,
-                {
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [
-                        {
-                            "clientCIDR": "0.0.0.0/0",
-                            "serverAddress": self.url.removeprefix("http://"),
-                        }
-                    ],
-                },
-            )
+            return Reply(200, api_versions(self.url))
         if path == "/apis":
             return Reply(200, group_list(self.store))
         match = re.fullmatch(r"/api/(v1)((?:/[^/]+)*)", path) or re.fullmatch(
@@ -303,6 +284,9 @@ class KubeSandbox:
                 created = store.create(resource, ns, payload or {})
                 if resource.kind == "CustomResourceDefinition" and query.get("dryRun") != "All":
                     self.register_crd(created)
+                twin = kube_events.other(resource)
+                if twin is not None:
+                    store.create(store.types[twin], ns, kube_events.mirror(created, twin))
                 return Reply(201, created)
             return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
         if sub == "scale":

@@ -8,6 +8,30 @@ from typing import Any
 from controller.sandbox import kube_scale
 from controller.sandbox.kube_store import Store
 
+VERSION = {
+    "major": "1",
+    "minor": "31",
+    "gitVersion": "v1.31.0",
+    "gitCommit": "relctl-sandbox",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+"""`GET /version`."""
+
+
+def api_versions(url: str) -> dict[str, Any]:
+    """`GET /api`: the core group's versions."""
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": url.removeprefix("http://")}
+        ],
+    }
+
 
 def group_list(store: Store) -> dict[str, Any]:
     """`GET /apis`: every API group the store serves."""

@@ -406,3 +406,28 @@ def test_deleting_a_namespace_deletes_what_is_in_it(
         "web",
         "api",
     }
+
+
+def test_an_event_written_through_core_v1_is_read_through_events_k8s_io(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """One list of Events behind both APIs: relctl writes core/v1 Events; `kubectl
+    events` reads events.k8s.io/v1."""
+    from controller.adapters.kube import KubeCluster
+    from controller.manifests.config import ClusterConfig
+
+    _, apps, _ = kube
+    settings = ClusterConfig(context="sandbox", kubeconfig=str(tmp_path / "kubeconfig"))
+    cluster = KubeCluster.connect("sandbox", settings)
+    try:
+        cluster.event(cluster.get("shop", "web"), "RelctlRollout", "roll out web 2 (r1)")
+    finally:
+        cluster.close()
+    listed = client.EventsV1Api(apps.api_client).list_namespaced_event("shop").items
+    assert [(e.reason, e.note, e.regarding.name) for e in listed] == [
+        ("RelctlRollout", "roll out web 2 (r1)", "web")
+    ]
+    assert listed[0].reporting_controller == "relctl"
+    done = run_kubectl(tmp_path, "events", "-n", "shop")
+    assert done.returncode == 0, done.stderr
+    assert "RelctlRollout" in done.stdout and "roll out web 2 (r1)" in done.stdout
