@@ -28,6 +28,7 @@ from controller.sandbox import (
     kube_patch,
     kube_scale,
     kube_select,
+    kube_table,
     kube_validate,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
@@ -257,7 +258,7 @@ class KubeSandbox:
         if method == "GET" and name is None:
             if query.get("watch") in ("1", "true"):
                 return self._watch(resource, namespace, query)
-            return self._list(resource, namespace, query)
+            return self._list(resource, namespace, query, headers.get("accept", ""))
         return self._request(method, resource, ns, namespace, name, sub, query, headers, payload)
 
     def _request(
@@ -293,7 +294,10 @@ class KubeSandbox:
             kind = headers.get("content-type", "").split(";")[0].strip()
             return Reply(200, kube_scale.request(store, resource, ns, name, method, kind, payload))
         if method == "GET":
-            return Reply(200, store.get(resource, ns, name))
+            found = store.get(resource, ns, name)
+            if kube_table.wanted(headers.get("accept", "")):
+                return Reply(200, kube_table.table(resource, [found], str(store.revision)))
+            return Reply(200, found)
         if method == "PUT":
             if sub != "status":
                 kube_validate.check(resource, payload, namespace, name)
@@ -371,12 +375,17 @@ class KubeSandbox:
                 200, self.store.update(resource, namespace, name, patched, subresource=sub)
             )
 
-    def _list(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
+    def _list(
+        self, resource: ResourceType, namespace: str | None, query: dict[str, str], accept: str
+    ) -> Reply:
         kube_select.check(query)
         items, revision = self.store.list(resource, namespace)
         chosen, metadata = kube_select.page(
             [o for o in items if selected(o, query)], query, revision
         )
+        if kube_table.wanted(accept):
+            found = kube_table.table(resource, chosen, metadata["resourceVersion"])
+            return Reply(200, {**found, "metadata": metadata})
         return Reply(
             200,
             {

@@ -431,3 +431,26 @@ def test_an_event_written_through_core_v1_is_read_through_events_k8s_io(
     done = run_kubectl(tmp_path, "events", "-n", "shop")
     assert done.returncode == 0, done.stderr
     assert "RelctlRollout" in done.stdout and "roll out web 2 (r1)" in done.stdout
+
+
+def test_kubectl_get_prints_the_servers_columns(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """`kubectl get` asks for a Table: READY, UP-TO-DATE, AVAILABLE and AGE for
+    Deployments (and the containers, images and selector with -o wide), not NAME alone."""
+    sandbox, _, ticks = kube
+    settle(sandbox, ticks)
+    done = run_kubectl(tmp_path, "get", "deployments", "-n", "shop")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert sorted(r.split()[:4] for r in rows) == [
+        ["api", "2/2", "2", "2"],
+        ["web", "2/2", "2", "2"],
+    ]
+    wide = run_kubectl(tmp_path, "get", "deployment", "web", "-n", "shop", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    assert wide.stdout.split()[5:8] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert "shop/web:1" in wide.stdout and "app=web" in wide.stdout
+    namespaces = run_kubectl(tmp_path, "get", "namespaces")
+    assert namespaces.stdout.split()[:3] == ["NAME", "STATUS", "AGE"]
