@@ -25,6 +25,7 @@ import yaml
 
 from controller.sandbox import (
     kube_events,
+    kube_openapi,
     kube_patch,
     kube_scale,
     kube_select,
@@ -196,6 +197,13 @@ class KubeSandbox:
             return Reply(200, VERSION)
         if path == "/api":
             return Reply(200, api_versions(self.url))
+        if path == "/openapi/v3":
+            return Reply(200, kube_openapi.index(self.store))
+        if path.startswith("/openapi/v3/"):
+            document = kube_openapi.document(self.store, path.removeprefix("/openapi/v3/"))
+            if document is not None:
+                return Reply(200, document)
+            return status_error(404, "NotFound", "the server could not find the requested resource")
         if path == "/apis":
             return Reply(200, group_list(self.store))
         match = re.fullmatch(r"/api/(v1)((?:/[^/]+)*)", path) or re.fullmatch(
@@ -281,7 +289,7 @@ class KubeSandbox:
             if method == "POST":
                 if resource.namespaced and namespace is None:
                     return status_error(405, "MethodNotAllowed", "create needs a namespace")
-                kube_validate.check(resource, payload, namespace, None)
+                kube_validate.check(resource, payload, namespace, None, query)
                 created = store.create(resource, ns, payload or {})
                 if resource.kind == "CustomResourceDefinition" and query.get("dryRun") != "All":
                     self.register_crd(created)
@@ -300,10 +308,10 @@ class KubeSandbox:
             return Reply(200, found)
         if method == "PUT":
             if sub != "status":
-                kube_validate.check(resource, payload, namespace, name)
+                kube_validate.check(resource, payload, namespace, name, query)
             return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
         if method == "PATCH":
-            return self._patch(resource, ns, name, sub, headers, payload)
+            return self._patch(resource, ns, name, sub, headers, payload, query)
         if method == "DELETE":
             deleted = store.delete(resource, ns, name)
             if resource.kind == "Namespace":
@@ -333,6 +341,7 @@ class KubeSandbox:
         sub: str,
         headers: dict[str, str],
         payload: Any,
+        query: dict[str, str],
     ) -> Reply:
         kind = headers.get("content-type", "").split(";")[0].strip()
         if kind != "application/json-patch+json" and not isinstance(payload, dict):
@@ -367,7 +376,7 @@ class KubeSandbox:
                 else None
             )
             if sub != "status":
-                kube_validate.check(resource, patched, namespace or None, name)
+                kube_validate.check(resource, patched, namespace or None, name, query)
             patched.setdefault("metadata", {})["resourceVersion"] = (
                 requested or current["metadata"]["resourceVersion"]
             )

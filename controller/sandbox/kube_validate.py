@@ -19,9 +19,32 @@ SUBDOMAIN_TEXT = (
 )
 
 
-def check(resource: ResourceType, obj: Any, namespace: str | None, name: str | None) -> None:
+DEPLOYMENT_FIELDS = {
+    "": {"apiVersion", "kind", "metadata", "spec", "status"},
+    "metadata": {
+        "name", "generateName", "namespace", "labels", "annotations", "uid",
+        "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields",
+        "selfLink",
+    },
+    "spec": {
+        "replicas", "selector", "template", "strategy", "minReadySeconds",
+        "revisionHistoryLimit", "paused", "progressDeadlineSeconds",
+    },
+}  # fmt: skip
+"""The fields a Deployment has at these levels (`fieldValidation=Strict` refuses others)."""
+
+
+def check(
+    resource: ResourceType,
+    obj: Any,
+    namespace: str | None,
+    name: str | None,
+    query: dict[str, str] | None = None,
+) -> None:
     """StoreError (400 or 422, with the API server's message) when `obj` may not be stored
-    at the namespace and name the request's URL gives."""
+    at the namespace and name the request's URL gives. With `fieldValidation=Strict` (as
+    kubectl sends it), a Deployment's unknown fields are refused too."""
     if not isinstance(obj, dict):
         raise StoreError(400, "BadRequest", f"the body of the request is not a {resource.kind}")
     meta = obj.get("metadata") or {}
@@ -47,9 +70,26 @@ def check(resource: ResourceType, obj: Any, namespace: str | None, name: str | N
     if given_name and not (isinstance(given_name, str) and SUBDOMAIN.match(given_name)):
         problems.append(f'metadata.name: Invalid value: "{given_name}": {SUBDOMAIN_TEXT}')
     if (resource.group, resource.kind) == ("apps", "Deployment"):
+        if (query or {}).get("fieldValidation") == "Strict":
+            _strict(obj)
         problems += _deployment(obj.get("spec"))
     if problems:
         raise StoreError(422, "Invalid", f"{label} is invalid: " + ", ".join(problems))
+
+
+def _strict(obj: dict[str, Any]) -> None:
+    for level, known in DEPLOYMENT_FIELDS.items():
+        node = obj.get(level) if level else obj
+        if not isinstance(node, dict):
+            continue
+        for field in sorted(set(node) - known):
+            path = f"{level}.{field}" if level else field
+            raise StoreError(
+                400,
+                "BadRequest",
+                'Deployment in version "v1" cannot be handled as a Deployment: strict '
+                f'decoding error: unknown field "{path}"',
+            )
 
 
 def _deployment(spec: Any) -> list[str]:

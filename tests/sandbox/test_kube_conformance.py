@@ -3,6 +3,7 @@ official client, kubectl and raw HTTP. Each test names the behaviour it checks."
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -454,3 +455,64 @@ def test_kubectl_get_prints_the_servers_columns(
     assert "shop/web:1" in wide.stdout and "app=web" in wide.stdout
     namespaces = run_kubectl(tmp_path, "get", "namespaces")
     assert namespaces.stdout.split()[:3] == ["NAME", "STATUS", "AGE"]
+
+
+MANIFEST = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cart, namespace: shop}\n"
+    "spec:\n  replicas: 1\n  selector: {matchLabels: {app: cart}}\n  template:\n"
+    "    metadata: {labels: {app: cart}}\n"
+    "    spec: {containers: [{name: cart, image: 'shop/cart:IMAGE'}]}\n"
+)
+
+
+def test_kubectl_writes_with_its_default_validation(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """With /openapi/v3 served, kubectl's create, apply, replace, diff and edit work
+    without --validate=false; its fieldValidation=Strict refuses an unknown field."""
+    _, apps, _ = kube
+    manifest = tmp_path / "cart.yaml"
+    manifest.write_text(MANIFEST.replace("IMAGE", "1"))
+    created = run_kubectl(tmp_path, "create", "-f", str(manifest))
+    assert created.returncode == 0, created.stderr
+    manifest.write_text(MANIFEST.replace("IMAGE", "2"))
+    differs = run_kubectl(tmp_path, "diff", "-f", str(manifest))
+    assert differs.returncode == 1, differs.stderr  # 1: there are differences
+    assert "shop/cart:2" in differs.stdout and image(apps, "cart") == "shop/cart:1"
+    applied = run_kubectl(tmp_path, "apply", "-f", str(manifest))
+    assert applied.returncode == 0, applied.stderr
+    assert image(apps, "cart") == "shop/cart:2"
+    manifest.write_text(MANIFEST.replace("IMAGE", "3"))
+    replaced = run_kubectl(tmp_path, "replace", "-f", str(manifest))
+    assert replaced.returncode == 0, replaced.stderr
+    assert image(apps, "cart") == "shop/cart:3"
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's#shop/cart:3#shop/cart:4#' \"$1\"\n")
+    editor.chmod(0o755)
+    kubectl = shutil.which("kubectl")
+    assert kubectl
+    edited = subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            str(tmp_path / "kubeconfig"),
+            "edit",
+            "deploy/cart",
+            "-n",
+            "shop",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KUBE_EDITOR": str(editor)},
+    )
+    assert edited.returncode == 0, edited.stderr
+    assert image(apps, "cart") == "shop/cart:4"
+    manifest.write_text(
+        MANIFEST.replace("IMAGE", "5").replace("replicas: 1", "replicas: 1\n  colour: red")
+    )
+    unknown = run_kubectl(tmp_path, "apply", "-f", str(manifest))
+    assert unknown.returncode != 0
+    assert 'unknown field "spec.colour"' in unknown.stderr
+    assert image(apps, "cart") == "shop/cart:4"
