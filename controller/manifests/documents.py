@@ -9,24 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from controller.manifests import models
 from controller.manifests.config import ControllerConfig
 from controller.manifests.diagnostics import Diagnostic, Severity, render_path
-from controller.manifests.models import (
-    BlackoutWindow,
-    Component,
-    FeatureFlag,
-    Model,
-    Release,
-    ReleaseTrain,
-)
+from controller.manifests.models import Model
 from controller.manifests.yamlsource import ParsedDocument, PathPart
 
 KINDS: dict[str, type[Model]] = {
-    "Component": Component,
-    "ReleaseTrain": ReleaseTrain,
-    "Release": Release,
-    "FeatureFlag": FeatureFlag,
-    "BlackoutWindow": BlackoutWindow,
+    "Component": models.Component,
+    "ReleaseTrain": models.ReleaseTrain,
+    "Release": models.Release,
+    "FeatureFlag": models.FeatureFlag,
+    "BlackoutWindow": models.BlackoutWindow,
     "ControllerConfig": ControllerConfig,
 }
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from controller.sandbox.jira_api import Request, Response, error, integer
@@ -20,51 +21,47 @@ class MetaRoutes:
     def shapes(self, request: Request) -> Shapes:
         raise NotImplementedError
 
-    def _issue_types(self, request: Request) -> Response:
+    def _listing(
+        self, request: Request, kind: str, names: list[str], extra: Callable[[str], dict[str, Any]]
+    ) -> Response:
+        """GET issuetype, priority, resolution: each name, with the fields its kind has."""
         shapes = self.shapes(request)
         return Response(
-            200,
-            [
-                {
-                    **shapes.named("issuetype", ISSUE_TYPES, name),
-                    "description": "",
-                    "iconUrl": f"{shapes.base}/images/icons/issuetypes/{name.lower()}.svg",
-                    "subtask": name == "Sub-task",
-                    "hierarchyLevel": -1 if name == "Sub-task" else 1 if name == "Epic" else 0,
-                }
-                for name in ISSUE_TYPES
-            ],
+            200, [{**shapes.named(kind, names, n), "description": "", **extra(n)} for n in names]
         )
+
+    def _issue_types(self, request: Request) -> Response:
+        icons = f"{self.shapes(request).base}/images/icons/issuetypes"
+        return self._listing(
+            request,
+            "issuetype",
+            ISSUE_TYPES,
+            lambda name: {
+                "iconUrl": f"{icons}/{name.lower()}.svg",
+                "subtask": name == "Sub-task",
+                "hierarchyLevel": -1 if name == "Sub-task" else 1 if name == "Epic" else 0,
+            },
+        )
+
+    def _priorities(self, request: Request) -> Response:
+        icons = f"{self.shapes(request).base}/images/icons/priorities"
+        return self._listing(
+            request,
+            "priority",
+            PRIORITIES,
+            lambda name: {
+                "iconUrl": f"{icons}/{name.lower()}.svg",
+                "statusColor": "#ffab00",
+                "isDefault": name == "Medium",
+            },
+        )
+
+    def _resolutions(self, request: Request) -> Response:
+        return self._listing(request, "resolution", RESOLUTIONS, lambda _: {})
 
     def _statuses(self, request: Request) -> Response:
         shapes = self.shapes(request)
         return Response(200, [shapes.status(name) for name in self.state.statuses])
-
-    def _priorities(self, request: Request) -> Response:
-        shapes = self.shapes(request)
-        return Response(
-            200,
-            [
-                {
-                    **shapes.named("priority", PRIORITIES, name),
-                    "description": "",
-                    "iconUrl": f"{shapes.base}/images/icons/priorities/{name.lower()}.svg",
-                    "statusColor": "#ffab00",
-                    "isDefault": name == "Medium",
-                }
-                for name in PRIORITIES
-            ],
-        )
-
-    def _resolutions(self, request: Request) -> Response:
-        shapes = self.shapes(request)
-        return Response(
-            200,
-            [
-                {**shapes.named("resolution", RESOLUTIONS, name), "description": ""}
-                for name in RESOLUTIONS
-            ],
-        )
 
     def _move_version(self, request: Request) -> Response:
         """POST version/{id}/move: `position` (First, Last, Earlier, Later) or `after`

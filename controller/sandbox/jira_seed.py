@@ -25,25 +25,15 @@ import json
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, model_validator
+
+from controller.manifests.meta import Model
 
 SCHEMA_ID = "https://relctl.dev/schemas/sandbox/jira-seed.schema.json"
 Category = Literal["new", "indeterminate", "done"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        validate_by_alias=True,
-        validate_by_name=False,
-        use_attribute_docstrings=True,
-    )
-
-
-class SeedUser(_Model):
+class SeedUser(Model):
     """Someone who may call the emulator: Basic auth with the email (or the part before
     the @) and the token (Cloud), or the token as a Bearer (Data Center)."""
 
@@ -57,19 +47,19 @@ class SeedUser(_Model):
     404, as Jira answers for a project one may not see."""
 
 
-class SeedTransition(_Model):
+class SeedTransition(Model):
     name: str = Field(min_length=1)
     to: str = Field(min_length=1)
     """The status it leads to."""
 
 
-class SeedWorkflow(_Model):
+class SeedWorkflow(Model):
     statuses: dict[str, Category] | None = None
     """Status name → its category (`new`: To Do, `indeterminate`: In Progress, `done`)."""
     transitions: tuple[SeedTransition, ...] | None = None
 
 
-class SeedVersion(_Model):
+class SeedVersion(Model):
     name: str = Field(min_length=1)
     description: str = ""
     release_date: date | None = None
@@ -78,7 +68,7 @@ class SeedVersion(_Model):
     archived: bool = False
 
 
-class SeedIssue(_Model):
+class SeedIssue(Model):
     key: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
     """Absent: the project's next number."""
     summary: str = Field(min_length=1)
@@ -95,14 +85,14 @@ class SeedIssue(_Model):
     updated: datetime | None = None
 
 
-class SeedProject(_Model):
+class SeedProject(Model):
     key: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
     name: str = ""
     versions: tuple[SeedVersion, ...] = ()
     issues: tuple[SeedIssue, ...] = ()
 
 
-class Seed(_Model):
+class Seed(Model):
     """What the Jira emulator starts with."""
 
     users: tuple[SeedUser, ...] = ()

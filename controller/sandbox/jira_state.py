@@ -261,15 +261,7 @@ class JiraState:
         for project in seed.projects:
             self.add_project(project.key, project.name)
             for version in project.versions:
-                self.add_version(
-                    project.key,
-                    version.name,
-                    description=version.description,
-                    release_date=version.release_date,
-                    start_date=version.start_date,
-                    released=version.released,
-                    archived=version.archived,
-                )
+                self.add_version(project.key, **version.model_dump(by_alias=False))
             for issue in project.issues:
                 self.add_issue(
                     project.key,
