@@ -94,8 +94,18 @@ def jira(
     metavar="IMAGE",
     help="Rollouts to IMAGE never become ready (repeatable).",
 )
+@click.option(
+    "--rbac",
+    is_flag=True,
+    help="Authorize requests by the seeded Roles, ClusterRoles and bindings; the kubeconfig "
+    "is the admin's ('kubectl create token NAME -n NS' gives a ServiceAccount's token).",
+)
 def kube(
-    port: int, seed: Path | None, kubeconfig: Path | None, bad_images: tuple[str, ...]
+    port: int,
+    seed: Path | None,
+    kubeconfig: Path | None,
+    bad_images: tuple[str, ...],
+    rbac: bool,
 ) -> None:
     """Serve a Kubernetes API emulator until interrupted (kubectl works against it)."""
     import copy
@@ -104,7 +114,7 @@ def kube(
 
     from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
 
-    sandbox = KubeSandbox(port=port)
+    sandbox = KubeSandbox(port=port, rbac=rbac)
     for image in bad_images:
         sandbox.rollouts.mark_bad(image)
     sandbox.start()

@@ -16,7 +16,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,51 +26,36 @@ from controller.sandbox import (
     kube_events,
     kube_openapi,
     kube_patch,
+    kube_rbac,
     kube_scale,
     kube_select,
     kube_table,
     kube_validate,
+    kube_watch,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
+from controller.sandbox.kube_api import Reply, status_error
 from controller.sandbox.kube_discovery import MINIMAL_FEATUREFLAG_CRD as MINIMAL_FEATUREFLAG_CRD
 from controller.sandbox.kube_discovery import VERSION, api_versions, group_list, resource_list
 from controller.sandbox.kube_select import selected
 from controller.sandbox.kube_store import Object, ResourceType, Store, StoreError
 
-MAX_WATCH_SECONDS = 300
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    stream: Callable[[Callable[[bytes], None]], None] | None = None
-
-
-def status_error(code: int, reason: str, message: str) -> Reply:
-    return Reply(
-        code,
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        },
-    )
-
 
 class KubeSandbox:
     """The emulator: an HTTP server thread around a `Store`."""
 
-    def __init__(self, port: int = 0, latency: float = 0.0) -> None:
+    def __init__(self, port: int = 0, latency: float = 0.0, rbac: bool = False) -> None:
         from controller.sandbox.kube_rollout import RolloutSimulator
 
         self.latency = latency
         """Seconds every request waits before it is served (benchmarks)."""
+        self.rbac = rbac
+        """Authorize every request by the Roles and bindings in the store (`kube_rbac`)."""
+        self.tokens: dict[str, str] = {}
+        """Bearer token → the ServiceAccount user it authenticates."""
         self.store = Store()
+        for extra in kube_rbac.TYPES:
+            self.store.register(extra)
         self.log: list[tuple[str, str, int]] = []
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
         self.rollouts = RolloutSimulator(self.store)
@@ -102,14 +86,27 @@ class KubeSandbox:
         with self.store.lock:
             return [r for r in self.log if method is None or r[0] == method]
 
-    def kubeconfig(self, path: Path, context: str = "sandbox") -> Path:
-        """Write a kubeconfig whose `context` points at this emulator."""
+    def token_for(self, namespace: str, name: str) -> str:
+        """A bearer token for the ServiceAccount `namespace/name` (created if missing)."""
+        self.ensure_namespace(namespace)
+        accounts = self.store.find_type("", "v1", "serviceaccounts")
+        if (namespace, name) not in self.store.objects[("", "v1", "serviceaccounts")]:
+            self.store.create(accounts, namespace, {"metadata": {"name": name}})
+        token = f"sa.{namespace}.{name}.{len(self.tokens)}"
+        self.tokens[token] = f"system:serviceaccount:{namespace}:{name}"
+        return token
+
+    def kubeconfig(
+        self, path: Path, context: str = "sandbox", token: str = kube_rbac.ADMIN_TOKEN
+    ) -> Path:
+        """Write a kubeconfig whose `context` points at this emulator, as the holder of
+        `token` (the cluster admin by default)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": context,
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": "sandbox"}}],
+            "users": [{"name": context, "user": {"token": token}}],
             "contexts": [
                 {
                     "name": context,
@@ -193,6 +190,9 @@ class KubeSandbox:
     def _route(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Reply:
+        caller = kube_rbac.caller_of(self.tokens, headers) if self.rbac else kube_rbac.ADMIN
+        if caller is None:
+            return status_error(401, "Unauthorized", "Unauthorized")
         if path == "/version":
             return Reply(200, VERSION)
         if path == "/api":
@@ -224,7 +224,7 @@ class KubeSandbox:
                     404, "NotFound", "the server could not find the requested resource"
                 )
             return Reply(200, resource_list(self.store, group, version))
-        return self._resource(method, group, version, segments, query, headers, body)
+        return self._resource(method, group, version, segments, query, headers, body, caller)
 
     def _resource(
         self,
@@ -235,6 +235,7 @@ class KubeSandbox:
         query: dict[str, str],
         headers: dict[str, str],
         body: bytes,
+        caller: kube_rbac.Caller = kube_rbac.ADMIN,
     ) -> Reply:
         store = self.store
         namespace: str | None = None
@@ -249,7 +250,9 @@ class KubeSandbox:
         name = segments[1] if len(segments) > 1 else None
         sub = segments[2] if len(segments) > 2 else ""
         scalable = (resource.group, resource.kind) == ("apps", "Deployment")
-        if sub and not (sub == "status" and resource.status) and not (sub == "scale" and scalable):
+        token = resource.kind == "ServiceAccount" and sub == "token"
+        known = (sub == "status" and resource.status) or (sub == "scale" and scalable) or token
+        if sub and not known:
             return status_error(404, "NotFound", "the server could not find the requested resource")
         if resource.namespaced and name is not None and namespace is None:
             return status_error(404, "NotFound", "the server could not find the requested resource")
@@ -258,6 +261,21 @@ class KubeSandbox:
             payload = json.loads(body) if body else None
         except ValueError as exc:
             return status_error(400, "BadRequest", f"the body of the request is not JSON: {exc}")
+        if resource.kind == "SelfSubjectAccessReview" and method == "POST":
+            return Reply(201, kube_rbac.review(store, caller, payload))
+        wanted = kube_rbac.Attributes(
+            kube_rbac.verb_of(method, name, query),
+            group,
+            f"{plural}/{sub}" if sub else plural,
+            ns,
+            name or "",
+        )
+        if not kube_rbac.allowed(store, caller, wanted):
+            raise kube_rbac.forbidden(caller, wanted)
+        if token and method == "POST":  # TokenRequest: `kubectl create token NAME`
+            store.get(resource, ns, name or "")
+            issued = self.token_for(ns, name or "")
+            return Reply(201, kube_rbac.token_request(ns, name or "", issued))
         if query.get("dryRun") == "All" and method in ("POST", "PUT", "PATCH", "DELETE"):
             with store.dry_run():
                 return self._request(
@@ -265,7 +283,7 @@ class KubeSandbox:
                 )
         if method == "GET" and name is None:
             if query.get("watch") in ("1", "true"):
-                return self._watch(resource, namespace, query)
+                return kube_watch.watch(self.store, resource, namespace, query)
             return self._list(resource, namespace, query, headers.get("accept", ""))
         return self._request(method, resource, ns, namespace, name, sub, query, headers, payload)
 
@@ -404,63 +422,6 @@ class KubeSandbox:
                 "items": chosen,
             },
         )
-
-    def _watch(self, resource: ResourceType, namespace: str | None, query: dict[str, str]) -> Reply:
-        kube_select.check(query)
-        timeout = min(float(query.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
-        since = query.get("resourceVersion") or "0"
-        store = self.store
-        if not since.isdigit():
-            return status_error(400, "BadRequest", f"invalid resource version: {since!r}")
-        if int(since) > store.revision:  # the API server waits for it, then says so
-            return status_error(
-                504, "Timeout", f"Too large resource version: {since}, current: {store.revision}"
-            )
-
-        def stream(send: Callable[[bytes], None]) -> None:
-            deadline = time.monotonic() + timeout
-            with store.lock:
-                if since in ("", "0"):
-                    items, revision = store.list(resource, namespace)
-                    initial = [{"type": "ADDED", "object": o} for o in items if selected(o, query)]
-                else:
-                    revision = int(since)
-                    initial = []
-            for added in initial:
-                send(json.dumps(added).encode() + b"\n")
-            while time.monotonic() < deadline:
-                with store.lock:
-                    try:
-                        pending = list(store.events_since(revision))
-                    except StoreError as exc:
-                        send(
-                            json.dumps(
-                                {
-                                    "type": "ERROR",
-                                    "object": status_error(exc.code, exc.reason, exc.message).body,
-                                }
-                            ).encode()
-                            + b"\n"
-                        )
-                        return
-                    if not pending:
-                        store.changed.wait(min(1.0, max(0.0, deadline - time.monotonic())))
-                        continue
-                    revision = pending[-1].revision
-                for event in pending:
-                    obj = event.object
-                    same = (
-                        event.resource.group,
-                        event.resource.version,
-                        event.resource.plural,
-                    ) == (resource.group, resource.version, resource.plural)
-                    in_namespace = namespace is None or (
-                        obj.get("metadata", {}).get("namespace") == namespace
-                    )
-                    if same and in_namespace and selected(obj, query):
-                        send(json.dumps({"type": event.type, "object": obj}).encode() + b"\n")
-
-        return Reply(200, stream=stream)
 
 
 def _handler_for(sandbox: KubeSandbox) -> type[QuietHandler]:

@@ -13,17 +13,63 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from controller.adapters import rbac
 from controller.manifests.loading import load
 from controller.manifests.state import DesiredState
 from controller.sandbox.jira import JiraSandbox
 from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
+from controller.sandbox.kube_rbac import ADMIN_TOKEN
+
+CONTROLLER_NAMESPACE = "relctl"
+
+
+def rbac_objects(config_map_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    """The ServiceAccount relctl/relctl and what the Helm chart grants it
+    (`controller.adapters.rbac`): its ClusterRole, the leader-election Role in its own
+    namespace, and a Role for flag ConfigMaps in each of `config_map_namespaces`."""
+
+    def rules(granted: Sequence[rbac.Rule]) -> list[dict[str, Any]]:
+        return [
+            {"apiGroups": [group], "resources": [resource], "verbs": sorted(verbs)}
+            for group, resource, verbs in granted
+        ]
+
+    subject = [{"kind": "ServiceAccount", "name": "relctl", "namespace": CONTROLLER_NAMESPACE}]
+    api = "rbac.authorization.k8s.io"
+
+    def bound(kind: str, name: str, namespace: str, granted: Sequence[rbac.Rule]) -> list[Any]:
+        meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+        role = {"apiVersion": f"{api}/v1", "kind": kind, "metadata": meta}
+        binding = {
+            "apiVersion": f"{api}/v1",
+            "kind": f"{kind}Binding",
+            "metadata": meta,
+            "subjects": subject,
+            "roleRef": {"apiGroup": api, "kind": kind, "name": name},
+        }
+        return [{**role, "rules": rules(granted)}, binding]
+
+    found: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONTROLLER_NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "relctl", "namespace": CONTROLLER_NAMESPACE},
+        },
+        *bound("ClusterRole", "relctl", "", rbac.CLUSTER),
+        *bound("Role", "relctl-leader-election", CONTROLLER_NAMESPACE, rbac.LEADER_ELECTION),
+    ]
+    for namespace in config_map_namespaces:
+        found += bound("Role", "relctl-flags", namespace, rbac.FLAG_CONFIGMAPS)
+    return found
+
 
 IDENTITY = ("-c", "user.name=sandbox", "-c", "user.email=sandbox@localhost")
 
@@ -69,9 +115,16 @@ class World:
         latency: float = 0.0,
         step: float = 0.05,
         deadline: float = 1.0,
+        rbac: bool = False,
     ) -> None:
         """`source`: a repository tree with relctl.yaml and the manifests; `running`:
-        component → image tag its Deployments run at the start (default 0.0.0)."""
+        component → image tag its Deployments run at the start (default 0.0.0); `rbac`:
+        the clusters authorize every request, and the controller's kubeconfig holds the
+        token of ServiceAccount relctl/relctl, granted what the Helm chart grants
+        (`controller.adapters.rbac`; leader election in namespace `relctl`)."""
+        self.rbac = rbac
+        self.tokens: dict[str, str] = {}
+        """Cluster → the controller's bearer token there."""
         self.source = source
         self.workspace = workspace
         self.jira_seed = jira_seed
@@ -103,7 +156,7 @@ class World:
         self.jira.state.seed_file(self.jira_seed)
         self.jira.start()
         for name in sorted(state.config.spec.clusters):
-            sandbox = KubeSandbox(latency=self.latency)
+            sandbox = KubeSandbox(latency=self.latency, rbac=self.rbac)
             sandbox.rollouts.step = self.step
             sandbox.rollouts.deadline = self.deadline
             if self.crd is not None and self.crd.is_file():
@@ -132,6 +185,17 @@ class World:
             target = flag.model.spec.target
             if target.cluster in self.clusters:
                 self.clusters[target.cluster].ensure_namespace(target.namespace)
+        if self.rbac:
+            for name, sandbox in self.clusters.items():
+                flag_namespaces = {
+                    f.model.spec.target.namespace
+                    for f in state.flags.values()
+                    if f.model.spec.target.cluster == name
+                    and f.model.spec.target.kind == "ConfigMap"
+                }
+                for document in rbac_objects(sorted(flag_namespaces)):
+                    sandbox.apply(document)
+                self.tokens[name] = sandbox.token_for(CONTROLLER_NAMESPACE, "relctl")
         self._write_kubeconfig()
         self._git(state)
         user = next(iter(yaml.safe_load(self.jira_seed.read_text(encoding="utf-8"))["users"]))
@@ -157,7 +221,9 @@ class World:
             "clusters": [
                 {"name": n, "cluster": {"server": self.clusters[n].url}} for n in contexts
             ],
-            "users": [{"name": n, "user": {"token": "sandbox"}} for n in contexts],
+            "users": [
+                {"name": n, "user": {"token": self.tokens.get(n, ADMIN_TOKEN)}} for n in contexts
+            ],
             "contexts": [
                 {"name": n, "context": {"cluster": n, "user": n, "namespace": "default"}}
                 for n in contexts

@@ -27,12 +27,15 @@ REPO = Path(__file__).resolve().parents[2]
 SHOP = REPO / "tests" / "data" / "shop"
 """The shop the tests are written against (not the demo's releases/, which may change)."""
 CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
-ELECT = ("--leader-elect", "--lease-namespace", "default", "--retry", "0.2")
+ELECT = ("--leader-elect", "--lease-namespace", "relctl", "--retry", "0.2")
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD) as w:
+    # The clusters authorize by RBAC: the controller may do what the chart grants, no more.
+    with World(
+        SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, rbac=True
+    ) as w:
         w.clusters[sorted(w.clusters)[0]].ensure_namespace("default")
         yield w
 
@@ -58,7 +61,7 @@ def lease_holder(world: World) -> str | None:
     sandbox = world.clusters[sorted(world.clusters)[0]]
     lease = sandbox.store.get(
         sandbox.store.find_type("coordination.k8s.io", "v1", "leases"),
-        "default",
+        "relctl",
         "relctl-controller",
     )
     return (lease or {}).get("spec", {}).get("holderIdentity")

@@ -265,7 +265,9 @@ def assert_converged(world: World) -> None:
 
 
 def shop_world(tmp_path: Path) -> World:
-    world = World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
+    world = World(
+        SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0, rbac=True
+    )
     world.simulate_time()
     return world
 

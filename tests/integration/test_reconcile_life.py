@@ -27,7 +27,9 @@ CHECKOUT_BAD = "registry.shop.example/shop/checkout:3.8.0"
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = World(SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0)
+    world = World(
+        SHOP, tmp_path, jira_seed=REPO / "tests/data/jira/shop.yaml", crd=CRD, step=1.0, rbac=True
+    )
     world.simulate_time()  # rollouts progress as the test moves the clock, not the wall's
     with world as w:
         yield w
@@ -38,6 +40,9 @@ def run(world: World, reconciler: Reconciler, when: str | datetime) -> PassRepor
     world.set_time(now)
     report = reconciler.run(now)
     assert report.error is None, report.error
+    # The clusters authorize by the chart's RBAC: nothing relctl does may be refused.
+    refused = [o.detail for o in report.outcomes if "403" in o.detail]
+    assert refused == [], refused
     return report
 
 

@@ -516,3 +516,58 @@ def test_kubectl_writes_with_its_default_validation(
     assert unknown.returncode != 0
     assert 'unknown field "spec.colour"' in unknown.stderr
     assert image(apps, "cart") == "shop/cart:4"
+
+
+# --- RBAC ----------------------------------------------------------------------------------
+
+
+def test_rbac_allows_what_is_granted_and_refuses_the_rest_as_the_api_server_does(
+    tmp_path: Path,
+) -> None:
+    """A ServiceAccount's token may do what its Roles grant: the rest is a 403 with the API
+    server's message; a SelfSubjectAccessReview (what `kubectl auth can-i` asks) answers
+    from the same rules; no token is a 401; a TokenRequest issues one. (kubectl itself
+    sends no token over plain HTTP: see the README.)"""
+    from controller.sandbox.world import rbac_objects
+
+    with KubeSandbox(rbac=True) as sandbox:
+        sandbox.ensure_namespace("shop")
+        sandbox.apply(deployment("web"))
+        for document in rbac_objects(["shop"]):
+            sandbox.apply(document)
+        admin = config.new_client_from_config(
+            str(sandbox.kubeconfig(tmp_path / "admin")), context="sandbox"
+        )
+        issued = client.CoreV1Api(admin).create_namespaced_service_account_token(
+            "relctl", "relctl", {"spec": {"audiences": []}}
+        )
+        admin.close()
+        sandbox.kubeconfig(tmp_path / "kubeconfig", token=issued.status.token)
+        api = config.new_client_from_config(str(tmp_path / "kubeconfig"), context="sandbox")
+        try:
+            apps = client.AppsV1Api(api)
+            assert apps.read_namespaced_deployment("web", "shop").metadata.name == "web"
+            with pytest.raises(ApiException) as refused:
+                apps.delete_namespaced_deployment("web", "shop")
+            assert refused.value.status == 403
+            assert (
+                'deployments.apps \\"web\\" is forbidden: User '
+                '\\"system:serviceaccount:relctl:relctl\\" cannot delete resource '
+                '\\"deployments\\" in API group \\"apps\\" in the namespace \\"shop\\"'
+            ) in str(refused.value.body)
+            reviews = client.AuthorizationV1Api(api)
+
+            def can(verb: str, resource: str, group: str, namespace: str) -> bool:
+                attributes = {"verb": verb, "resource": resource, "group": group}
+                asked = {"spec": {"resourceAttributes": {**attributes, "namespace": namespace}}}
+                return bool(reviews.create_self_subject_access_review(asked).status.allowed)
+
+            assert can("patch", "deployments", "apps", "shop")
+            assert not can("delete", "deployments", "apps", "shop")
+            assert can("create", "leases", "coordination.k8s.io", "relctl")
+            assert not can("create", "leases", "coordination.k8s.io", "shop")
+            assert can("create", "configmaps", "", "shop")
+            assert not can("create", "configmaps", "", "default")
+        finally:
+            api.close()
+        assert httpx.get(f"{sandbox.url}/apis/apps/v1/deployments").status_code == 401
