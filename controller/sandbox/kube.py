@@ -12,6 +12,7 @@ Deployments get a rollout simulator (`kube_rollout`).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -32,6 +33,7 @@ from controller.sandbox import (
     kube_table,
     kube_validate,
     kube_watch,
+    tls,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
 from controller.sandbox.kube_api import Reply, status_error
@@ -58,6 +60,13 @@ class KubeSandbox:
             self.store.register(extra)
         self.log: list[tuple[str, str, int]] = []
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
+        self.ca: bytes | None = None
+        """With RBAC, the certificate it serves HTTPS with (kubectl sends tokens over TLS
+        only); kubeconfigs carry it as their certificate authority."""
+        if rbac:
+            cert, key = tls.self_signed()
+            self._server.use_tls(cert, key)
+            self.ca = cert.read_bytes()
         self.rollouts = RolloutSimulator(self.store)
 
     @property
@@ -96,6 +105,13 @@ class KubeSandbox:
         self.tokens[token] = f"system:serviceaccount:{namespace}:{name}"
         return token
 
+    def cluster_entry(self) -> dict[str, str]:
+        """This emulator as a kubeconfig `cluster`: its URL, and its certificate if TLS."""
+        found = {"server": self.url}
+        if self.ca is not None:
+            found["certificate-authority-data"] = base64.b64encode(self.ca).decode()
+        return found
+
     def kubeconfig(
         self, path: Path, context: str = "sandbox", token: str = kube_rbac.ADMIN_TOKEN
     ) -> Path:
@@ -105,7 +121,7 @@ class KubeSandbox:
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": self.cluster_entry()}],
             "users": [{"name": context, "user": {"token": token}}],
             "contexts": [
                 {

@@ -28,7 +28,7 @@ def api_versions(url: str) -> dict[str, Any]:
         "kind": "APIVersions",
         "versions": ["v1"],
         "serverAddressByClientCIDRs": [
-            {"clientCIDR": "0.0.0.0/0", "serverAddress": url.removeprefix("http://")}
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": url.split("://", 1)[-1]}
         ],
     }
 

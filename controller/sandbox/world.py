@@ -219,7 +219,7 @@ class World:
             "kind": "Config",
             "current-context": contexts[0] if contexts else "",
             "clusters": [
-                {"name": n, "cluster": {"server": self.clusters[n].url}} for n in contexts
+                {"name": n, "cluster": self.clusters[n].cluster_entry()} for n in contexts
             ],
             "users": [
                 {"name": n, "user": {"token": self.tokens.get(n, ADMIN_TOKEN)}} for n in contexts

@@ -526,8 +526,9 @@ def test_rbac_allows_what_is_granted_and_refuses_the_rest_as_the_api_server_does
 ) -> None:
     """A ServiceAccount's token may do what its Roles grant: the rest is a 403 with the API
     server's message; a SelfSubjectAccessReview (what `kubectl auth can-i` asks) answers
-    from the same rules; no token is a 401; a TokenRequest issues one. (kubectl itself
-    sends no token over plain HTTP: see the README.)"""
+    from the same rules (`kubectl auth can-i`); no token is a 401; a TokenRequest issues
+    one (`kubectl create token`). With RBAC the emulator serves HTTPS: kubectl sends a
+    token over TLS only."""
     from controller.sandbox.world import rbac_objects
 
     with KubeSandbox(rbac=True) as sandbox:
@@ -570,4 +571,15 @@ def test_rbac_allows_what_is_granted_and_refuses_the_rest_as_the_api_server_does
             assert not can("create", "configmaps", "", "default")
         finally:
             api.close()
-        assert httpx.get(f"{sandbox.url}/apis/apps/v1/deployments").status_code == 401
+        assert sandbox.url.startswith("https://")  # kubectl sends tokens over TLS only
+        assert httpx.get(f"{sandbox.url}/apis/apps/v1/deployments", verify=False).status_code == 401
+        for verb, expected in (("patch", "yes"), ("delete", "no"), ("list", "yes")):
+            asked = run_kubectl(tmp_path, "auth", "can-i", verb, "deployments", "-n", "shop")
+            assert asked.stdout.strip() == expected, (verb, asked.stdout, asked.stderr)
+        made = run_kubectl(tmp_path, "--kubeconfig", str(tmp_path / "admin"), "create", "token")
+        assert made.returncode != 0  # kubectl needs the ServiceAccount's name
+        made = run_kubectl(
+            tmp_path, "--kubeconfig", str(tmp_path / "admin"), "create", "token", "relctl",
+            "-n", "relctl",
+        )  # fmt: skip
+        assert made.returncode == 0 and made.stdout.strip(), made.stderr
