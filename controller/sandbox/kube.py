@@ -33,6 +33,7 @@ from controller.sandbox import (
     kube_table,
     kube_validate,
     kube_watch,
+    kube_workloads,
     tls,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
@@ -56,7 +57,7 @@ class KubeSandbox:
         self.tokens: dict[str, str] = {}
         """Bearer token → the ServiceAccount user it authenticates."""
         self.store = Store()
-        for extra in kube_rbac.TYPES:
+        for extra in (*kube_rbac.TYPES, *kube_workloads.TYPES):
             self.store.register(extra)
         self.log: list[tuple[str, str, int]] = []
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))
@@ -267,7 +268,9 @@ class KubeSandbox:
         sub = segments[2] if len(segments) > 2 else ""
         scalable = (resource.group, resource.kind) == ("apps", "Deployment")
         token = resource.kind == "ServiceAccount" and sub == "token"
+        log = resource.kind == "Pod" and sub == "log"
         known = (sub == "status" and resource.status) or (sub == "scale" and scalable) or token
+        known = known or log
         if sub and not known:
             return status_error(404, "NotFound", "the server could not find the requested resource")
         if resource.namespaced and name is not None and namespace is None:
@@ -288,6 +291,9 @@ class KubeSandbox:
         )
         if not kube_rbac.allowed(store, caller, wanted):
             raise kube_rbac.forbidden(caller, wanted)
+        if log and method == "GET":
+            pod = store.get(resource, ns, name or "")
+            return Reply(200, kube_workloads.log(pod, query.get("container")))
         if token and method == "POST":  # TokenRequest: `kubectl create token NAME`
             store.get(resource, ns, name or "")
             issued = self.token_for(ns, name or "")
@@ -350,6 +356,7 @@ class KubeSandbox:
             deleted = store.delete(resource, ns, name)
             if resource.kind == "Namespace":
                 store.empty_namespace(name)
+            kube_workloads.collect(store, deleted)
             return Reply(
                 200,
                 {
@@ -447,6 +454,12 @@ def _handler_for(sandbox: KubeSandbox) -> type[QuietHandler]:
         def _serve(self) -> None:
             reply = sandbox.handle(self.command, self.path, self.lowered_headers(), self.body())
             self.send_response(reply.status)
+            if isinstance(reply.body, bytes):  # a container's log
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+                return
             self.send_header("Content-Type", "application/json")
             if reply.stream is not None:
                 self.send_header("Transfer-Encoding", "chunked")

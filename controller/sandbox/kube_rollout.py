@@ -13,6 +13,7 @@ Deployment running an image marked bad never gets a new replica ready: after its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.sandbox import kube_workloads
 from controller.sandbox.kube_store import Store, StoreError
 
 
@@ -79,7 +81,7 @@ class RolloutSimulator:
                     continue  # a shape the API would refuse: it stalls, no other rollout
                 if status != obj.get("status"):
                     try:
-                        self.store.update(
+                        updated = self.store.update(
                             deployments,
                             namespace,
                             name,
@@ -91,6 +93,9 @@ class RolloutSimulator:
                         )
                     except StoreError:
                         continue  # changed meanwhile: the next tick sees the new object
+                    bad = self._rollouts[(namespace, name)].bad
+                    with contextlib.suppress(StoreError):  # changed meanwhile: next tick
+                        kube_workloads.sync(self.store, updated, status, ready=not bad)
 
     def _status(self, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()

@@ -48,25 +48,24 @@ def table(resource: ResourceType, items: list[Object], revision: str) -> Object:
     }
 
 
+COLUMNS: dict[str, list[Column]] = {
+    "Deployment": [("Ready", "string", 0), ("Up-to-date", "integer", 0),
+                   ("Available", "integer", 0), ("Age", "string", 0),
+                   ("Containers", "string", 1), ("Images", "string", 1),
+                   ("Selector", "string", 1)],
+    "Namespace": [("Status", "string", 0), ("Age", "string", 0)],
+    "Pod": [("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0),
+            ("Age", "string", 0)],
+    "ReplicaSet": [("Desired", "integer", 0), ("Current", "integer", 0),
+                   ("Ready", "integer", 0), ("Age", "string", 0)],
+    "ConfigMap": [("Data", "integer", 0), ("Age", "string", 0)],
+    "Lease": [("Holder", "string", 0), ("Age", "string", 0)],
+}  # fmt: skip
+"""Kind → its columns after Name, as the API server's printers give them."""
+
+
 def _columns(resource: ResourceType) -> list[Column]:
-    if (resource.group, resource.kind) == ("apps", "Deployment"):
-        return [
-            ("Name", "string", 0),
-            ("Ready", "string", 0),
-            ("Up-to-date", "integer", 0),
-            ("Available", "integer", 0),
-            ("Age", "string", 0),
-            ("Containers", "string", 1),
-            ("Images", "string", 1),
-            ("Selector", "string", 1),
-        ]
-    if resource.kind == "Namespace":
-        return [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)]
-    if resource.kind == "ConfigMap":
-        return [("Name", "string", 0), ("Data", "integer", 0), ("Age", "string", 0)]
-    if resource.kind == "Lease":
-        return [("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)]
-    return [("Name", "string", 0), ("Age", "string", 0)]
+    return [("Name", "string", 0), *COLUMNS.get(resource.kind, [("Age", "string", 0)])]
 
 
 def _cells(resource: ResourceType, obj: Object) -> list[Any]:
@@ -88,6 +87,33 @@ def _cells(resource: ResourceType, obj: Object) -> list[Any]:
         ]
     if resource.kind == "Namespace":
         return [name, status.get("phase", "Active"), age]
+    if resource.kind == "Pod":
+        containers = status.get("containerStatuses") or []
+        ready = sum(1 for c in containers if c.get("ready"))
+        waiting = next(
+            (
+                c["state"]["waiting"].get("reason")
+                for c in containers
+                if "waiting" in c.get("state", {})
+            ),
+            None,
+        )
+        restarts = sum(int(c.get("restartCount", 0)) for c in containers)
+        return [
+            name,
+            f"{ready}/{len(containers)}",
+            waiting or status.get("phase", ""),
+            str(restarts),
+            age,
+        ]
+    if resource.kind == "ReplicaSet":
+        return [
+            name,
+            spec.get("replicas", 0),
+            status.get("replicas", 0),
+            status.get("readyReplicas", 0),
+            age,
+        ]
     if resource.kind == "ConfigMap":
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age]
     if resource.kind == "Lease":

@@ -583,3 +583,49 @@ def test_rbac_allows_what_is_granted_and_refuses_the_rest_as_the_api_server_does
             "-n", "relctl",
         )  # fmt: skip
         assert made.returncode == 0 and made.stdout.strip(), made.stderr
+
+
+# --- ReplicaSets and Pods ------------------------------------------------------------------
+
+
+def test_replicasets_pods_history_undo_logs_and_wait_with_kubectl(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """A Deployment owns a ReplicaSet per template and a Pod per replica: `kubectl get
+    pods`, `rollout history`, `rollout undo`, `logs` and `wait` work as on a cluster."""
+    sandbox, apps, ticks = kube
+    settle(sandbox, ticks)
+    new_image(apps, "web", "shop/web:2")
+    settle(sandbox, ticks)
+    pods = run_kubectl(tmp_path, "get", "pods", "-n", "shop", "-l", "app=web")
+    assert pods.returncode == 0, pods.stderr
+    rows = [line.split() for line in pods.stdout.splitlines()[1:]]
+    assert len(rows) == 2 and all(r[1:3] == ["1/1", "Running"] for r in rows), pods.stdout
+    sets = run_kubectl(tmp_path, "get", "rs", "-n", "shop", "-l", "app=web", "-o", "name")
+    assert len(sets.stdout.split()) == 2  # one per template
+    history = run_kubectl(tmp_path, "rollout", "history", "deployment/web", "-n", "shop")
+    assert history.returncode == 0, history.stderr
+    assert [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()] == [
+        "1",
+        "2",
+    ]
+    undone = run_kubectl(tmp_path, "rollout", "undo", "deployment/web", "-n", "shop")
+    assert undone.returncode == 0, undone.stderr
+    assert image(apps, "web") == "shop/web:1"
+    settle(sandbox, ticks)
+    history = run_kubectl(tmp_path, "rollout", "history", "deployment/web", "-n", "shop")
+    assert [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()] == [
+        "2",
+        "3",
+    ]  # the first template's ReplicaSet, under a new revision
+    logs = run_kubectl(tmp_path, "logs", "deployment/web", "-n", "shop")
+    assert logs.returncode == 0, logs.stderr
+    assert "started from shop/web:1" in logs.stdout
+    waited = run_kubectl(
+        tmp_path, "wait", "deployment/web", "-n", "shop", "--for=condition=Available",
+        "--timeout=10s",
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    apps.delete_namespaced_deployment("web", "shop")
+    left = run_kubectl(tmp_path, "get", "pods,rs", "-n", "shop", "-l", "app=web", "-o", "name")
+    assert left.stdout.strip() == ""  # what it owned went with it
