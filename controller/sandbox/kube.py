@@ -276,9 +276,10 @@ class KubeSandbox:
         if resource.namespaced and name is not None and namespace is None:
             return status_error(404, "NotFound", "the server could not find the requested resource")
         ns = namespace or ""
+        applying = headers.get("content-type", "").startswith("application/apply-patch+yaml")
         try:
-            payload = json.loads(body) if body else None
-        except ValueError as exc:
+            payload = (yaml.safe_load(body) if applying else json.loads(body)) if body else None
+        except (ValueError, yaml.YAMLError) as exc:
             return status_error(400, "BadRequest", f"the body of the request is not JSON: {exc}")
         if resource.kind == "SelfSubjectAccessReview" and method == "POST":
             return Reply(201, kube_rbac.review(store, caller, payload))
@@ -351,6 +352,15 @@ class KubeSandbox:
                 kube_validate.check(resource, payload, namespace, name, query)
             return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
         if method == "PATCH":
+            applying = headers.get("content-type", "").startswith("application/apply-patch+yaml")
+            if applying and not query.get("fieldManager"):
+                return status_error(
+                    400, "BadRequest", "PATCH, application/apply-patch+yaml requires fieldManager"
+                )
+            key = (resource.group, resource.version, resource.plural)
+            if applying and (ns, name) not in store.objects[key]:  # apply creates
+                kube_validate.check(resource, payload, namespace, name, query)
+                return Reply(201, store.create(resource, ns, payload or {}))
             return self._patch(resource, ns, name, sub, headers, payload, query)
         if method == "DELETE":
             deleted = store.delete(resource, ns, name)
@@ -397,6 +407,11 @@ class KubeSandbox:
                 patched = kube_patch.json_patch(current, payload)
             elif kind == "application/merge-patch+json":
                 patched = kube_patch.merge_patch(current, payload)
+            elif kind == "application/apply-patch+yaml":
+                # Server-side apply, without field ownership: the applied fields win.
+                builtin = resource.group in ("", "apps", "coordination.k8s.io", "events.k8s.io")
+                merge = kube_patch.strategic_merge_patch if builtin else kube_patch.merge_patch
+                patched = merge(current, payload)
             elif kind == "application/strategic-merge-patch+json":
                 if resource.group not in ("", "apps", "coordination.k8s.io", "events.k8s.io"):
                     return status_error(

@@ -629,3 +629,25 @@ def test_replicasets_pods_history_undo_logs_and_wait_with_kubectl(
     apps.delete_namespaced_deployment("web", "shop")
     left = run_kubectl(tmp_path, "get", "pods,rs", "-n", "shop", "-l", "app=web", "-o", "name")
     assert left.stdout.strip() == ""  # what it owned went with it
+
+
+def test_kubectl_apply_server_side_creates_and_updates(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """application/apply-patch+yaml: creates a missing object, merges into an existing
+    one; a field manager is required. (Field ownership and its conflicts are not
+    modelled: the applied fields win.)"""
+    sandbox, apps, _ = kube
+    manifest = tmp_path / "cart.yaml"
+    for tag in ("1", "2"):
+        manifest.write_text(MANIFEST.replace("IMAGE", tag))
+        applied = run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest))
+        assert applied.returncode == 0, applied.stderr
+        assert "serverside-applied" in applied.stdout
+        assert image(apps, "cart") == f"shop/cart:{tag}"
+    nameless = httpx.patch(
+        f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments/cart",
+        content=MANIFEST.replace("IMAGE", "3"),
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert nameless.status_code == 400 and "fieldManager" in nameless.json()["message"]
