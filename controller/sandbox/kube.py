@@ -25,6 +25,7 @@ import yaml
 
 from controller.sandbox import (
     kube_events,
+    kube_jobs,
     kube_openapi,
     kube_patch,
     kube_rbac,
@@ -57,7 +58,7 @@ class KubeSandbox:
         self.tokens: dict[str, str] = {}
         """Bearer token → the ServiceAccount user it authenticates."""
         self.store = Store()
-        for extra in (*kube_rbac.TYPES, *kube_workloads.TYPES):
+        for extra in (*kube_rbac.TYPES, *kube_workloads.TYPES, kube_jobs.TYPE):
             self.store.register(extra)
         self.log: list[tuple[str, str, int]] = []
         self._server = QuietServer(("127.0.0.1", port), _handler_for(self))

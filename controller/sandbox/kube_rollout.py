@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.sandbox import kube_workloads
+from controller.sandbox import kube_jobs, kube_workloads
 from controller.sandbox.kube_store import Store, StoreError
 
 
@@ -48,6 +48,8 @@ class RolloutSimulator:
     bad_images: set[str] = field(default_factory=set)
     clock: Callable[[], float] = time.monotonic
     _rollouts: dict[tuple[str, str], _Rollout] = field(default_factory=dict)
+    _jobs: dict[str, float] = field(default_factory=dict)
+    """Job uid → when the simulator first saw it."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -70,6 +72,8 @@ class RolloutSimulator:
             self.tick()
 
     def tick(self) -> None:
+        with self.store.lock, contextlib.suppress(StoreError):
+            kube_jobs.tick(self.store, self.clock(), self.step, self.bad_images, self._jobs)
         with self.store.lock:
             deployments = self.store.find_type("apps", "v1", "deployments")
             for (namespace, name), obj in list(

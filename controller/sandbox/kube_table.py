@@ -59,6 +59,7 @@ COLUMNS: dict[str, list[Column]] = {
     "ReplicaSet": [("Desired", "integer", 0), ("Current", "integer", 0),
                    ("Ready", "integer", 0), ("Age", "string", 0)],
     "ConfigMap": [("Data", "integer", 0), ("Age", "string", 0)],
+    "Job": [("Status", "string", 0), ("Completions", "string", 0), ("Age", "string", 0)],
     "Lease": [("Holder", "string", 0), ("Age", "string", 0)],
 }  # fmt: skip
 """Kind → its columns after Name, as the API server's printers give them."""
@@ -116,6 +117,11 @@ def _cells(resource: ResourceType, obj: Object) -> list[Any]:
         ]
     if resource.kind == "ConfigMap":
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age]
+    if resource.kind == "Job":
+        ended = [c["type"] for c in status.get("conditions") or [] if c.get("status") == "True"]
+        state = ended[0] if ended else "Running"
+        completions = f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}"
+        return [name, state, completions, age]
     if resource.kind == "Lease":
         return [name, spec.get("holderIdentity", ""), age]
     return [name, age]

@@ -651,3 +651,35 @@ def test_kubectl_apply_server_side_creates_and_updates(
         headers={"Content-Type": "application/apply-patch+yaml"},
     )
     assert nameless.status_code == 400 and "fieldManager" in nameless.json()["message"]
+
+
+def test_jobs_run_to_completion_or_fail_past_their_backoff_limit(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """`kubectl create job`, `wait --for=condition=complete`, `logs job/NAME`; a Job whose
+    image never works fails once more than backoffLimit attempts failed."""
+    sandbox, _, ticks = kube
+    sandbox.rollouts.mark_bad("shop/migrate:bad")
+    for name, image_ in (("migrate", "shop/migrate:1"), ("broken", "shop/migrate:bad")):
+        made = run_kubectl(tmp_path, "create", "job", name, f"--image={image_}", "-n", "shop")
+        assert made.returncode == 0, made.stderr
+    settle(sandbox, ticks, 1.5)
+    done = run_kubectl(
+        tmp_path, "wait", "job/migrate", "-n", "shop", "--for=condition=complete",
+        "--timeout=10s",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    logs = run_kubectl(tmp_path, "logs", "job/migrate", "-n", "shop")
+    assert logs.returncode == 0 and "started from shop/migrate:1" in logs.stdout, logs.stderr
+    jobs = client.BatchV1Api(kube[1].api_client)
+    broken = jobs.read_namespaced_job_status("broken", "shop").status
+    assert broken.failed == 1 and not broken.conditions  # still trying
+    settle(sandbox, ticks, 10)
+    failed = run_kubectl(
+        tmp_path, "wait", "job/broken", "-n", "shop", "--for=condition=failed", "--timeout=10s"
+    )
+    assert failed.returncode == 0, failed.stderr
+    broken = jobs.read_namespaced_job_status("broken", "shop").status
+    assert broken.failed == 7 and broken.conditions[0].reason == "BackoffLimitExceeded"
+    listed = run_kubectl(tmp_path, "get", "jobs", "-n", "shop")
+    assert listed.stdout.split()[:4] == ["NAME", "STATUS", "COMPLETIONS", "AGE"]
