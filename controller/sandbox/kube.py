@@ -38,7 +38,7 @@ from controller.sandbox import (
     tls,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
-from controller.sandbox.kube_api import Reply, status_error
+from controller.sandbox.kube_api import Reply, deleted_status, status_error
 from controller.sandbox.kube_discovery import MINIMAL_FEATUREFLAG_CRD as MINIMAL_FEATUREFLAG_CRD
 from controller.sandbox.kube_discovery import VERSION, api_versions, group_list, resource_list
 from controller.sandbox.kube_select import selected
@@ -364,25 +364,16 @@ class KubeSandbox:
                 return Reply(201, store.create(resource, ns, payload or {}))
             return self._patch(resource, ns, name, sub, headers, payload, query)
         if method == "DELETE":
-            deleted = store.delete(resource, ns, name)
+            preconditions = (
+                (payload or {}).get("preconditions") if isinstance(payload, dict) else None
+            )
+            deleted = store.delete(resource, ns, name, preconditions)
+            if deleted["metadata"].get("deletionTimestamp"):
+                return Reply(200, deleted)  # finalizers hold it: terminating
             if resource.kind == "Namespace":
                 store.empty_namespace(name)
             kube_workloads.collect(store, deleted)
-            return Reply(
-                200,
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "details": {
-                        "name": name,
-                        "group": group,
-                        "kind": plural,
-                        "uid": deleted["metadata"]["uid"],
-                    },
-                },
-            )
+            return Reply(200, deleted_status(name, group, plural, deleted["metadata"]["uid"]))
         return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
 
     def _patch(

@@ -27,3 +27,14 @@ def status_error(code: int, reason: str, message: str) -> Reply:
             "code": code,
         },
     )
+
+
+def deleted_status(name: str, group: str, plural: str, uid: str) -> dict[str, object]:
+    """The API server's answer to a DELETE that deleted."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": name, "group": group, "kind": plural, "uid": uid},
+    }

@@ -65,6 +65,10 @@ class StoreError(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
+PRECONDITIONS = {"uid": "UID", "resourceVersion": "ResourceVersion"}
+"""A DELETE's preconditions, as the API server's message names them."""
+
+
 @dataclass
 class WatchEvent:
     revision: int
@@ -225,7 +229,14 @@ class Store:
                 )
             new = copy.deepcopy(obj)
             new["apiVersion"], new["kind"] = resource.api_version, resource.kind
-            keep = ("uid", "creationTimestamp", "namespace", "name")
+            keep = (
+                "uid",
+                "creationTimestamp",
+                "namespace",
+                "name",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            )
             new_meta = new.setdefault("metadata", {})
             for key in keep:
                 if key in current["metadata"]:
@@ -241,6 +252,11 @@ class Store:
                 generation += 1
             if new == current:
                 return copy.deepcopy(current)
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                self.objects[(resource.group, resource.version, resource.plural)][
+                    (namespace if resource.namespaced else "", name)
+                ] = new  # its last finalizer is gone: now it goes
+                return self.delete(resource, namespace, name)
             stored = self._stamp(new, generation)
             self.objects[(resource.group, resource.version, resource.plural)][
                 (namespace if resource.namespaced else "", name)
@@ -248,9 +264,41 @@ class Store:
             self._record("MODIFIED", resource, stored)
             return copy.deepcopy(stored)
 
-    def delete(self, resource: ResourceType, namespace: str, name: str) -> Object:
+    def delete(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        preconditions: dict[str, Any] | None = None,
+    ) -> Object:
+        """Delete an object; one with finalizers only gets its deletionTimestamp (it goes
+        when an update removes the last finalizer). `preconditions` (uid,
+        resourceVersion) must hold, or 409."""
         with self.lock:
             current = self._current(resource, namespace, name)
+            meta = current["metadata"]
+            for field in PRECONDITIONS:
+                wanted = (preconditions or {}).get(field)
+                if wanted is not None and wanted != meta.get(field):
+                    raise StoreError(
+                        409,
+                        "Conflict",
+                        f'Operation cannot be fulfilled on {resource.plural} "{name}": '
+                        f"Precondition failed: {PRECONDITIONS[field]} in precondition: "
+                        f"{wanted}, {PRECONDITIONS[field]} in object meta: {meta.get(field)}",
+                    )
+            if meta.get("finalizers"):
+                if meta.get("deletionTimestamp"):
+                    return copy.deepcopy(current)
+                deleting = copy.deepcopy(current)
+                deleting["metadata"]["deletionTimestamp"] = _now()
+                deleting["metadata"]["deletionGracePeriodSeconds"] = 0
+                stored = self._stamp(deleting, meta.get("generation", 1))
+                self.objects[(resource.group, resource.version, resource.plural)][
+                    (namespace if resource.namespaced else "", name)
+                ] = stored
+                self._record("MODIFIED", resource, stored)
+                return copy.deepcopy(stored)
             del self.objects[(resource.group, resource.version, resource.plural)][
                 (namespace if resource.namespaced else "", name)
             ]

@@ -683,3 +683,28 @@ def test_jobs_run_to_completion_or_fail_past_their_backoff_limit(
     assert broken.failed == 7 and broken.conditions[0].reason == "BackoffLimitExceeded"
     listed = run_kubectl(tmp_path, "get", "jobs", "-n", "shop")
     assert listed.stdout.split()[:4] == ["NAME", "STATUS", "COMPLETIONS", "AGE"]
+
+
+def test_finalizers_hold_a_deletion_and_preconditions_guard_it(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """An object with finalizers is only marked (deletionTimestamp) until an update
+    removes the last one; a DELETE whose preconditions do not hold is a 409."""
+    _, apps, _ = kube
+    core = client.CoreV1Api(apps.api_client)
+    core.create_namespaced_config_map(
+        "shop", {"metadata": {"name": "held", "finalizers": ["example.com/keep"]}}
+    )
+    uid = core.read_namespaced_config_map("held", "shop").metadata.uid
+    with pytest.raises(ApiException) as refused:
+        core.delete_namespaced_config_map(
+            "held", "shop", body={"preconditions": {"uid": "not-" + uid}}
+        )
+    assert refused.value.status == 409 and "Precondition failed: UID" in str(refused.value.body)
+    core.delete_namespaced_config_map("held", "shop", body={"preconditions": {"uid": uid}})
+    held = core.read_namespaced_config_map("held", "shop")
+    assert held.metadata.deletion_timestamp is not None
+    core.patch_namespaced_config_map("held", "shop", {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as gone:
+        core.read_namespaced_config_map("held", "shop")
+    assert gone.value.status == 404
