@@ -42,6 +42,7 @@ from controller.sandbox.jira_meta import MetaRoutes
 from controller.sandbox.jira_search import SearchRoutes
 from controller.sandbox.jira_state import (
     DEFAULT_USER,
+    FIELD_NAMES,
     Issue,
     JiraState,
     Shapes,
@@ -235,6 +236,9 @@ class JiraSandbox(SearchRoutes, IssueRoutes, MetaRoutes):
             ("POST", r"/search/jql", self._enhanced_search),
             ("GET", r"/search", self._search),
             ("POST", r"/search", self._search),
+            ("GET", r"/issue/createmeta", self._createmeta),
+            ("GET", r"/issue/createmeta/([^/]+)/issuetypes", self._createmeta_types),
+            ("GET", r"/issue/createmeta/([^/]+)/issuetypes/([^/]+)", self._createmeta_fields),
             ("GET", r"/issue/([^/]+)", self._get_issue),
             ("GET", r"/issue/([^/]+)/comment", self._comments),
             ("POST", r"/issue/([^/]+)/comment", self._add_comment),
@@ -288,19 +292,7 @@ class JiraSandbox(SearchRoutes, IssueRoutes, MetaRoutes):
                 "clauseNames": [key],
             }
 
-        names = {
-            "summary": "Summary",
-            "issuetype": "Issue Type",
-            "status": "Status",
-            "priority": "Priority",
-            "labels": "Labels",
-            "fixVersions": "Fix versions",
-            "resolution": "Resolution",
-            "project": "Project",
-            "created": "Created",
-            "updated": "Updated",
-            "description": "Description",
-        }
+        names = FIELD_NAMES
         custom = sorted({k for i in self.state.issues.values() for k in i.custom})
         return Response(
             200,

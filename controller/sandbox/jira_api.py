@@ -101,3 +101,13 @@ def parse_fault(spec: str) -> tuple[int, float | None, int, str | None]:
                 f"{spec!r}: {option!r} is not retry-after=SECONDS or times=N"
             ) from None
     return int(status_text), retry_after, times, None if path == "*" else path
+
+
+def expansions(request: Request) -> set[str]:
+    """What `expand` asks for: the query's comma-separated list, or the body's (a POST
+    search)."""
+    raw: Any = request.body.get("expand") if isinstance(request.body, dict) else None
+    if raw is None:
+        raw = request.param("expand") or ""
+    parts = raw if isinstance(raw, list) else str(raw).split(",")
+    return {str(p).strip() for p in parts if str(p).strip()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.sandbox.jira_api import Request, Response, error, integer
+from controller.sandbox.jira_api import Request, Response, error, expansions, integer
 from controller.sandbox.jira_state import Comment, JiraState, Shapes, adf_text
 
 COMMENT_PAGE = 100
@@ -37,7 +37,8 @@ class IssueRoutes:
         issue = self._issue_or_404(request)
         if isinstance(issue, Response):
             return issue
-        return Response(200, self.shapes(request).issue(issue, self._wanted(request, "*all")))
+        wanted = self._wanted(request, "*all")
+        return Response(200, self.shapes(request).issue(issue, wanted, expansions(request)))
 
     def _comments(self, request: Request) -> Response:
         issue = self._issue_or_404(request)

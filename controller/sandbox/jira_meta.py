@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.sandbox.jira_api import Request, Response, error, integer
-from controller.sandbox.jira_state import ISSUE_TYPES, PRIORITIES, JiraState, Shapes
+from controller.sandbox.jira_state import (
+    FIELD_NAMES,
+    ISSUE_TYPES,
+    PRIORITIES,
+    JiraState,
+    Shapes,
+)
 
 RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]
 POSITIONS = ("First", "Last", "Earlier", "Later")
@@ -59,6 +65,61 @@ class MetaRoutes:
     def _resolutions(self, request: Request) -> Response:
         return self._listing(request, "resolution", RESOLUTIONS, lambda _: {})
 
+    def _project_or_404(self, key_or_id: str, user: Any) -> Any:
+        raise NotImplementedError
+
+    def _browsable(self, request: Request) -> list[Any]:
+        raise NotImplementedError
+
+    def _createmeta(self, request: Request) -> Response:
+        """GET issue/createmeta (the form the `jira` client uses on Cloud): projects by
+        `projectKeys`, their issue types, and with `expand=projects.issuetypes.fields`
+        the fields of each."""
+        keys = {k for v in request.query.get("projectKeys", []) for k in v.split(",") if k}
+        fields = "projects.issuetypes.fields" in (request.param("expand") or "")
+        shapes = self.shapes(request)
+        projects = [
+            {
+                **shapes.project(p),
+                "issuetypes": [
+                    {
+                        **shapes.named("issuetype", ISSUE_TYPES, n),
+                        "subtask": n == "Sub-task",
+                        **({"fields": {f["key"]: f for f in _fields()}} if fields else {}),
+                    }
+                    for n in ISSUE_TYPES
+                ],
+            }
+            for p in self._browsable(request)
+            if not keys or p.key in keys
+        ]
+        return Response(200, {"expand": "projects", "projects": projects})
+
+    def _createmeta_types(self, request: Request) -> Response:
+        """GET issue/createmeta/{project}/issuetypes: what may be created there."""
+        project = self._project_or_404(request.match.group(1), request.user)
+        if isinstance(project, Response):
+            return project
+        shapes = self.shapes(request)
+        types = [
+            {**shapes.named("issuetype", ISSUE_TYPES, n), "subtask": n == "Sub-task"}
+            for n in ISSUE_TYPES
+        ]
+        body = {"startAt": 0, "maxResults": 50, "total": len(types), "isLast": True}
+        return Response(200, {**body, "issueTypes": types, "values": types})
+
+    def _createmeta_fields(self, request: Request) -> Response:
+        """GET issue/createmeta/{project}/issuetypes/{id}: the fields of a new issue."""
+        project = self._project_or_404(request.match.group(1), request.user)
+        if isinstance(project, Response):
+            return project
+        index = integer(request.match.group(2), "issueTypeId", 0)
+        if not 1 <= index <= len(ISSUE_TYPES):
+            return error(404, f"Issue type with id '{request.match.group(2)}' does not exist.")
+        fields = _fields()
+        body = {"startAt": 0, "maxResults": 50, "total": len(fields), "isLast": True}
+        return Response(200, {**body, "fields": fields, "values": fields})
+
     def _statuses(self, request: Request) -> Response:
         shapes = self.shapes(request)
         return Response(200, [shapes.status(name) for name in self.state.statuses])
@@ -97,3 +158,20 @@ class MetaRoutes:
         versions.update((v.id, v) for v in [*others, *mine])
         self.state.changed()
         return Response(200, self.shapes(request).version(version))
+
+
+def _fields() -> list[dict[str, Any]]:
+    """The fields a new issue may be given."""
+    required = {"summary", "issuetype", "project"}
+    return [
+        {
+            "fieldId": key,
+            "key": key,
+            "name": name,
+            "required": key in required,
+            "hasDefaultValue": key == "priority",
+            "operations": ["set"],
+        }
+        for key, name in FIELD_NAMES.items()
+        if key not in ("created", "updated", "resolution", "status")
+    ]

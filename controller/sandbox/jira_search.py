@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controller.sandbox import jql
-from controller.sandbox.jira_api import Request, Response, error, integer
+from controller.sandbox.jira_api import Request, Response, error, expansions, integer
 from controller.sandbox.jira_state import Issue, JiraState, Shapes, User
 
 FIELDS = {
@@ -240,7 +240,7 @@ class SearchRoutes:
         chunk = found[offset : offset + page]
         shapes = self.shapes(request)
         body: dict[str, Any] = {
-            "issues": [shapes.issue(i, wanted) for i in chunk],
+            "issues": [shapes.issue(i, wanted, expansions(request)) for i in chunk],
             "isLast": offset + page >= len(found),
         }
         if not body["isLast"]:
@@ -273,7 +273,10 @@ class SearchRoutes:
                 "startAt": offset,
                 "maxResults": page,
                 "total": len(found),
-                "issues": [shapes.issue(i, wanted) for i in found[offset : offset + page]],
+                "issues": [
+                    shapes.issue(i, wanted, expansions(request))
+                    for i in found[offset : offset + page]
+                ],
             },
         )
 

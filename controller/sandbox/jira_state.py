@@ -9,7 +9,9 @@ beyond reading a seed file.
 
 from __future__ import annotations
 
+import html
 import threading
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,6 +44,20 @@ DEFAULT_TRANSITIONS = [
 ISSUE_TYPES = ["Story", "Bug", "Task", "Improvement", "Epic", "Sub-task", "New Feature"]
 PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest", "Blocker", "Critical"]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+FIELD_NAMES = {
+    "summary": "Summary",
+    "issuetype": "Issue Type",
+    "status": "Status",
+    "priority": "Priority",
+    "labels": "Labels",
+    "fixVersions": "Fix versions",
+    "resolution": "Resolution",
+    "project": "Project",
+    "created": "Created",
+    "updated": "Updated",
+    "description": "Description",
+}
+"""Field id → the name Jira shows (the field list, `expand=names`)."""
 
 
 def jira_time(value: datetime) -> str:
@@ -433,7 +449,11 @@ class Shapes:
             return everything
         return {k: v for k, v in everything.items() if k in wanted}
 
-    def issue(self, issue: Issue, wanted: set[str] | None) -> dict[str, Any]:
+    def issue(
+        self, issue: Issue, wanted: set[str] | None, expand: Set[str] = frozenset()
+    ) -> dict[str, Any]:
+        """An issue with the `wanted` fields (None: all), and what `expand` asks for:
+        `names`, `renderedFields`, `changelog` (the others are not emulated)."""
         body: dict[str, Any] = {
             "expand": "renderedFields,names,schema,operations,editmeta,"
             "changelog,versionedRepresentations",
@@ -443,6 +463,22 @@ class Shapes:
         }
         if wanted != {"id"}:
             body["fields"] = self.issue_fields(issue, wanted)
+        fields = body.get("fields") or {}
+        if "names" in expand:
+            body["names"] = {
+                f: FIELD_NAMES.get(f, f.replace("customfield_", "Custom ")) for f in fields
+            }
+        if "renderedFields" in expand:
+            rendered = dict.fromkeys(fields)
+            if "description" in fields:
+                rendered["description"] = "".join(
+                    f"<p>{html.escape(part)}</p>"
+                    for part in issue.description.split("\n\n")
+                    if part
+                )
+            body["renderedFields"] = rendered
+        if "changelog" in expand:
+            body["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
         return body
 
     def comment(self, issue: Issue, comment: Comment) -> dict[str, Any]:

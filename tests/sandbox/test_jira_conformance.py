@@ -269,3 +269,26 @@ def test_the_listings_and_calls_the_jira_client_makes(jira: JiraSandbox) -> None
     assert [v.name for v in client.project_versions("SHOP")] == ["2026.26", first.name]
     client.move_version(later.id, after=first.self)
     assert [v.name for v in client.project_versions("SHOP")] == [first.name, "2026.26"]
+
+
+def test_expand_and_createmeta(jira: JiraSandbox) -> None:
+    """`expand=names,renderedFields,changelog` on an issue; createmeta as the `jira`
+    client asks for it (the legacy form on Cloud, per project and type on Data Center)."""
+    from jira import JIRA
+
+    client = JIRA(server=jira.url, basic_auth=AUTH)
+    with jira.state.lock:
+        jira.state.issues["SHOP-1"].description = "Pay <fast>\n\nthen ship"
+    issue = client.issue("SHOP-1", expand="renderedFields,names,changelog")
+    assert issue.renderedFields.description == "<p>Pay &lt;fast&gt;</p><p>then ship</p>"
+    assert issue.names.summary == "Summary" and issue.changelog.total == 0
+    plain = httpx.get(f"{api(jira)}/issue/SHOP-1", auth=AUTH).json()
+    assert "names" not in plain and "renderedFields" not in plain
+    if jira.state.flavor == "cloud":
+        meta = client.createmeta(projectKeys="SHOP", expand="projects.issuetypes.fields")
+        bug = next(t for t in meta["projects"][0]["issuetypes"] if t["name"] == "Bug")
+        assert bug["fields"]["summary"]["required"] is True
+    else:
+        types = {t.name: t.id for t in client.project_issue_types("SHOP")}
+        fields = {f.fieldId: f.required for f in client.project_issue_fields("SHOP", types["Bug"])}
+        assert fields["summary"] is True and fields["labels"] is False
