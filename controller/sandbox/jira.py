@@ -40,12 +40,12 @@ from controller.sandbox.jira_api import (
 from controller.sandbox.jira_issues import IssueRoutes
 from controller.sandbox.jira_meta import MetaRoutes
 from controller.sandbox.jira_search import SearchRoutes
+from controller.sandbox.jira_shapes import Shapes
 from controller.sandbox.jira_state import (
     DEFAULT_USER,
     FIELD_NAMES,
     Issue,
     JiraState,
-    Shapes,
     User,
     jira_time,
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from controller.sandbox.jira_api import Request, Response, error, expansions, integer
-from controller.sandbox.jira_state import Comment, JiraState, Shapes, adf_text
+from controller.sandbox.jira_shapes import Shapes
+from controller.sandbox.jira_state import Comment, JiraState, adf_text
 
 COMMENT_PAGE = 100
 """Comments per page at most (Jira Cloud's default and cap)."""

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.sandbox.jira_api import Request, Response, error, integer
+from controller.sandbox.jira_shapes import Shapes
 from controller.sandbox.jira_state import (
     FIELD_NAMES,
     ISSUE_TYPES,
     PRIORITIES,
     JiraState,
-    Shapes,
 )
 
 RESOLUTIONS = ["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from controller.sandbox import jql
 from controller.sandbox.jira_api import Request, Response, error, expansions, integer
-from controller.sandbox.jira_state import Issue, JiraState, Shapes, User
+from controller.sandbox.jira_shapes import Shapes
+from controller.sandbox.jira_state import Issue, JiraState, User
 
 FIELDS = {
     "project": "project",
