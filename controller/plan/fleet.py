@@ -42,17 +42,15 @@ class Fleet:
         observed: Observed,
         recorded: Mapping[str, ReleaseStatus],
         now: datetime,
-        scheduled: Mapping[str, ReleaseStatus] | None = None,
     ) -> Fleet:
-        """`scheduled`: each release's status after its scheduling step this pass (its
-        effective departure); the recorded statuses stand in for releases not in it."""
-        statuses = {**recorded, **(scheduled or {})}
+        """The facts before scheduling: departures as recorded (the planner replaces them
+        with the scheduled ones)."""
         return cls(
             desired,
             observed,
             recorded,
             now,
-            {n: s.departure for n, s in statuses.items() if s.departure is not None},
+            {n: s.departure for n, s in recorded.items() if s.departure is not None},
             {n: m.model for n, m in desired.components.items()},
             departures.evaluator_of(desired),
             _in_flight(desired, recorded, now),

@@ -274,9 +274,9 @@ class Controller:
             ):
                 report.error = RelctlError(
                     f"the pass went past its deadline of {self.timing.pass_deadline:g} s; "
-                    "the actions left are planned again by the next pass"
+                    "the actions left are planned again by the next pass",
+                    disposition=Disposition.TRANSIENT,
                 )
-                report.error.disposition = Disposition.TRANSIENT
             self._pass_started = None
             errors_after = self.reconciler.request_errors()
             errors = (errors_after[0] - errors_before[0], errors_after[1] - errors_before[1])

@@ -277,7 +277,7 @@ class KubeSandbox:
         if resource.namespaced and name is not None and namespace is None:
             return status_error(404, "NotFound", "the server could not find the requested resource")
         ns = namespace or ""
-        applying = headers.get("content-type", "").startswith("application/apply-patch+yaml")
+        applying = _applying(headers)
         try:
             payload = (yaml.safe_load(body) if applying else json.loads(body)) if body else None
         except (ValueError, yaml.YAMLError) as exc:
@@ -353,7 +353,7 @@ class KubeSandbox:
                 kube_validate.check(resource, payload, namespace, name, query)
             return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
         if method == "PATCH":
-            applying = headers.get("content-type", "").startswith("application/apply-patch+yaml")
+            applying = _applying(headers)
             if applying and not query.get("fieldManager"):
                 return status_error(
                     400, "BadRequest", "PATCH, application/apply-patch+yaml requires fieldManager"
@@ -452,6 +452,11 @@ class KubeSandbox:
                 "items": chosen,
             },
         )
+
+
+def _applying(headers: dict[str, str]) -> bool:
+    """A server-side apply (`application/apply-patch+yaml`)."""
+    return headers.get("content-type", "").startswith("application/apply-patch+yaml")
 
 
 def _handler_for(sandbox: KubeSandbox) -> type[QuietHandler]:

@@ -73,6 +73,22 @@ def image(apps: client.AppsV1Api, name: str) -> str:
     return str(apps.read_namespaced_deployment(name, "shop").spec.template.spec.containers[0].image)
 
 
+def run_kubectl(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """kubectl with the kubeconfig at `tmp_path/kubeconfig` (a later `--kubeconfig` wins)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed (.ci/run installs it)"
+    return subprocess.run(
+        [kubectl, "--kubeconfig", str(tmp_path / "kubeconfig"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
 def test_a_server_side_dry_run_changes_nothing(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
 ) -> None:
@@ -96,8 +112,6 @@ def test_kubectl_apply_dry_run_server_leaves_the_live_object(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
 ) -> None:
     _, apps, _ = kube
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is not installed (.ci/run installs it)"
     manifest = tmp_path / "web.yaml"
     manifest.write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
@@ -105,16 +119,7 @@ def test_kubectl_apply_dry_run_server_leaves_the_live_object(
         "    metadata: {labels: {app: web}}\n"
         "    spec: {containers: [{name: web, image: 'shop/web:9'}]}\n"
     )
-    done = subprocess.run(
-        [
-            *(kubectl, "--kubeconfig", str(tmp_path / "kubeconfig"), "apply", "-f"),
-            *(str(manifest), "--dry-run=server", "--validate=false"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_kubectl(tmp_path, "apply", "-f", str(manifest), "--dry-run=server")
     assert done.returncode == 0, done.stderr
     assert "(server dry run)" in done.stdout
     assert image(apps, "web") == "shop/web:1"
@@ -209,23 +214,9 @@ def test_relctl_sandbox_kube_serves_featureflags_without_a_seed(tmp_path: Path) 
     try:
         assert process.stderr is not None
         process.stderr.readline()  # the banner: written once the kubeconfig is
-        kubectl = shutil.which("kubectl")
-        assert kubectl, "kubectl is not installed (.ci/run installs it)"
-        listed = subprocess.run(
-            [kubectl, "--kubeconfig", str(kubeconfig), "get", "featureflags", "-A"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        listed = run_kubectl(tmp_path, "get", "featureflags", "-A")
         assert listed.returncode == 0, listed.stderr
-        crds = subprocess.run(
-            [kubectl, "--kubeconfig", str(kubeconfig), "get", "crd", "-o", "name"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        crds = run_kubectl(tmp_path, "get", "crd", "-o", "name")
         assert "featureflags.core.openfeature.dev" in crds.stdout
     finally:
         process.send_signal(signal.SIGTERM)
@@ -314,18 +305,6 @@ def test_a_rolling_update_surges_and_keeps_availability_as_its_strategy_says(
 
 
 # --- the API surface -----------------------------------------------------------------------
-
-
-def run_kubectl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is not installed (.ci/run installs it)"
-    return subprocess.run(
-        [kubectl, "--kubeconfig", str(tmp_path / "kubeconfig"), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_kubectl_scale_uses_the_scale_subresource(
@@ -489,22 +468,12 @@ def test_kubectl_writes_with_its_default_validation(
     editor = tmp_path / "editor.sh"
     editor.write_text("#!/bin/sh\nsed -i 's#shop/cart:3#shop/cart:4#' \"$1\"\n")
     editor.chmod(0o755)
-    kubectl = shutil.which("kubectl")
-    assert kubectl
-    edited = subprocess.run(
-        [
-            kubectl,
-            "--kubeconfig",
-            str(tmp_path / "kubeconfig"),
-            "edit",
-            "deploy/cart",
-            "-n",
-            "shop",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    edited = run_kubectl(
+        tmp_path,
+        "edit",
+        "deploy/cart",
+        "-n",
+        "shop",
         env={**os.environ, "KUBE_EDITOR": str(editor)},
     )
     assert edited.returncode == 0, edited.stderr
