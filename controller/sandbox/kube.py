@@ -25,6 +25,7 @@ import yaml
 
 from controller.sandbox import (
     kube_events,
+    kube_fields,
     kube_jobs,
     kube_openapi,
     kube_patch,
@@ -35,6 +36,7 @@ from controller.sandbox import (
     kube_validate,
     kube_watch,
     kube_workloads,
+    kube_writes,
     tls,
 )
 from controller.sandbox.http import QuietHandler, QuietServer
@@ -215,6 +217,13 @@ class KubeSandbox:
             return Reply(200, VERSION)
         if path == "/api":
             return Reply(200, api_versions(self.url))
+        if path == "/openapi/v2":
+            accept = headers.get("accept", "")
+            if accept and not any(t in accept for t in ("json", "*/*")):
+                return status_error(
+                    406, "NotAcceptable", f"only application/json is served, not {accept}"
+                )
+            return Reply(200, kube_openapi.swagger(self.store))
         if path == "/openapi/v3":
             return Reply(200, kube_openapi.index(self.store))
         if path.startswith("/openapi/v3/"):
@@ -300,7 +309,10 @@ class KubeSandbox:
             store.get(resource, ns, name or "")
             issued = self.token_for(ns, name or "")
             return Reply(201, kube_rbac.token_request(ns, name or "", issued))
-        if query.get("dryRun") == "All" and method in ("POST", "PUT", "PATCH", "DELETE"):
+        # A DELETE may carry dryRun in its DeleteOptions body (kubectl does) as well.
+        options = payload if method == "DELETE" and isinstance(payload, dict) else {}
+        dry = query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
+        if dry and method in ("POST", "PUT", "PATCH", "DELETE"):
             with store.dry_run():
                 return self._request(
                     method, resource, ns, namespace, name, sub, query, headers, payload
@@ -327,12 +339,13 @@ class KubeSandbox:
         included: see `Store.dry_run`)."""
         store = self.store
         group, plural = resource.group, resource.plural
+        manager = kube_fields.manager_of(query, headers)
         if name is None:
             if method == "POST":
                 if resource.namespaced and namespace is None:
                     return status_error(405, "MethodNotAllowed", "create needs a namespace")
-                kube_validate.check(resource, payload, namespace, None, query)
-                created = store.create(resource, ns, payload or {})
+                kube_validate.check(store, resource, payload, namespace, None, query)
+                created = store.create(resource, ns, kube_fields.update(None, payload, manager))
                 if resource.kind == "CustomResourceDefinition" and query.get("dryRun") != "All":
                     self.register_crd(created)
                 twin = kube_events.other(resource)
@@ -350,7 +363,8 @@ class KubeSandbox:
             return Reply(200, found)
         if method == "PUT":
             if sub != "status":
-                kube_validate.check(resource, payload, namespace, name, query)
+                kube_validate.check(store, resource, payload, namespace, name, query)
+                payload = kube_fields.update(store.get(resource, ns, name), payload, manager)
             return Reply(200, store.update(resource, ns, name, payload or {}, subresource=sub))
         if method == "PATCH":
             applying = _applying(headers)
@@ -360,9 +374,10 @@ class KubeSandbox:
                 )
             key = (resource.group, resource.version, resource.plural)
             if applying and (ns, name) not in store.objects[key]:  # apply creates
-                kube_validate.check(resource, payload, namespace, name, query)
-                return Reply(201, store.create(resource, ns, payload or {}))
-            return self._patch(resource, ns, name, sub, headers, payload, query)
+                kube_validate.check(store, resource, payload, namespace, name, query)
+                owned = kube_fields.apply(None, payload, payload, manager, force=True)
+                return Reply(201, store.create(resource, ns, owned))
+            return kube_writes.patch(store, resource, ns, name, sub, headers, payload, query)
         if method == "DELETE":
             preconditions = (
                 (payload or {}).get("preconditions") if isinstance(payload, dict) else None
@@ -375,62 +390,6 @@ class KubeSandbox:
             kube_workloads.collect(store, deleted)
             return Reply(200, deleted_status(name, group, plural, deleted["metadata"]["uid"]))
         return status_error(405, "MethodNotAllowed", f"{method} is not supported here")
-
-    def _patch(
-        self,
-        resource: ResourceType,
-        namespace: str,
-        name: str,
-        sub: str,
-        headers: dict[str, str],
-        payload: Any,
-        query: dict[str, str],
-    ) -> Reply:
-        kind = headers.get("content-type", "").split(";")[0].strip()
-        if kind != "application/json-patch+json" and not isinstance(payload, dict):
-            return status_error(
-                400,
-                "BadRequest",
-                "json: cannot unmarshal array into Go value of type map[string]interface {}",
-            )
-        with self.store.lock:
-            current = self.store.get(resource, namespace, name)
-            if kind == "application/json-patch+json":
-                patched = kube_patch.json_patch(current, payload)
-            elif kind == "application/merge-patch+json":
-                patched = kube_patch.merge_patch(current, payload)
-            elif kind == "application/apply-patch+yaml":
-                # Server-side apply, without field ownership: the applied fields win.
-                builtin = resource.group in ("", "apps", "coordination.k8s.io", "events.k8s.io")
-                merge = kube_patch.strategic_merge_patch if builtin else kube_patch.merge_patch
-                patched = merge(current, payload)
-            elif kind == "application/strategic-merge-patch+json":
-                if resource.group not in ("", "apps", "coordination.k8s.io", "events.k8s.io"):
-                    return status_error(
-                        415,
-                        "UnsupportedMediaType",
-                        "the body of the request "
-                        "was in an unknown format - accepted media types "
-                        "include: application/json-patch+json, "
-                        "application/merge-patch+json, "
-                        "application/apply-patch+yaml",
-                    )
-                patched = kube_patch.strategic_merge_patch(current, payload)
-            else:
-                return status_error(415, "UnsupportedMediaType", f"unsupported patch type {kind!r}")
-            requested = (
-                ((payload or {}).get("metadata") or {}).get("resourceVersion")
-                if isinstance(payload, dict)
-                else None
-            )
-            if sub != "status":
-                kube_validate.check(resource, patched, namespace or None, name, query)
-            patched.setdefault("metadata", {})["resourceVersion"] = (
-                requested or current["metadata"]["resourceVersion"]
-            )
-            return Reply(
-                200, self.store.update(resource, namespace, name, patched, subresource=sub)
-            )
 
     def _list(
         self, resource: ResourceType, namespace: str | None, query: dict[str, str], accept: str

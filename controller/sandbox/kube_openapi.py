@@ -1,10 +1,12 @@
-"""OpenAPI v3 documents, as the API server publishes them under `/openapi/v3`: an index of
-group versions, and for each one its paths and a schema per kind. kubectl downloads them
-before `apply`, `create`, `replace` and `edit`: from the `fieldValidation` parameter of a
-path it learns that the server validates fields itself, and leaves validation to it.
+"""The OpenAPI documents, as the API server publishes them: under `/openapi/v3` an index of
+group versions and for each one its paths and the schema of each kind with every schema it
+refers to; under `/openapi/v2` one Swagger 2.0 document of everything. kubectl downloads
+the v3 documents before `apply`, `create`, `replace` and `edit` (from the
+`fieldValidation` parameter of a path it learns that the server validates fields itself)
+and for `kubectl explain`. The schemas are those `kube_schemas` validates with.
 
-The schemas name their kind (`x-kubernetes-group-version-kind`) but describe no fields:
-the emulator checks what `kube_validate` knows, not the full schema of each kind."""
+`/openapi/v2` is served as JSON: a client asking only for the protobuf encoding (kubectl
+does, for `explain --output plaintext-openapiv2`) gets 406 Not Acceptable."""
 
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ import hashlib
 import json
 from typing import Any
 
+from controller.sandbox import kube_schemas
 from controller.sandbox.kube_store import ResourceType, Store
+
+_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+"""Documents by what they are made of: the kinds served and the CRDs' resourceVersions."""
 
 WRITE_PARAMETERS = [
     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
@@ -48,23 +54,34 @@ def document(store: Store, prefix: str) -> dict[str, Any] | None:
     resources = _versions(store).get(prefix)
     if resources is None:
         return None
-    paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
+    key = (prefix, *sorted(_made_of(store, resources)))
+    if key not in _CACHE:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = _document(store, resources)
+    return _CACHE[key]
+
+
+def _made_of(store: Store, resources: list[ResourceType]) -> list[tuple[str, ...]]:
+    crds = store.objects.get(("apiextensions.k8s.io", "v1", "customresourcedefinitions"), {})
+    made = []
     for r in resources:
-        name = _schema_name(r)
-        schemas[name] = {
-            "type": "object",
-            "description": f"{r.kind} ({r.api_version})",
-            "x-kubernetes-preserve-unknown-fields": True,
-            "x-kubernetes-group-version-kind": [
-                {"group": r.group, "version": r.version, "kind": r.kind}
-            ],
-        }
+        meta = (crds.get(("", f"{r.plural}.{r.group}")) or {}).get("metadata") or {}
+        stamp = (str(meta.get("uid")), str(meta.get("resourceVersion")))
+        made.append((r.group, r.version, r.plural, r.kind, str(r.namespaced), *stamp))
+    return made
+
+
+def _document(store: Store, resources: list[ResourceType]) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas = kube_schemas.openapi_schemas(store, resources)
+    for r in resources:
+        name = kube_schemas.schema_name(r)
         ref = {"$ref": f"#/components/schemas/{name}"}
         body = {"content": {"application/json": {"schema": ref}}}
         answer = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
         scope = "/namespaces/{namespace}" if r.namespaced else ""
-        collection = f"/{prefix}{scope}/{r.plural}"
+        collection = f"/{_prefix(r.group, r.version)}{scope}/{r.plural}"
         gvk = {"group": r.group, "version": r.version, "kind": r.kind}
         paths[collection] = {
             "get": {
@@ -105,16 +122,42 @@ def document(store: Store, prefix: str) -> dict[str, Any] | None:
         }
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.31.0"},
+        "info": {"title": "Kubernetes", "version": kube_schemas.SCHEMA_RELEASE},
         "paths": paths,
         "components": {"schemas": schemas},
     }
 
 
-def _schema_name(r: ResourceType) -> str:
-    group = ".".join(reversed(r.group.split("."))) if r.group else "core"
-    return f"io.k8s.api.{group}.{r.version}.{r.kind}"
-
-
 def _hash(found: Any) -> str:
     return hashlib.sha512(json.dumps(found, sort_keys=True).encode()).hexdigest().upper()[:128]
+
+
+def swagger(store: Store) -> dict[str, Any]:
+    """`GET /openapi/v2`: every kind's paths and definitions in one Swagger 2.0 document."""
+    paths: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    for prefix in sorted(_versions(store)):
+        found = document(store, prefix) or {}
+        paths.update(found.get("paths", {}))
+        definitions.update(found.get("components", {}).get("schemas", {}))
+    text = json.dumps({"paths": paths, "definitions": definitions})
+    whole = json.loads(text.replace('"#/components/schemas/', '"#/definitions/'))
+    for operations in whole["paths"].values():
+        for operation in operations.values():
+            body = operation.pop("requestBody", None)
+            answer = operation["responses"]["200"]
+            schema = answer.pop("content")["application/json"]["schema"]
+            answer["schema"] = schema
+            operation["parameters"] = [
+                {"name": p["name"], "in": "query", "type": "string", "uniqueItems": True}
+                for p in operation.get("parameters", [])
+            ]
+            if body is not None:
+                operation["parameters"].append(
+                    {"name": "body", "in": "body", "required": True, "schema": schema}
+                )
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": kube_schemas.SCHEMA_RELEASE},
+        **whole,
+    }

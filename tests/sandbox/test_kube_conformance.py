@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -153,7 +154,31 @@ def test_a_body_that_is_not_json_gets_a_400_status(
             400,
             "does not match the namespace",
         ),
-        (deployment("two", replicas="two"), 422, "spec.replicas in body must be of type integer"),
+        (
+            deployment("two", replicas="two"),
+            400,
+            'Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
+            "unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32",
+        ),
+        (
+            {
+                **deployment("envs"),
+                "spec": {
+                    **deployment("envs")["spec"],
+                    "template": {
+                        "metadata": {"labels": {"app": "envs"}},
+                        "spec": {
+                            "containers": [
+                                {"name": "w", "image": "i", "env": [{"name": "N", "value": 1}]}
+                            ]
+                        },
+                    },
+                },
+            },
+            400,
+            "cannot unmarshal number into Go struct field "
+            "EnvVar.spec.template.spec.containers.env.value of type string",
+        ),
         (
             deployment("mismatch", selector={"matchLabels": {"app": "other"}}),
             422,
@@ -171,18 +196,71 @@ def test_invalid_objects_are_refused(
     assert answer.json()["kind"] == "Status" and message in answer.json()["message"]
 
 
+FEATUREFLAG_CRD = (
+    Path(__file__).parents[2].parent / "shared/flagd/core.openfeature.dev_featureflags.yaml"
+)
+
+
+def test_custom_resources_are_checked_against_their_crds_schema(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
+) -> None:
+    """A FeatureFlag against the OpenFeature CRD's openAPIV3Schema: a wrong type, a value
+    outside an enum, a missing required field are a 422 naming the field; an unknown field
+    is pruned, or a 400 with fieldValidation=Strict."""
+    sandbox, _, _ = kube
+    sandbox.apply(yaml.safe_load(FEATUREFLAG_CRD.read_text()))
+    url = f"{sandbox.url}/apis/core.openfeature.dev/v1beta1/namespaces/shop/featureflags"
+
+    def flag(name: str, **spec: Any) -> dict[str, Any]:
+        flags = {"f": {"state": "ENABLED", "defaultVariant": "on", "variants": {"on": True}}}
+        return {
+            "apiVersion": "core.openfeature.dev/v1beta1",
+            "kind": "FeatureFlag",
+            "metadata": {"name": name, "labels": {"team": "pay"}},
+            "spec": {"flagSpec": {"flags": flags}, **spec},
+        }
+
+    wrong = flag("wrong")
+    wrong["spec"]["flagSpec"]["flags"] = "all of them"
+    answer = httpx.post(url, json=wrong)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["message"] == (
+        'FeatureFlag.core.openfeature.dev "wrong" is invalid: spec.flagSpec.flags: '
+        'Invalid value: "string": spec.flagSpec.flags in body must be of type object: "string"'
+    )
+    state = flag("state")
+    state["spec"]["flagSpec"]["flags"]["f"]["state"] = "ON"
+    del state["spec"]["flagSpec"]["flags"]["f"]["variants"]
+    answer = httpx.post(url, json=state)
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["message"]
+    assert 'spec.flagSpec.flags.f.state: Unsupported value: "ON": supported values: ' in message
+    assert "spec.flagSpec.flags.f.variants: Required value" in message
+    extra = flag("extra", colour="red")
+    strict = httpx.post(url, json=extra, params={"fieldValidation": "Strict"})
+    assert strict.status_code == 400, strict.text
+    assert 'strict decoding error: unknown field "spec.colour"' in strict.json()["message"]
+    pruned = httpx.post(url, json=extra)
+    assert pruned.status_code == 201, pruned.text
+    stored = httpx.get(f"{url}/extra").json()
+    assert "colour" not in stored["spec"] and stored["spec"]["flagSpec"]["flags"]["f"]
+    assert stored["metadata"]["labels"] == {"team": "pay"}
+
+
 def test_a_bad_patch_is_refused_and_every_other_rollout_goes_on(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
 ) -> None:
-    """`kubectl patch deploy web --type merge -p '{"spec":{"replicas":"two"}}'` is a 422;
-    it used to crash the rollout simulator, and every later rollout hung."""
+    """`kubectl patch deploy web --type merge -p '{"spec":{"replicas":"two"}}'` is a 400
+    (the patched object does not decode); it used to crash the rollout simulator, and
+    every later rollout hung."""
     sandbox, apps, ticks = kube
     refused = httpx.patch(
         f"{sandbox.url}/apis/apps/v1/namespaces/shop/deployments/web",
         json={"spec": {"replicas": "two"}},
         headers={"Content-Type": "application/merge-patch+json"},
     )
-    assert refused.status_code == 422, refused.text
+    assert refused.status_code == 400, refused.text
+    assert "Go struct field DeploymentSpec.spec.replicas of type int32" in refused.text
     assert apps.read_namespaced_deployment("web", "shop").spec.replicas == 2
     # Even an object no API server would store (written straight into the store) stalls
     # only itself.
@@ -604,8 +682,7 @@ def test_kubectl_apply_server_side_creates_and_updates(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
 ) -> None:
     """application/apply-patch+yaml: creates a missing object, merges into an existing
-    one; a field manager is required. (Field ownership and its conflicts are not
-    modelled: the applied fields win.)"""
+    one; a field manager is required."""
     sandbox, apps, _ = kube
     manifest = tmp_path / "cart.yaml"
     for tag in ("1", "2"):
@@ -620,6 +697,49 @@ def test_kubectl_apply_server_side_creates_and_updates(
         headers={"Content-Type": "application/apply-patch+yaml"},
     )
     assert nameless.status_code == 400 and "fieldManager" in nameless.json()["message"]
+
+
+def test_server_side_apply_owns_fields_refuses_conflicts_and_removes_what_it_stops_applying(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """managedFields: a field another manager changed is a 409 conflict for an apply with
+    another value (naming the manager and the field), taken over with --force-conflicts;
+    the same value is shared, not a conflict; a field the applier stops applying goes."""
+    _, apps, _ = kube
+    manifest = tmp_path / "cart.yaml"
+    labelled = MANIFEST.replace("IMAGE", "1").replace(
+        "namespace: shop}", "namespace: shop, labels: {team: pay}}"
+    )
+    manifest.write_text(labelled)
+    assert run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest)).returncode == 0
+    patched = run_kubectl(
+        tmp_path, "patch", "deploy/cart", "-n", "shop", "-p", '{"spec":{"replicas":3}}'
+    )
+    assert patched.returncode == 0, patched.stderr
+    refused = run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest))
+    assert refused.returncode != 0
+    assert 'Apply failed with 1 conflict: conflict with "kubectl-patch"' in refused.stderr
+    assert ".spec.replicas" in refused.stderr
+    assert apps.read_namespaced_deployment("cart", "shop").spec.replicas == 3
+    forced = run_kubectl(
+        tmp_path, "apply", "--server-side", "--force-conflicts", "-f", str(manifest)
+    )
+    assert forced.returncode == 0, forced.stderr
+    live = apps.read_namespaced_deployment("cart", "shop")
+    assert live.spec.replicas == 1
+    owners = {m.manager: m.fields_v1 for m in live.metadata.managed_fields}
+    assert "f:replicas" in owners["kubectl"]["f:spec"]
+    assert "kubectl-patch" not in owners  # it owned replicas alone, and lost it
+    # Another manager applying the live value shares the field: no conflict.
+    shared = MANIFEST.replace("IMAGE", "1")
+    other = tmp_path / "other.yaml"
+    other.write_text(shared)
+    both = run_kubectl(tmp_path, "apply", "--server-side", "--field-manager=ops", "-f", str(other))
+    assert both.returncode == 0, both.stderr
+    # The label was applied by kubectl alone: applying without it removes it.
+    manifest.write_text(shared)
+    assert run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest)).returncode == 0
+    assert not (apps.read_namespaced_deployment("cart", "shop").metadata.labels or {})
 
 
 def test_jobs_run_to_completion_or_fail_past_their_backoff_limit(
@@ -677,3 +797,29 @@ def test_finalizers_hold_a_deletion_and_preconditions_guard_it(
     with pytest.raises(ApiException) as gone:
         core.read_namespaced_config_map("held", "shop")
     assert gone.value.status == 404
+
+
+def test_kubectl_explain_reads_the_served_schemas_of_built_in_and_custom_kinds(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """/openapi/v3 carries every field's schema (the API server's own definitions, and a
+    CRD's openAPIV3Schema), so `kubectl explain` answers; /openapi/v2 is the same in one
+    Swagger document, served as JSON (a protobuf-only Accept is a 406)."""
+    sandbox, _, _ = kube
+    sandbox.apply(yaml.safe_load(FEATUREFLAG_CRD.read_text()))
+    replicas = run_kubectl(tmp_path, "explain", "deployment.spec.replicas")
+    assert replicas.returncode == 0, replicas.stderr
+    assert "FIELD: replicas <integer>" in replicas.stdout
+    assert "Number of desired pods" in replicas.stdout
+    flags = run_kubectl(tmp_path, "explain", "featureflags.spec.flagSpec")
+    assert flags.returncode == 0, flags.stderr
+    assert "flags\t<map[string]Object> -required-" in flags.stdout
+    v2 = httpx.get(f"{sandbox.url}/openapi/v2", headers={"Accept": "application/json"})
+    assert v2.status_code == 200 and v2.json()["swagger"] == "2.0"
+    spec = v2.json()["definitions"]["io.k8s.api.apps.v1.DeploymentSpec"]
+    assert spec["properties"]["template"] == {
+        "$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec",
+        "description": spec["properties"]["template"]["description"],
+    }
+    protobuf = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    assert httpx.get(f"{sandbox.url}/openapi/v2", headers={"Accept": protobuf}).status_code == 406
