@@ -352,6 +352,9 @@ class JiraSandbox(SearchRoutes, IssueRoutes, MetaRoutes):
         self, body: dict[str, Any], project: str, current: int | None
     ) -> dict[str, Any] | Response:
         fields: dict[str, Any] = {}
+        # A null is a field not given (atlassian-python-api sends every field it was not
+        # asked to change as null), except for the dates, where it clears the date.
+        body = {k: v for k, v in body.items() if v is not None or k.endswith("Date")}
         if "name" in body:
             name = body["name"].strip() if isinstance(body["name"], str) else ""
             if not name:
@@ -369,7 +372,7 @@ class JiraSandbox(SearchRoutes, IssueRoutes, MetaRoutes):
                 except (TypeError, ValueError):
                     return error(400, **{key: "The date must be in the format yyyy-MM-dd."})
         if "description" in body:
-            if body["description"] is not None and not isinstance(body["description"], str):
+            if not isinstance(body["description"], str):
                 return error(400, description="The description must be text.")
             fields["description"] = body["description"] or ""
         for key in ("released", "archived"):

@@ -64,7 +64,7 @@ def document(store: Store, prefix: str) -> dict[str, Any] | None:
 
 def _made_of(store: Store, resources: list[ResourceType]) -> list[tuple[str, ...]]:
     crds = store.objects.get(("apiextensions.k8s.io", "v1", "customresourcedefinitions"), {})
-    made = []
+    made: list[tuple[str, ...]] = []
     for r in resources:
         meta = (crds.get(("", f"{r.plural}.{r.group}")) or {}).get("metadata") or {}
         stamp = (str(meta.get("uid")), str(meta.get("resourceVersion")))

@@ -103,15 +103,22 @@ def test_data_center_search_refuses_a_start_that_is_no_number() -> None:
         assert answer.status_code == 400 and answer.json()["errorMessages"]
 
 
-def test_a_version_update_with_nulls_is_refused(jira: JiraSandbox) -> None:
-    """PUT version with `name: null` is invalid (Jira: "You must specify a valid version
-    name"); `archived: null` is not a boolean. Nothing changes."""
+def test_a_version_update_takes_a_null_as_not_given(jira: JiraSandbox) -> None:
+    """PUT version with `name: null` or `archived: null` leaves them as they are (what
+    atlassian-python-api's update_version sends for what it does not change; the version
+    is never renamed "None"); an empty name or a non-boolean is a 400. A null date clears
+    the date."""
     versions = httpx.get(f"{api(jira)}/project/SHOP/versions", auth=AUTH).json()
     url = f"{api(jira)}/version/{versions[0]['id']}"
-    assert httpx.put(url, json={"name": None}, auth=AUTH).status_code == 400
-    assert httpx.put(url, json={"archived": None}, auth=AUTH).status_code == 400
+    nulls = {"name": None, "archived": None, "released": None, "description": None}
+    assert httpx.put(url, json=nulls, auth=AUTH).status_code == 200
     after = httpx.get(url, auth=AUTH).json()
     assert after["name"] == "2026.25" and after["archived"] is False
+    assert after["released"] is False and after["releaseDate"] == "2026-12-08"
+    assert httpx.put(url, json={"name": " "}, auth=AUTH).status_code == 400
+    assert httpx.put(url, json={"archived": "yes"}, auth=AUTH).status_code == 400
+    assert httpx.put(url, json={"releaseDate": None}, auth=AUTH).status_code == 200
+    assert "releaseDate" not in httpx.get(url, auth=AUTH).json()
 
 
 def test_cloud_refuses_an_unbounded_query() -> None:
