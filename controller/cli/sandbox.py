@@ -4,6 +4,7 @@ client against it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -110,8 +111,6 @@ def kube(
     """Serve a Kubernetes API emulator until interrupted (kubectl works against it)."""
     import copy
 
-    import yaml
-
     from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
 
     sandbox = KubeSandbox(port=port, rbac=rbac)
@@ -119,16 +118,11 @@ def kube(
         sandbox.rollouts.mark_bad(image)
     sandbox.start()
     if seed is not None:
-        documents = [
-            d
-            for f in sorted(seed.rglob("*.y*ml"))
-            for d in yaml.safe_load_all(f.read_text(encoding="utf-8"))
-            if d
-        ]
-        for document in sorted(
-            documents, key=lambda d: d.get("kind") != "CustomResourceDefinition"
-        ):
-            sandbox.apply(document)
+        try:
+            _seed_kube(sandbox, seed)
+        except click.ClickException:
+            sandbox.stop()
+            raise
     if not any(t.kind == "FeatureFlag" for t in sandbox.store.types.values()):
         sandbox.apply(copy.deepcopy(MINIMAL_FEATUREFLAG_CRD))  # relctl's flag targets
     if kubeconfig is not None:
@@ -141,3 +135,40 @@ def kube(
     )
     options.stop_on_signals().wait()
     sandbox.stop()
+
+
+def _seed_kube(sandbox: Any, seed: Path) -> None:
+    """Create every object of the YAML files under `seed` (CRDs first), refused as the API
+    server would refuse it; a problem names the file and line of its document."""
+    import yaml
+
+    from controller.sandbox.kube_store import StoreError
+
+    documents: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(seed.rglob("*.y*ml")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            values = list(yaml.safe_load_all(text))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise click.ClickException(f"{where}: {exc.problem or exc}") from None
+        for node, value in zip(nodes, values, strict=True):
+            where = f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+            if value is None:
+                continue
+            if not isinstance(value, dict) or not value.get("apiVersion") or not value.get("kind"):
+                raise click.ClickException(
+                    f"{where}: not a Kubernetes object (apiVersion and kind are required)"
+                )
+            documents.append((where, value))
+    documents.sort(key=lambda d: d[1].get("kind") != "CustomResourceDefinition")
+    for where, document in documents:
+        name = (document.get("metadata") or {}).get("name", "")
+        try:
+            sandbox.apply(document, validate=True)
+        except StoreError as exc:
+            raise click.ClickException(
+                f"{where}: {document['kind']} {name!r}: {exc.message}"
+            ) from None

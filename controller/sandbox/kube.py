@@ -139,15 +139,28 @@ class KubeSandbox:
 
     # --- seeding ------------------------------------------------------------------------
 
-    def apply(self, obj: Object) -> Object:
-        """Create an object (namespaces first), as `kubectl create` would."""
-        group, _, version = obj["apiVersion"].rpartition("/")
+    def apply(self, obj: Object, *, validate: bool = False) -> Object:
+        """Create an object (namespaces first), as `kubectl create` would; with `validate`,
+        refused (StoreError) where the API server would refuse it."""
+        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
         resource = next(
-            t
-            for t in self.store.types.values()
-            if (t.group, t.version, t.kind) == (group, version, obj["kind"])
+            (
+                t
+                for t in self.store.types.values()
+                if (t.group, t.version, t.kind) == (group, version, obj.get("kind"))
+            ),
+            None,
         )
+        if resource is None:
+            raise StoreError(
+                404,
+                "NotFound",
+                f'no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"',
+            )
         namespace = (obj.get("metadata") or {}).get("namespace", "default")
+        if validate:
+            strict = {"fieldValidation": "Strict"}
+            kube_validate.check(self.store, resource, obj, namespace, None, strict)
         if resource.namespaced:
             self.ensure_namespace(namespace)
         created = self.store.create(resource, namespace if resource.namespaced else "", obj)

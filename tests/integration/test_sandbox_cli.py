@@ -118,3 +118,43 @@ def test_sandbox_kube_serves_its_seed_to_kubectl(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_sandbox_kube_refuses_a_bad_seed_naming_file_and_line(tmp_path: Path) -> None:
+    """A seed object the API server would refuse, YAML that does not parse, or a document
+    that is no Kubernetes object: exit 1, the file, line and column and the API server's
+    message, no traceback."""
+    relctl = Path(sys.executable).parent / "relctl"
+    bad = {
+        "deploy.yaml": (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cart, namespace: shop}\n"
+            "spec:\n  replicas: two\n  selector: {matchLabels: {app: cart}}\n"
+            "  template:\n    metadata: {labels: {app: cart}}\n"
+            "    spec: {containers: [{name: cart, image: 'shop/cart:1'}]}\n",
+            "deploy.yaml:5:1: Deployment 'cart': Deployment in version \"v1\" cannot be "
+            "handled as a Deployment: json: cannot unmarshal string into Go struct field "
+            "DeploymentSpec.spec.replicas of type int32",
+        ),
+        "broken.yaml": ("kind: Namespace\nmetadata:\n\tname: x\n", "broken.yaml:3:1: "),
+        "list.yaml": ("- a\n- b\n", "list.yaml:1:1: not a Kubernetes object"),
+        "unknown.yaml": (
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+            "unknown.yaml:1:1: Widget 'w': no matches for kind \"Widget\" in version "
+            '"example.com/v1"',
+        ),
+    }
+    for name, (text, message) in bad.items():
+        seed = tmp_path / name.removesuffix(".yaml")
+        seed.mkdir()
+        (seed / name).write_text(text)
+        done = subprocess.run(
+            [str(relctl), "sandbox", "kube", "--port", "0", "--seed", str(seed)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        assert message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
