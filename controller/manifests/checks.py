@@ -102,6 +102,13 @@ def _references(state: DesiredState) -> Iterator[Diagnostic]:
                     ("spec", "components", index, "name"),
                 )
         yield from each(release, "FeatureFlag", state.flags, spec.flags, ("spec", "flags"))
+        yield from each(
+            release,
+            "Analysis",
+            state.analyses,
+            spec.rollback.triggers.analysis,
+            ("spec", "rollback", "triggers", "analysis"),
+        )
     for component in state.of_kind(Component):
         yield from each(
             component,

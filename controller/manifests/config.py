@@ -26,6 +26,7 @@ _WHERE = {
     "RELCTL_JIRA_TOKEN_FILE)",
     "webhook": "RELCTL_WEBHOOK_SECRET (or RELCTL_WEBHOOK_SECRET_FILE)",
     "credentials": "git's own credential helper (the chart's secrets.git)",
+    "token": "RELCTL_PROMETHEUS_TOKEN (or RELCTL_PROMETHEUS_TOKEN_FILE)",
 }
 
 DeploymentOnly = Annotated[
@@ -106,6 +107,30 @@ class JiraConfig(Model):
         return _bounded(value, 1, 300)
 
 
+class PrometheusConfig(Model):
+    """Prometheus, which analyses query. Where relctl connects, and with which bearer
+    token, the deployment says: RELCTL_PROMETHEUS_URL, RELCTL_PROMETHEUS_TOKEN (or
+    ..._FILE)."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/@]+(/[^\s]*)?$")
+    """The Prometheus this repository is written for. For people; relctl connects only
+    to the deployment's RELCTL_PROMETHEUS_URL."""
+    timeout: Duration = Field(default_factory=lambda: parse_duration("10s"))
+    """Deadline of every query (1 s to 2 min)."""
+    token: DeploymentOnly = None
+    """Not allowed: the token is the deployment's (RELCTL_PROMETHEUS_TOKEN)."""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _no_token(cls, value: Any) -> None:
+        refuse("token", value)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_bounds(cls, value: Any) -> Any:
+        return _bounded(value, 1, 120)
+
+
 class ClusterConfig(Model):
     """How to reach one cluster: a kubeconfig context, or the pod's in-cluster config."""
 
@@ -168,6 +193,8 @@ class ControllerConfigSpec(Model):
 
     jira: JiraConfig | None = None
     """Jira connection; without it Jira is not observed."""
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    """Prometheus, which analyses query."""
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     """Clusters by name, as referenced by workloads and flag targets."""
     git: GitConfig = Field(default_factory=GitConfig)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from controller.manifests import models
+from controller.manifests.analysis import Analysis
 from controller.manifests.config import ControllerConfig
 from controller.manifests.diagnostics import Diagnostic, Severity, render_path
 from controller.manifests.models import Model
@@ -21,6 +22,7 @@ KINDS: dict[str, type[Model]] = {
     "Release": models.Release,
     "FeatureFlag": models.FeatureFlag,
     "BlackoutWindow": models.BlackoutWindow,
+    "Analysis": Analysis,
     "ControllerConfig": ControllerConfig,
 }
 

@@ -188,6 +188,9 @@ class RollbackTriggers(Model):
     """The rollout failed (ProgressDeadlineExceeded)."""
     unavailable_replicas: UnavailableTrigger | None = None
     """Unavailable replicas above a threshold for a duration."""
+    analysis: tuple[Name, ...] = ()
+    """Analyses measured on every workload of the release from its rollout's start until
+    monitoringEnd: a Failed one fires; an Inconclusive or Error one holds the release."""
 
 
 class Rollback(Model):

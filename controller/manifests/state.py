@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
+from controller.manifests.analysis import Analysis
 from controller.manifests.config import ControllerConfig
 from controller.manifests.documents import Manifest
 from controller.manifests.models import (
@@ -44,6 +45,7 @@ class DesiredState:
     releases: Mapping[str, Manifest[Release]]
     flags: Mapping[str, Manifest[FeatureFlag]]
     windows: Mapping[str, Manifest[BlackoutWindow]]
+    analyses: Mapping[str, Manifest[Analysis]]
 
     def of_kind(self, kind: type[T]) -> Iterator[Manifest[T]]:
         """Every manifest of `kind`, duplicates included, in load order."""
@@ -72,4 +74,5 @@ def build_state(root: str, manifests: Sequence[Manifest[Model]]) -> DesiredState
         releases=_index(manifests, Release),
         flags=_index(manifests, FeatureFlag),
         windows=_index(manifests, BlackoutWindow),
+        analyses=_index(manifests, Analysis),
     )

@@ -15,6 +15,7 @@ from typing import Any
 from controller.manifests.signals import SignalValue
 from controller.plan.actions import Action, WorkloadId
 from controller.plan.flags import FlagTarget
+from controller.plan.measurements import Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.records import DecisionRecord, ReleaseStatus
 from controller.schedule.zones import wall
@@ -33,6 +34,9 @@ class Observed:
     """Release → signal name → value, as CI committed them under `signals/`."""
     unobserved: Mapping[str, str] = field(default_factory=dict)
     """Cluster → why it could not be observed this pass (its workloads are absent)."""
+    readings: Mapping[str, Readings] | None = None
+    """Analysis measurement key → what Prometheus answered this pass; None: there is no
+    Prometheus to ask."""
 
 
 class FindingKind(StrEnum):
@@ -43,6 +47,7 @@ class FindingKind(StrEnum):
     WAITING = "waiting"
     ROLLOUT = "rollout"
     TRIGGER = "trigger"
+    ANALYSIS = "analysis"
     DRIFT = "drift"
     FLAG_STAGE = "flag-stage"
     FLAG_DRIFT = "flag-drift"

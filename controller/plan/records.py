@@ -18,6 +18,14 @@ import yaml
 
 from controller.errors import Disposition, RelctlError
 from controller.manifests import yamlsource
+from controller.plan.measurements import (
+    BaselineRecord,
+    Measurement,
+    baseline_document,
+    baseline_from,
+    measurement_document,
+    measurement_from,
+)
 from controller.plan.readiness import Criterion
 
 FORMAT = "relctl.dev/v1alpha1/ReleaseStatus"
@@ -126,6 +134,8 @@ class Evidence:
     images: Mapping[str, str] = field(default_factory=dict)
     """Workload → image, e.g. the images in use before a rollout."""
     triggers: tuple[str, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    """The measurements of the analyses that decided it (query, value, baseline)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,11 @@ class ReleaseStatus:
     """Digest of the last recorded go/no-go verdict and its evidence."""
     done: tuple[str, ...] = ()
     """Idempotency keys of one-shot actions completed (Jira comments)."""
+    measurements: tuple[Measurement, ...] = ()
+    """The latest measurements of the release's analyses (`measurements.KEEP` a metric
+    and workload), oldest first."""
+    baselines: Mapping[str, BaselineRecord] = field(default_factory=dict)
+    """Metric and workload → its baseline, captured once."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
@@ -196,6 +211,7 @@ def _evidence_document(evidence: Evidence) -> dict[str, Any]:
         "components": list(evidence.components),
         "images": dict(sorted(evidence.images.items())),
         "triggers": list(evidence.triggers),
+        "measurements": [measurement_document(m) for m in evidence.measurements],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {})}
 
@@ -240,6 +256,8 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "unhealthySince": {k: v.isoformat() for k, v in sorted(status.unhealthy_since.items())},
         "verdictDigest": status.verdict_digest,
         "done": list(status.done),
+        "measurements": [measurement_document(m) for m in status.measurements],
+        "baselines": {k: baseline_document(b) for k, b in sorted(status.baselines.items())},
         "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
@@ -293,6 +311,10 @@ def _evidence_from(raw: Mapping[str, Any], where: str) -> Evidence:
         components=strings("components"),
         images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
         triggers=strings("triggers"),
+        measurements=tuple(
+            measurement_from(m, _parse_time, f"{where}.measurements[{n}]")
+            for n, m in enumerate(raw.get("measurements") or ())
+        ),
     )
 
 
@@ -356,6 +378,14 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
             },
             verdict_digest=str(raw.get("verdictDigest", "")),
             done=tuple(str(k) for k in raw.get("done") or ()),
+            measurements=tuple(
+                measurement_from(m, _parse_time, f"{where}: measurements[{n}]")
+                for n, m in enumerate(raw.get("measurements") or ())
+            ),
+            baselines={
+                str(k): baseline_from(b, _parse_time, f"{where}: baselines.{k}")
+                for k, b in (raw.get("baselines") or {}).items()
+            },
             decisions=tuple(
                 _decision_from(d, f"{where}: decisions[{n}]")
                 for n, d in enumerate(raw.get("decisions") or ())

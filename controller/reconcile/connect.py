@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from controller.adapters.jira import JiraClient, settings_from
 from controller.adapters.kube import KubeCluster, KubeError
+from controller.adapters.prometheus import Prometheus
 from controller.manifests.config import ControllerConfig
 
 
@@ -15,6 +16,8 @@ from controller.manifests.config import ControllerConfig
 class Adapters:
     jira: JiraClient | None
     clusters: dict[str, KubeCluster] = field(default_factory=dict)
+    prometheus: Prometheus | None = None
+    """The deployment's Prometheus ($RELCTL_PROMETHEUS_URL), which analyses query."""
 
     def cluster(self, name: str) -> KubeCluster:
         if name not in self.clusters:
@@ -40,6 +43,8 @@ class Adapters:
             self.jira.close()
         for cluster in self.clusters.values():
             cluster.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
 
 
 def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
@@ -48,4 +53,5 @@ def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
     clusters = {
         name: KubeCluster.connect(name, c, env) for name, c in sorted(spec.clusters.items())
     }
-    return Adapters(jira, clusters)
+    timeout = spec.prometheus.timeout.total_seconds()
+    return Adapters(jira, clusters, Prometheus.from_env(env, timeout))

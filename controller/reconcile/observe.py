@@ -8,15 +8,19 @@ releases deploying there wait, the others go on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from controller.adapters.kube import KubeError, read_all_flags
+from controller.adapters.prometheus import Prometheus
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
 from controller.plan import flags as flagd
 from controller.plan.actions import WorkloadId
+from controller.plan.analysis import Request
+from controller.plan.measurements import Reading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
@@ -76,3 +80,33 @@ def observe(
         for name, why in sorted(unobserved.items())
     ]
     return Observed(jira, workloads, flags, found, unobserved), problems
+
+
+def measure(prometheus: Prometheus | None, due: list[Request]) -> dict[str, Readings] | None:
+    """Take the due analysis measurements (None: no Prometheus to ask). Once Prometheus
+    is unreachable or slow, the rest of this pass's measurements are that same error
+    without asking again: a pass never waits longer than one deadline for it."""
+    if prometheus is None:
+        return None
+    down = ""
+    found: dict[str, Readings] = {}
+
+    def ask(query: Callable[..., Reading], *args: object) -> Reading:
+        nonlocal down
+        if down:
+            return Reading(error=down)
+        reading = query(*args)
+        if reading.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
+            down = reading.error
+        return reading
+
+    for request in due:
+        baseline = None
+        if request.baseline is not None:
+            baseline = ask(prometheus.mean, *request.baseline)
+        traffic = None
+        if request.traffic is not None:
+            traffic = ask(prometheus.instant, request.traffic, request.at)
+        value = ask(prometheus.instant, request.query, request.at)
+        found[request.key] = Readings(value, traffic, baseline)
+    return found

@@ -23,14 +23,14 @@ from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
-from controller.plan import planner
+from controller.plan import analysis, planner
 from controller.plan.actions import Comment
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
-from controller.reconcile.observe import observe
+from controller.reconcile.observe import measure, observe
 from controller.schedule.validation import diagnose, fatal, without_broken_releases
 
 RELEASES_DIR = "releases"
@@ -274,6 +274,9 @@ class Reconciler:
         adapters = self.adapters(state.config)
         before = adapters.requests()
         observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
+        due = analysis.due(state, observed, recorded, now)
+        if due:
+            observed = replace(observed, readings=measure(adapters.prometheus, due))
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)
         plan = planner.plan(state, observed, recorded, now)

@@ -113,6 +113,7 @@ def test_release_in_the_freeze_is_placed_after_it(state: DesiredState) -> None:
         releases,
         state.flags,
         state.windows,
+        state.analyses,
     )
     [event] = [
         e

@@ -1,13 +1,16 @@
 """Monitoring a deployed release: the rollback triggers, evaluated from the rollout's
-start until monitoringEnd (`watch`); a fired trigger rolls back (ROLLBACK, with the
-images recorded before the rollout) or, with `rollback.auto` off, asks a person
-(ROLLBACK_RECOMMENDED). `monitor` keeps the release until monitoringEnd."""
+start until monitoringEnd (`watch`), analyses among them (`plan.analysis`: their
+measurements are recorded every pass); a fired trigger rolls back (ROLLBACK, with the
+images recorded before the rollout and the measurements that failed) or, with
+`rollback.auto` off, asks a person (ROLLBACK_RECOMMENDED). `monitor` keeps the release
+until monitoringEnd, and after it while an analysis is Inconclusive or in Error."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from controller.plan import rollouts
+from controller.plan import analysis, rollouts
+from controller.plan.measurements import Measurement
 from controller.plan.phases import Context, Draft, Step
 from controller.plan.phases.gating import unobserved
 from controller.plan.plans import FindingKind
@@ -31,16 +34,43 @@ def watch(context: Context, status: ReleaseStatus) -> Step:
             context.release, units, status.unhealthy_since, context.now, context.timezone
         )
     draft.update(unhealthy_since=since)
+    measured: tuple[Measurement, ...] = ()
+    targets = _targets(context, units)
+    _, holding = analysis.verdicts(targets, status)
+    if targets and (not monitoring or context.now < context.monitoring_end(status) or holding):
+        evaluation = analysis.evaluate(
+            targets, draft.status, context.now, context.fleet.observed.readings
+        )
+        draft.update(measurements=evaluation.status.measurements)
+        draft.update(baselines=evaluation.status.baselines)
+        for target, failed in evaluation.failed:
+            fired.append(
+                rollouts.Trigger(target.component, f"analysis {target.key}: {failed[-1].reason}")
+            )
+            measured += failed
+        for why in evaluation.holding:
+            draft.find(FindingKind.ANALYSIS, why)
     if fired:
-        return _trigger(draft, fired, units)
+        return _trigger(draft, fired, units, measured)
     if status.phase is Phase.ROLLBACK_RECOMMENDED:
         draft.find(FindingKind.TRIGGER, "rollback recommended; waiting for a person")
         return draft.stop()
     return draft.done()
 
 
+def _targets(context: Context, units: dict[str, list[rollouts.Unit]]) -> list[analysis.Target]:
+    wanted = context.spec.rollback.triggers.analysis
+    if not wanted:
+        return []
+    analyses = {n: m.model for n, m in context.fleet.desired.analyses.items()}
+    return analysis.targets(context.name, analyses, units, wanted, context.spec.version)
+
+
 def _trigger(
-    draft: Draft, fired: list[rollouts.Trigger], units: dict[str, list[rollouts.Unit]]
+    draft: Draft,
+    fired: list[rollouts.Trigger],
+    units: dict[str, list[rollouts.Unit]],
+    measured: tuple[Measurement, ...] = (),
 ) -> Step:
     reasons = tuple(f"{t.component}: {t.reason}" for t in fired)
     for reason in reasons:
@@ -52,7 +82,7 @@ def _trigger(
             draft.record(
                 DecisionKind.ROLLBACK_RECOMMENDED,
                 "rollback triggers fired and rollback.auto is off: a person decides",
-                Evidence(triggers=reasons),
+                Evidence(triggers=reasons, measurements=measured),
             )
             draft.update(phase=Phase.ROLLBACK_RECOMMENDED)
         return draft.stop()
@@ -68,7 +98,12 @@ def _trigger(
         f"rollback triggers fired; rolling back {', '.join(affected)} to the images "
         "recorded before the rollout"
         + (" (partial: only the affected components)" if policy.partial else ""),
-        Evidence(triggers=reasons, components=tuple(affected), images=previous),
+        Evidence(
+            triggers=reasons,
+            components=tuple(affected),
+            images=previous,
+            measurements=measured,
+        ),
     )
     draft.update(phase=Phase.ROLLED_BACK, rolled_back=tuple(affected))
     return draft.done()
@@ -81,5 +116,12 @@ def monitor(context: Context, status: ReleaseStatus) -> Step:
     end = context.monitoring_end(status)
     if context.now < end:
         draft.find(FindingKind.ROLLOUT, f"monitoring until {context.local(end)}")
+        return draft.stop()
+    units = context.fleet.units(context.release, context.name)
+    _, holding = analysis.verdicts(_targets(context, units), status)
+    if holding:
+        draft.find(
+            FindingKind.ANALYSIS, "monitoring is over, but not released: " + "; ".join(holding)
+        )
         return draft.stop()
     return draft.done()

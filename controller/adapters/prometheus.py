@@ -1,0 +1,138 @@
+"""Prometheus' HTTP API, for analyses: an instant query at a time (`/api/v1/query`) and the
+mean of a query over a window (`/api/v1/query_range`, for baselines).
+
+Where relctl connects, and with which bearer token, is the deployment's: $RELCTL_PROMETHEUS_URL
+and $RELCTL_PROMETHEUS_TOKEN (or ..._FILE), never the repository's. Every request has the
+ControllerConfig's deadline. A reading never raises for what Prometheus answers: an error
+(unreachable, timed out, a query Prometheus refuses, a result of the wrong type) is a
+`Reading` with `error` set, which an analysis counts as an Error, never as a success.
+NaN (0/0, as a ratio over no traffic) is no data; +Inf and -Inf are values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from controller.adapters import secrets
+from controller.adapters.errors import SecretError
+from controller.plan.measurements import Reading
+
+PROMETHEUS_URL = "RELCTL_PROMETHEUS_URL"
+PROMETHEUS_TOKEN = "RELCTL_PROMETHEUS_TOKEN"  # noqa: S105 - a variable name
+
+
+def parse_value(raw: Any) -> float | None:
+    """A sample value as Prometheus writes it (a string: "0.05", "NaN", "+Inf")."""
+    value = float(raw)
+    return None if math.isnan(value) else value
+
+
+def _reading(data: Mapping[str, Any]) -> Reading:
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return Reading(parse_value(result[1]), series=1)  # type: ignore[index]
+    if kind != "vector" or not isinstance(result, list):
+        return Reading(error=f"the query returns a {kind}, not an instant vector or scalar")
+    if not result:
+        return Reading()
+    if len(result) > 1:
+        return Reading(
+            error=f"the query returns {len(result)} series; it must return one "
+            "(aggregate it, e.g. with sum or max)",
+            series=len(result),
+        )
+    return Reading(parse_value(result[0]["value"][1]), series=1)
+
+
+class Prometheus:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.timeout = timeout
+        self._http = httpx.Client(headers=headers, timeout=timeout, trust_env=False)
+        self.requests = 0
+        self.errors = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], timeout: float) -> Prometheus | None:
+        """The deployment's Prometheus, or None when it names none."""
+        url = (env.get(PROMETHEUS_URL) or "").strip()
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SecretError(f"${PROMETHEUS_URL} must be an http(s) URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise SecretError(
+                f"${PROMETHEUS_URL} carries credentials in the URL; set ${PROMETHEUS_TOKEN} instead"
+            )
+        return cls(url, secrets.optional(PROMETHEUS_TOKEN, env), timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def instant(self, query: str, at: datetime) -> Reading:
+        """The query's value at `at`."""
+        return self._get("/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"})
+
+    def mean(self, query: str, start: datetime, end: datetime) -> Reading:
+        """The mean of the query's values over [start, end] (twelve steps): a baseline."""
+        step = max((end - start) / 12, timedelta(seconds=1))
+        params = {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step.total_seconds():g}",
+        }
+        found = self._get("/api/v1/query_range", params, matrix=True)
+        return found
+
+    def _get(self, path: str, params: dict[str, str], matrix: bool = False) -> Reading:
+        self.requests += 1
+        try:
+            answer = self._http.get(self.url + path, params=params)
+        except httpx.TimeoutException:
+            self.errors += 1
+            return Reading(error=f"Prometheus did not answer within {self.timeout:g} s")
+        except httpx.HTTPError as exc:
+            self.errors += 1
+            return Reading(error=f"Prometheus is unreachable ({type(exc).__name__})")
+        try:
+            body = answer.json()
+        except ValueError:
+            self.errors += 1
+            return Reading(error=f"Prometheus answered {answer.status_code} without JSON")
+        if body.get("status") != "success":
+            self.errors += 1
+            kind = body.get("errorType", "error")
+            return Reading(error=f"Prometheus refused the query ({kind}): {body.get('error', '')}")
+        data = body.get("data") or {}
+        try:
+            return _mean(data) if matrix else _reading(data)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self.errors += 1
+            return Reading(error=f"Prometheus' answer is malformed ({exc})")
+
+
+def _mean(data: Mapping[str, Any]) -> Reading:
+    result = data.get("result")
+    if data.get("resultType") != "matrix" or not isinstance(result, list):
+        return Reading(error=f"the query returns a {data.get('resultType')}, not a range")
+    if not result:
+        return Reading()
+    if len(result) > 1:
+        return Reading(
+            error=f"the query returns {len(result)} series; it must return one "
+            "(aggregate it, e.g. with sum or max)",
+            series=len(result),
+        )
+    values = [v for v in (parse_value(raw) for _, raw in result[0]["values"]) if v is not None]
+    if not values:
+        return Reading(series=1)
+    return Reading(sum(values) / len(values), series=1)

@@ -1,0 +1,303 @@
+"""Analyses as rollback triggers: which measurements are due, what each one's outcome
+is, and what the measurements so far make of the analysis. Pure: the shell sends the
+due queries to Prometheus (`due`) and brings the readings back in `Observed.readings`;
+the monitoring step judges them (`evaluate`) and records every measurement.
+
+A metric is measured on every workload the release has reached, from its rollout's start
+(the ROLLOUT decision) until monitoringEnd, every `interval` (or `count` times). A
+measurement is Successful, Failed, Inconclusive or Error (`measurements.Outcome`); the
+analysis of one metric on one workload is Failed once more than `failureLimit`
+measurements failed (the trigger fires), Error after more than `consecutiveErrorLimit`
+errors in a row and Inconclusive after more than `inconclusiveLimit` inconclusive ones in
+a row (both hold the release until a later measurement settles it). An error is never a
+success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from controller.manifests.analysis import Analysis, Metric, fill, parse_condition
+from controller.manifests.state import DesiredState
+from controller.plan import rollouts
+from controller.plan.measurements import (
+    KEEP,
+    BaselineRecord,
+    Measurement,
+    Outcome,
+    Reading,
+    Readings,
+)
+from controller.plan.plans import Observed
+from controller.plan.records import DecisionKind, Phase, ReleaseStatus
+
+NO_PROMETHEUS = (
+    "no Prometheus to ask: set RELCTL_PROMETHEUS_URL where relctl runs (analyses are "
+    "never taken as passed without it)"
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One due measurement: the metric's query at `at`, with what it needs besides."""
+
+    key: str
+    query: str
+    at: datetime
+    traffic: str | None = None
+    """The minimum-traffic query, when the metric has one."""
+    baseline: tuple[str, datetime, datetime] | None = None
+    """The baseline to capture first (query, window start, window end), once."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One metric of one analysis on one workload."""
+
+    key: str
+    component: str
+    analysis: str
+    metric: Metric
+    arguments: Mapping[str, str]
+
+
+def rollout_start(status: ReleaseStatus) -> datetime | None:
+    started = status.last(DecisionKind.ROLLOUT)
+    return None if started is None else started.at
+
+
+def targets(
+    name: str,
+    analyses: Mapping[str, Analysis],
+    units: Mapping[str, Sequence[rollouts.Unit]],
+    wanted: Sequence[str],
+    version: str,
+) -> list[Target]:
+    """Every metric of the `wanted` analyses on every workload the release reached."""
+    found: dict[str, Target] = {}
+    for analysis_name in wanted:
+        analysis = analyses.get(analysis_name)
+        if analysis is None:
+            continue  # `relctl validate` reports it
+        for component in sorted(units):
+            for unit in units[component]:
+                if unit.seen is None or unit.superseded or not (unit.at_target or unit.ours):
+                    continue
+                w = unit.workload
+                arguments = {
+                    "cluster": w.cluster,
+                    "namespace": w.namespace,
+                    "deployment": w.deployment,
+                    "component": component,
+                    "release": name,
+                    "version": version,
+                }
+                for metric in analysis.spec.metrics:
+                    key = f"{analysis_name}/{metric.name}@{w.cluster}/{w.namespace}/{w.deployment}"
+                    found.setdefault(key, Target(key, component, analysis_name, metric, arguments))
+    return [found[k] for k in sorted(found)]
+
+
+def requests(targets_: Sequence[Target], status: ReleaseStatus, now: datetime) -> list[Request]:
+    """The measurements due now."""
+    start = rollout_start(status)
+    if start is None:
+        return []
+    due = []
+    for t in targets_:
+        taken = [m for m in status.measurements if m.key == t.key and m.at >= start]
+        if t.metric.count is not None and len(taken) >= t.metric.count:
+            continue
+        if taken and now - taken[-1].at < t.metric.interval:
+            continue
+        baseline = None
+        if t.metric.baseline is not None and t.key not in status.baselines:
+            query = fill(t.metric.query, dict(t.arguments))
+            baseline = (query, start - t.metric.baseline.window, start)
+        traffic = t.metric.minimum_traffic
+        due.append(
+            Request(
+                t.key,
+                fill(t.metric.query, dict(t.arguments)),
+                now,
+                fill(traffic.query, dict(t.arguments)) if traffic else None,
+                baseline,
+            )
+        )
+    return due
+
+
+def due(
+    desired: DesiredState,
+    observed: Observed,
+    recorded: Mapping[str, ReleaseStatus],
+    now: datetime,
+) -> list[Request]:
+    """Every measurement the releases in flight want this pass (for the shell to take)."""
+    from controller.plan.fleet import Fleet
+
+    fleet = Fleet.of(desired, observed, recorded, now)
+    analyses = {n: m.model for n, m in desired.analyses.items()}
+    found: list[Request] = []
+    for name, manifest in sorted(desired.releases.items()):
+        status = recorded.get(name)
+        wanted = manifest.model.spec.rollback.triggers.analysis
+        if status is None or not wanted or status.phase not in WATCHED:
+            continue
+        units = fleet.units(manifest.model, name)
+        found += requests(
+            targets(name, analyses, units, wanted, manifest.model.spec.version), status, now
+        )
+    return found
+
+
+WATCHED = (Phase.ROLLING_OUT, Phase.MONITORING, Phase.ROLLBACK_RECOMMENDED)
+
+
+def judge(
+    metric: Metric, request: Request, readings: Readings | None, baseline: float | None
+) -> Measurement:
+    """One measurement's outcome, and why."""
+
+    def measured(value: float | None, outcome: Outcome, reason: str) -> Measurement:
+        return Measurement(request.key, request.at, request.query, value, outcome, reason, baseline)
+
+    if readings is None:
+        return measured(None, Outcome.ERROR, NO_PROMETHEUS)
+    reading = readings.value
+    if reading.error:
+        return measured(None, Outcome.ERROR, reading.error)
+    if request.traffic is not None and metric.minimum_traffic is not None:
+        traffic = readings.traffic or Reading(error="the traffic query was not sent")
+        if traffic.error:
+            return measured(None, Outcome.ERROR, f"traffic: {traffic.error}")
+        least = metric.minimum_traffic.at_least
+        if traffic.value is None or traffic.value < least:
+            seen = "no data" if traffic.value is None else f"{traffic.value:.6g}"
+            return _no_data(metric, measured, reading.value, f"traffic {seen} < {least:g}")
+    if reading.value is None:
+        return _no_data(metric, measured, None, "no data")
+    value = reading.value
+    fail = parse_condition(metric.fail_when) if metric.fail_when else None
+    passed = parse_condition(metric.pass_when) if metric.pass_when else None
+    fails = fail.holds(value, baseline) if fail else False
+    passes = passed.holds(value, baseline) if passed else None
+    if fails is None or (passed is not None and passes is None):
+        return measured(value, Outcome.INCONCLUSIVE, "no baseline to compare with")
+    shown = f"{value:.6g}"
+    if fails:
+        assert fail is not None
+        return measured(value, Outcome.FAILED, f"{shown} {fail.text}")
+    if passed is None:
+        return measured(value, Outcome.SUCCESSFUL, f"not {fail.text}" if fail else "")
+    if passes:
+        return measured(value, Outcome.SUCCESSFUL, f"{shown} {passed.text}")
+    if fail is not None:
+        return measured(value, Outcome.INCONCLUSIVE, f"neither {fail.text} nor {passed.text}")
+    return measured(value, Outcome.FAILED, f"{shown} is not {passed.text}")
+
+
+def _no_data(
+    metric: Metric,
+    measured: Callable[[float | None, Outcome, str], Measurement],
+    value: float | None,
+    why: str,
+) -> Measurement:
+    outcome = {
+        "pass": Outcome.SUCCESSFUL,
+        "fail": Outcome.FAILED,
+        "hold": Outcome.INCONCLUSIVE,
+    }[metric.no_data]
+    return measured(value, outcome, f"{why} (noData: {metric.no_data})")
+
+
+def state(metric: Metric, taken: Sequence[Measurement]) -> Outcome | None:
+    """What the measurements so far make of the analysis; None: nothing conclusive yet."""
+    if sum(m.outcome is Outcome.FAILED for m in taken) > metric.failure_limit:
+        return Outcome.FAILED
+    if _trailing(taken, Outcome.ERROR) > metric.consecutive_error_limit:
+        return Outcome.ERROR
+    if _trailing(taken, Outcome.INCONCLUSIVE) > metric.inconclusive_limit:
+        return Outcome.INCONCLUSIVE
+    if taken and taken[-1].outcome is Outcome.SUCCESSFUL:
+        return Outcome.SUCCESSFUL
+    return None
+
+
+def _trailing(taken: Sequence[Measurement], outcome: Outcome) -> int:
+    count = 0
+    for m in reversed(taken):
+        if m.outcome is not outcome:
+            break
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An analysis pass over one release: its status after, what failed, what holds."""
+
+    status: ReleaseStatus
+    failed: tuple[tuple[Target, tuple[Measurement, ...]], ...] = ()
+    holding: tuple[str, ...] = ()
+    """Why the release may not be released yet (an analysis Inconclusive or in Error)."""
+
+
+def evaluate(
+    targets_: Sequence[Target],
+    status: ReleaseStatus,
+    now: datetime,
+    readings: Mapping[str, Readings] | None,
+) -> Evaluation:
+    """Judge the due measurements from `readings` (None: no Prometheus), record them and
+    any baseline captured, and say which analyses failed and which hold the release."""
+    start = rollout_start(status)
+    if start is None:
+        return Evaluation(status)
+    baselines = dict(status.baselines)
+    new: list[Measurement] = []
+    for request in requests(targets_, status, now):
+        target = next(t for t in targets_ if t.key == request.key)
+        got = None if readings is None else readings.get(request.key)
+        captured = got.baseline if got is not None else None
+        if request.baseline is not None and captured is not None and not captured.error:
+            query, begin, end = request.baseline
+            baselines[request.key] = BaselineRecord(captured.value, query, begin, end)
+        known = baselines.get(request.key)
+        new.append(judge(target.metric, request, got, known.value if known else None))
+    kept = _bounded((*status.measurements, *new))
+    status = replace(status, measurements=kept, baselines=baselines)
+    return Evaluation(status, *verdicts(targets_, status))
+
+
+def verdicts(
+    targets_: Sequence[Target], status: ReleaseStatus
+) -> tuple[tuple[tuple[Target, tuple[Measurement, ...]], ...], tuple[str, ...]]:
+    """The analyses that failed (with their failed measurements), and why the others
+    hold the release, from the measurements recorded since the rollout's start."""
+    start = rollout_start(status)
+    if start is None:
+        return (), ()
+    failed, holding = [], []
+    for t in targets_:
+        taken = [m for m in status.measurements if m.key == t.key and m.at >= start]
+        judged = state(t.metric, taken)
+        if judged is Outcome.FAILED:
+            failed.append((t, tuple(m for m in taken if m.outcome is Outcome.FAILED)))
+        elif judged in (Outcome.ERROR, Outcome.INCONCLUSIVE):
+            assert judged is not None
+            holding.append(f"analysis {t.key} is {judged.value}: {taken[-1].reason}")
+    return tuple(failed), tuple(holding)
+
+
+def _bounded(measurements: Sequence[Measurement]) -> tuple[Measurement, ...]:
+    """The latest `KEEP` measurements of each metric and workload, oldest first."""
+    counts: dict[str, int] = {}
+    kept = []
+    for m in reversed(measurements):
+        counts[m.key] = counts.get(m.key, 0) + 1
+        if counts[m.key] <= KEEP:
+            kept.append(m)
+    return tuple(reversed(kept))
