@@ -26,6 +26,11 @@ SLOW = {
     "test_crashed_after_every_write_converges_without_duplicates",
     "test_leader_killed_mid_rollout_standby_completes",
     "test_demo_runs_the_story_and_keeps_its_artifacts",
+    "test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence",
+    "test_latency_above_twice_its_baseline_rolls_back",
+    "test_a_healthy_image_is_measured_and_stays",
+    "test_no_traffic_is_inconclusive_not_a_rollback",
+    "test_prometheus_gone_is_an_error_never_a_pass",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

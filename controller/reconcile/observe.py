@@ -9,7 +9,7 @@ releases deploying there wait, the others go on."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,16 @@ def observe(
     return Observed(jira, workloads, flags, found, unobserved), problems
 
 
-def measure(prometheus: Prometheus | None, due: list[Request]) -> dict[str, Readings] | None:
+def measure(
+    prometheus: Prometheus | None, due: list[Request], offset: timedelta = timedelta(0)
+) -> dict[str, Readings] | None:
     """Take the due analysis measurements (None: no Prometheus to ask). Once Prometheus
     is unreachable or slow, the rest of this pass's measurements are that same error
-    without asking again: a pass never waits longer than one deadline for it."""
+    without asking again: a pass never waits longer than one deadline for it.
+
+    `offset` is the wall clock minus the pass's instant (zero but under a simulated
+    clock, `--clock-file` or `--at`): Prometheus holds what happened at wall-clock times,
+    so the instants asked about are shifted by it."""
     if prometheus is None:
         return None
     down = ""
@@ -103,10 +109,11 @@ def measure(prometheus: Prometheus | None, due: list[Request]) -> dict[str, Read
     for request in due:
         baseline = None
         if request.baseline is not None:
-            baseline = ask(prometheus.mean, *request.baseline)
+            query, start, end = request.baseline
+            baseline = ask(prometheus.mean, query, start + offset, end + offset)
         traffic = None
         if request.traffic is not None:
-            traffic = ask(prometheus.instant, request.traffic, request.at)
-        value = ask(prometheus.instant, request.query, request.at)
+            traffic = ask(prometheus.instant, request.traffic, request.at + offset)
+        value = ask(prometheus.instant, request.query, request.at + offset)
         found[request.key] = Readings(value, traffic, baseline)
     return found

@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.adapters.git import Commit, StatusRepository
@@ -276,7 +276,8 @@ class Reconciler:
         observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
         due = analysis.due(state, observed, recorded, now)
         if due:
-            observed = replace(observed, readings=measure(adapters.prometheus, due))
+            offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
+            observed = replace(observed, readings=measure(adapters.prometheus, due, offset))
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)
         plan = planner.plan(state, observed, recorded, now)

@@ -26,6 +26,8 @@ from controller.manifests.state import DesiredState
 from controller.sandbox.jira import JiraSandbox
 from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox
 from controller.sandbox.kube_rbac import ADMIN_TOKEN
+from controller.sandbox.prometheus import PrometheusServer
+from controller.sandbox.traffic import Profile, TrafficSimulator
 
 CONTROLLER_NAMESPACE = "relctl"
 
@@ -116,13 +118,20 @@ class World:
         step: float = 0.05,
         deadline: float = 1.0,
         rbac: bool = False,
+        metrics: bool = False,
     ) -> None:
         """`source`: a repository tree with relctl.yaml and the manifests; `running`:
         component → image tag its Deployments run at the start (default 0.0.0); `rbac`:
         the clusters authorize every request, and the controller's kubeconfig holds the
         token of ServiceAccount relctl/relctl, granted what the Helm chart grants
-        (`controller.adapters.rbac`; leader election in namespace `relctl`)."""
+        (`controller.adapters.rbac`; leader election in namespace `relctl`); `metrics`: a
+        traffic simulator per cluster and a real Prometheus scraping them
+        ($RELCTL_PROMETHEUS_URL), for analyses."""
         self.rbac = rbac
+        self.metrics = metrics
+        self.traffic: dict[str, TrafficSimulator] = {}
+        """Cluster → its traffic simulator (with `metrics`)."""
+        self.prometheus: PrometheusServer | None = None
         self.tokens: dict[str, str] = {}
         """Cluster → the controller's bearer token there."""
         self.source = source
@@ -198,6 +207,11 @@ class World:
                 self.tokens[name] = sandbox.token_for(CONTROLLER_NAMESPACE, "relctl")
         self._write_kubeconfig()
         self._git(state)
+        if self.metrics:
+            for name, sandbox in self.clusters.items():
+                self.traffic[name] = TrafficSimulator(sandbox.store).start()
+            targets = {name: t.address for name, t in self.traffic.items()}
+            self.prometheus = PrometheusServer(self.workspace / "prometheus", targets).start()
         user = next(iter(yaml.safe_load(self.jira_seed.read_text(encoding="utf-8"))["users"]))
         self.env = {
             "RELCTL_JIRA_URL": self.jira.url,
@@ -205,9 +219,20 @@ class World:
             "RELCTL_JIRA_TOKEN": user["token"],
             "KUBECONFIG": str(self.kubeconfig),
         }
+        if self.prometheus is not None:
+            self.env["RELCTL_PROMETHEUS_URL"] = self.prometheus.url
         return self
 
+    def mark_image(self, image: str, profile: Profile) -> None:
+        """Every cluster's workloads serve `image`'s traffic so (with `metrics`)."""
+        for simulator in self.traffic.values():
+            simulator.mark(image, profile)
+
     def stop(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.stop()
+        for simulator in self.traffic.values():
+            simulator.stop()
         self.jira.stop()
         for sandbox in self.clusters.values():
             sandbox.stop()

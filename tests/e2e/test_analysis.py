@@ -1,0 +1,211 @@
+"""Analyses as rollback triggers, end to end on the wall clock: `relctl reconcile --once`
+against the emulators, a traffic simulator per cluster and a real Prometheus (Debian's
+package) scraping it every second. A release ships an image whose error rate jumps: the
+analysis fails and relctl rolls back, recording the query, the value, the threshold and
+the baseline. A healthy image is released; no traffic holds the release; Prometheus gone
+holds it too, as Error, never as a pass."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.plan.records import from_yaml
+from controller.sandbox.prometheus import binary
+from controller.sandbox.traffic import ERRORING, SLOW
+from controller.sandbox.world import World
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = REPO / "tests" / "data" / "analysis"
+"""One cluster, one component, no train, no window: it works at any wall-clock time."""
+CRD = REPO.parent / "shared" / "flagd" / "core.openfeature.dev_featureflags.yaml"
+IMAGE = "registry.shop.example/shop/notifications"
+
+ANALYSIS = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: http-health}
+spec:
+  description: Errors and latency, as users feel them.
+  metrics:
+    - name: error-ratio
+      query: >-
+        sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
+        deployment="{{ deployment }}", code=~"5.."}[4s]))
+        / sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
+        deployment="{{ deployment }}"}[4s]))
+      failWhen: "> 5%"
+      interval: 1s
+      noData: hold
+    - name: latency
+      query: >-
+        sum(rate(http_request_duration_seconds_sum{cluster="{{ cluster }}",
+        deployment="{{ deployment }}"}[4s]))
+        / sum(rate(http_request_duration_seconds_count{cluster="{{ cluster }}",
+        deployment="{{ deployment }}"}[4s]))
+      failWhen: "> 2x baseline"
+      baseline: {window: 20s}
+      interval: 1s
+"""
+
+
+def release(version: str, when: datetime) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "relctl.dev/v1alpha1",
+            "kind": "Release",
+            "metadata": {"name": "notifications-" + version.replace(".", "-")},
+            "spec": {
+                "version": f"notifications-{version}",
+                "date": when.isoformat(timespec="seconds"),
+                "components": [{"name": "notifications", "version": version}],
+                "rollback": {"auto": True, "triggers": {"analysis": ["http-health"]}},
+            },
+        },
+        sort_keys=False,
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    assert binary() is not None, "Prometheus is not installed (.ci/run installs it)"
+    with World(
+        SOURCE,
+        tmp_path,
+        jira_seed=REPO / "tests/data/jira/shop.yaml",
+        crd=CRD,
+        running={"notifications": "1.8.0"},
+        metrics=True,
+    ) as w:
+        yield w
+
+
+def reconcile(world: World) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "reconcile", "--once"],
+        cwd=world.controller,
+        env={k: v for k, v in {**os.environ, **world.env}.items() if k != "RELCTL_NOW"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+
+
+def status(world: World, name: str) -> Any:
+    subprocess.run(["git", "pull", "-q"], cwd=world.human, check=True)
+    path = world.human / "status" / "releases" / f"{name}.yaml"
+    return from_yaml(path.read_text(encoding="utf-8"), str(path)) if path.exists() else None
+
+
+def until(world: World, name: str, check: Callable[[Any], bool], within: float = 90.0) -> Any:
+    """Passes on the wall clock until the release's status satisfies `check`."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        reconcile(world)
+        found = status(world, name)
+        if found is not None and check(found):
+            return found
+    raise AssertionError(f"{name} never got there: {status(world, name)}")
+
+
+def phase(*names: str) -> Callable[[Any], bool]:
+    return lambda found: found.phase.name in names
+
+
+def measured(key: str, count: int) -> Callable[[Any], bool]:
+    """At least `count` measurements of the metric `key` (its prefix) were recorded."""
+    return lambda found: sum(m.key.startswith(key) for m in found.measurements) >= count
+
+
+def ship(world: World, version: str) -> str:
+    name = "notifications-" + version.replace(".", "-")
+    now = datetime.now(UTC)
+    world.push_change(
+        f"Ship notifications {version}",
+        {
+            "releases/analyses/http-health.yaml": ANALYSIS,
+            f"releases/releases/{name}.yaml": release(version, now - timedelta(minutes=1)),
+        },
+    )
+    return name
+
+
+def test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence(world: World) -> None:
+    world.mark_image(f"{IMAGE}:2.0.0", ERRORING)
+    name = ship(world, "2.0.0")
+    rolled = until(world, name, phase("ROLLED_BACK"))
+    decision = rolled.last()
+    assert decision.decision.value == "ROLLBACK"
+    failed = decision.evidence.measurements
+    assert failed and all(m.outcome.value == "Failed" for m in failed)
+    first = failed[0]
+    assert first.key == "http-health/error-ratio@prod/platform/notifications"
+    assert 'deployment="notifications"' in first.query and 'code=~"5.."' in first.query
+    assert first.value is not None and first.value > 0.05
+    assert first.reason.endswith("> 5%")
+    assert any("analysis http-health/error-ratio" in t for t in decision.evidence.triggers)
+    # Every measurement is in the status file, with the latency's baseline captured once.
+    assert any(m.key.startswith("http-health/latency@") for m in rolled.measurements)
+    assert all(b.value is not None for b in rolled.baselines.values())
+    for sandbox in world.clusters.values():
+        kind = sandbox.store.find_type("apps", "v1", "deployments")
+        cart = sandbox.store.get(kind, "platform", "notifications")
+        assert cart["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:1.8.0"
+
+
+def test_latency_above_twice_its_baseline_rolls_back(world: World) -> None:
+    world.mark_image(f"{IMAGE}:2.1.0", SLOW)
+    name = ship(world, "2.1.0")
+    rolled = until(world, name, phase("ROLLED_BACK"))
+    decision = rolled.last()
+    latency = [m for m in decision.evidence.measurements if "/latency@" in m.key]
+    assert latency, decision.evidence
+    assert latency[0].baseline is not None and latency[0].value is not None
+    assert latency[0].value > 2 * latency[0].baseline
+    assert latency[0].reason.endswith("> 2x baseline")
+    baseline = rolled.baselines[latency[0].key]
+    assert baseline.end - baseline.start == timedelta(seconds=20)
+
+
+def test_a_healthy_image_is_measured_and_stays(world: World) -> None:
+    name = ship(world, "2.2.0")
+    found = until(world, name, measured("http-health/error-ratio@", 4))
+    assert found.phase.name == "MONITORING"
+    ratios = [m for m in found.measurements if m.key.startswith("http-health/error-ratio@")]
+    assert ratios[-1].outcome.value == "Successful" and ratios[-1].value is not None
+    assert ratios[-1].value < 0.05
+    assert not any(d.decision.value == "ROLLBACK" for d in found.decisions)
+
+
+def test_no_traffic_is_inconclusive_not_a_rollback(world: World) -> None:
+    world.traffic["prod"].set_idle("platform", "notifications")
+    name = ship(world, "2.3.0")
+    found = until(world, name, measured("http-health/error-ratio@", 3))
+    ratios = [m for m in found.measurements if m.key.startswith("http-health/error-ratio@")]
+    assert {m.outcome.value for m in ratios} == {"Inconclusive"}
+    assert all("no data (noData: hold)" in m.reason for m in ratios)
+    assert found.phase.name == "MONITORING"
+    assert not any(d.decision.value == "ROLLBACK" for d in found.decisions)
+
+
+def test_prometheus_gone_is_an_error_never_a_pass(world: World) -> None:
+    assert world.prometheus is not None
+    world.prometheus.stop()
+    world.mark_image(f"{IMAGE}:2.4.0", ERRORING)
+    name = ship(world, "2.4.0")
+    found = until(world, name, measured("http-health/error-ratio@", 2))
+    ratios = [m for m in found.measurements if m.key.startswith("http-health/error-ratio@")]
+    assert {m.outcome.value for m in ratios} == {"Error"}
+    assert all("Prometheus is unreachable" in m.reason for m in ratios)
+    assert not any(d.decision.value == "ROLLBACK" for d in found.decisions)
