@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +36,8 @@ from controller.reconcile.loop import Controller, Timing
 from controller.reconcile.passes import Reconciler
 from controller.reconcile.server import Server
 from controller.reconcile.webhooks import sign
+from controller.sandbox.prometheus import binary as prometheus_binary
+from controller.sandbox.traffic import ERRORING
 from controller.sandbox.world import World, git
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -57,6 +59,46 @@ spec:
   components:
     - {name: catalog, version: 2.4.0}
 """
+HOTFIX_IMAGE = "registry.shop.example/shop/storefront:4.2.1"
+HOTFIX = {
+    "releases/analyses/http-health.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: http-health}
+spec:
+  description: What users feel. (Windows of seconds, for the demo; minutes in real life.)
+  metrics:
+    - name: error-ratio
+      query: >-
+        sum(rate(http_requests_total{cluster="{{ cluster }}", deployment="{{ deployment }}",
+        code=~"5.."}[6s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
+        deployment="{{ deployment }}"}[6s]))
+      failWhen: "> 5%"
+      interval: 1s
+    - name: latency
+      query: >-
+        sum(rate(http_request_duration_seconds_sum{deployment="{{ deployment }}"}[6s]))
+        / sum(rate(http_request_duration_seconds_count{deployment="{{ deployment }}"}[6s]))
+      failWhen: "> 2x baseline"
+      baseline: {window: 10s}
+      interval: 1s
+""",
+    "releases/releases/storefront-4-2-1.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata: {name: storefront-4-2-1}
+spec:
+  description: Faster product pages. Watched by the http-health analysis.
+  version: storefront-4.2.1
+  type: hotfix
+  date: "2026-12-10T16:30:00+01:00"
+  components:
+    - {name: storefront, version: 4.2.1}
+  rollback:
+    auto: true
+    triggers: {analysis: [http-health]}
+""",
+}
 
 
 class Narrator:
@@ -99,6 +141,7 @@ class Demo:
             crd=SOURCE.parent / "shared/flagd/core.openfeature.dev_featureflags.yaml",
             step=0.05,
             deadline=1.0,
+            metrics=prometheus_binary() is not None,
         )
         self.clock_now: datetime | None = None
         self.seen_commit = ""
@@ -271,7 +314,7 @@ class Demo:
 def run(demo: Demo) -> None:
     """The story, step by step."""
     out, world = demo.out, demo.world
-    out.steps = 9
+    out.steps = 10
 
     out.header("2026-11-23 12:00", "The controller starts and takes the lease")
     demo.set_time("2026-11-23T12:00:00+01:00")
@@ -346,11 +389,46 @@ def run(demo: Demo) -> None:
     demo.narrate(status)
     demo.verdict(status, "catalog-2026-26")  # the next departure is in the holiday freeze
 
+    out.header(
+        "2026-12-10 16:30", "A storefront hotfix raises the error rate: analysis rolls it back"
+    )
+    metric_rollback(demo)
+
     out.header("2026-12-11 10:30", "new-checkout-flow advances from 10% to 50%")
     demo.set_time("2026-12-11T10:30:00+01:00")
     demo.narrate(demo.webhook())
     assert demo.http is not None
     (demo.workspace / "calendar.ics").write_bytes(demo.http.get("/calendar.ics").content)
+
+
+def metric_rollback(demo: Demo) -> None:
+    """A hotfix whose image answers 12% of requests with errors: the traffic simulator
+    serves what users would see, Prometheus scrapes it, the analysis measures it pass
+    after pass (the simulated clock moving a second a pass) and rolls back."""
+    out, world = demo.out, demo.world
+    if world.prometheus is None:
+        out.say("Prometheus is not installed (apt-get install prometheus): step skipped", mark="!")
+        return
+    world.mark_image(HOTFIX_IMAGE, ERRORING)
+    out.say(f"(the sandbox's users will get errors from {HOTFIX_IMAGE})", mark=" ", dim=True)
+    start = datetime.fromisoformat("2026-12-10T16:30:00+01:00")
+    demo.set_time(start.isoformat())
+    demo.push("Ship storefront 4.2.1 as a hotfix, watched by an analysis", HOTFIX)
+    for tick in range(120):
+        demo.set_time((start + timedelta(seconds=tick)).isoformat())
+        status = demo.webhook()
+        demo.narrate(status)
+        if demo.phase(status, "storefront-4-2-1") == "RolledBack":
+            break
+        time.sleep(0.25)  # real seconds pass for the simulated users and for Prometheus
+    else:
+        raise RelctlError("the demo never saw the analysis roll storefront 4.2.1 back")
+    text = git(world.remote, "show", "HEAD:status/releases/storefront-4-2-1.yaml")
+    decision = next(d for d in yaml.safe_load(text)["decisions"] if d["decision"] == "ROLLBACK")
+    for m in decision["evidence"]["measurements"]:
+        baseline = f", baseline {m['baseline']:.3g}" if "baseline" in m else ""
+        out.say(f"{m['key']}: {m['value']:.3g} ({m['reason']}{baseline})", mark="⌁")
+        out.say(f"query: {m['query']}", mark=" ", dim=True)
 
 
 def _keep(demo: Demo, keep: Path) -> Path:

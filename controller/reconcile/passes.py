@@ -384,7 +384,9 @@ def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str,
         latest[release] = record.decision.value
     if not latest:
         for name in plan.changed():
-            latest[name] = plan.statuses[name].phase.name
+            status = plan.statuses[name]
+            measured = [m for m in status.measurements if m.at == plan.at]
+            latest[name] = f"measured ({len(measured)})" if measured else status.phase.name
     items = [f"{name} {decision}" for name, decision in latest.items()]
     subject = (
         "relctl: " + ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
@@ -392,7 +394,9 @@ def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str,
     body = "\n".join(f"- {name} {d.decision}: {d.rationale}" for name, d in decisions)
     trailers: list[tuple[str, str]] = []
     for name, decision in latest.items():
-        trailers += [("Relctl-Release", name), ("Relctl-Decision", decision)]
+        trailers.append(("Relctl-Release", name))
+        if not decision.startswith("measured"):
+            trailers.append(("Relctl-Decision", decision))
     trailers.append(("Relctl-Source-Revision", revision))
     return subject, body, trailers
 

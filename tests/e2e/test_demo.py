@@ -29,7 +29,7 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert elapsed < 60
     out = done.stdout
     for expected in (
-        "9/9",
+        "10/10",
         "leader: True",
         "set-image       prod-eu/payments/ledger",
         "rollback-image  prod-eu/platform/notifications",
@@ -43,6 +43,8 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "catalog-2026-26: RESCHEDULED",
         "new-checkout-flow advances from 0% to 10%",
         "new-checkout-flow advances from 10% to 50%",
+        "analysis http-health/error-ratio@prod-eu/shop/storefront",
+        'query: sum(rate(http_requests_total{cluster="prod-eu", deployment="storefront"',
     ):
         assert expected in out, expected
     # Dependency order: ledger before payments (payments dependsOn ledger), catalog
@@ -72,6 +74,14 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "RELEASED",
     ]
     assert status("notifications-1-9").phase == "RolledBack"
+    # The metric-triggered rollback keeps its evidence: query, value, threshold.
+    hotfix = status("storefront-4-2-1")
+    assert hotfix.phase == "RolledBack"
+    evidence = hotfix.last().evidence
+    assert evidence.measurements and evidence.measurements[0].value is not None
+    assert evidence.measurements[0].value > 0.05
+    assert evidence.measurements[0].reason.endswith("> 5%")
+    assert "Relctl-Release: storefront-4-2-1\nRelctl-Decision: ROLLBACK" in log
     catalog = status("catalog-2026-26")
     # Its next departure, Dec 22, is in the holiday freeze: it departs Jan 5 instead.
     assert catalog.planned is not None and catalog.planned.date().isoformat() == "2026-12-22"
