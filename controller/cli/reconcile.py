@@ -13,6 +13,7 @@ from controller.cli import options
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import planner, render
+from controller.plan.measurements import Measurement, measurement_document
 from controller.plan.plans import Observed
 from controller.plan.records import ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
@@ -141,9 +142,23 @@ def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
             for c in record.criteria:
                 mark = "met" if c.met else ("UNMET (veto)" if c.veto else "unmet")
                 lines.append(f"      {c.name:<24} {c.required:<14} {c.actual:<14} {mark}")
+            for m in record.evidence.measurements:
+                lines.append(f"      measured {_measurement(m, timezone)}")
             if record.revision:
                 lines.append(f"      source revision {record.revision[:12]}")
+    latest: dict[str, Measurement] = {m.key: m for m in status.measurements}
+    if latest:
+        lines.append("  analyses (latest measurement of each metric and workload):")
+        lines += [f"    {_measurement(m, timezone)}" for m in latest.values()]
+        if full:
+            lines += [f"      query {m.query}" for m in latest.values()]
     return "\n".join(lines)
+
+
+def _measurement(m: Measurement, timezone: str) -> str:
+    value = "no data" if m.value is None else f"{m.value:.6g}"
+    baseline = "" if m.baseline is None else f", baseline {m.baseline:.6g}"
+    return f"{m.key} {m.outcome.value} at {wall(m.at, timezone)}: {value} ({m.reason}{baseline})"
 
 
 @click.command("status")
@@ -171,6 +186,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
                 "departure": s.departure.isoformat() if s.departure else None,
                 "planned": s.planned.isoformat() if s.planned else None,
                 "decisions": [decision_document(d) for d in s.decisions],
+                "measurements": [measurement_document(m) for m in s.measurements],
             }
             for name, s in sorted(statuses.items())
         }
