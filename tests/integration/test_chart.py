@@ -29,8 +29,10 @@ CUSTOM = {
         "extraArgs": ["--log-level=debug"],
     },
     "jira": {"url": "https://shop.atlassian.net"},
+    "prometheus": {"url": "http://prometheus-operated.monitoring.svc:9090"},
     "secrets": {
         "jira": {"existingSecret": "relctl-jira"},
+        "prometheus": {"existingSecret": "relctl-prometheus"},
         "git": {"existingSecret": "relctl-git"},
         "webhook": {"existingSecret": "relctl-webhook"},
     },
@@ -162,6 +164,11 @@ def test_custom_values_render() -> None:
     }
     assert env["RELCTL_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "relctl-webhook"
     assert env["RELCTL_JIRA_URL"]["value"] == "https://shop.atlassian.net"  # the chart's, only
+    assert env["RELCTL_PROMETHEUS_URL"]["value"] == "http://prometheus-operated.monitoring.svc:9090"
+    assert env["RELCTL_PROMETHEUS_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "relctl-prometheus",
+        "key": "token",
+    }
     assert env["GIT_CONFIG_VALUE_0"]["value"] == "store --file=/etc/relctl/git/.git-credentials"
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["git-credentials"]["readOnly"] is True
