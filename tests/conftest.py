@@ -31,6 +31,7 @@ SLOW = {
     "test_a_healthy_image_is_measured_and_stays",
     "test_no_traffic_is_inconclusive_not_a_rollback",
     "test_prometheus_gone_is_an_error_never_a_pass",
+    "test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_not",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

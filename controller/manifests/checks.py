@@ -18,6 +18,7 @@ from controller.manifests.models import (
     BlackoutWindow,
     Component,
     FeatureFlag,
+    MetricGate,
     Model,
     Release,
     ReleaseTrain,
@@ -76,6 +77,29 @@ def _missing(
     return manifest.diagnostic("RC202", f"{kind} '{name}' is not declared{hint}", path)
 
 
+def _metric_gate(
+    state: DesiredState, manifest: Manifest[Model], gate: MetricGate, path: tuple[PathPart, ...]
+) -> Iterator[Diagnostic]:
+    found = state.analyses.get(gate.analysis)
+    if found is None:
+        yield _missing(manifest, "Analysis", gate.analysis, state.analyses, (*path, "analysis"))
+        return
+    names = {m.name: m for m in found.model.spec.metrics}
+    if gate.metric is not None and gate.metric not in names:
+        yield _missing(
+            manifest, f"metric of Analysis '{gate.analysis}'", gate.metric, names, (*path, "metric")
+        )
+    for metric in names.values() if gate.metric is None else [names.get(gate.metric)]:
+        if metric is not None and metric.baseline is not None:
+            yield manifest.diagnostic(
+                "RC217",
+                f"metric '{metric.name}' of Analysis '{gate.analysis}' compares with a "
+                "baseline taken before a rollout; a go/no-go gate is measured before any "
+                "rollout: name a metric without a baseline",
+                (*path, "analysis"),
+            )
+
+
 def _references(state: DesiredState) -> Iterator[Diagnostic]:
     def each(
         manifest: Manifest[Model],
@@ -109,6 +133,12 @@ def _references(state: DesiredState) -> Iterator[Diagnostic]:
             spec.rollback.triggers.analysis,
             ("spec", "rollback", "triggers", "analysis"),
         )
+        for index, gate in enumerate(spec.gates.metrics if spec.gates else ()):
+            yield from _metric_gate(state, release, gate, ("spec", "gates", "metrics", index))
+    for train in state.of_kind(ReleaseTrain):
+        gates = train.model.spec.gates
+        for index, gate in enumerate(gates.metrics if gates else ()):
+            yield from _metric_gate(state, train, gate, ("spec", "gates", "metrics", index))
     for component in state.of_kind(Component):
         yield from each(
             component,

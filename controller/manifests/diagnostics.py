@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "RC214": "cluster not declared in the ControllerConfig",
     "RC215": "component not riding the release's train",
     "RC216": "train release version differs from the departure's versionFormat name",
+    "RC217": "a go/no-go gate on a metric that needs a baseline",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

@@ -58,6 +58,19 @@ class SignalGate(Model):
         return self
 
 
+class MetricGate(Model):
+    """An Analysis' metrics measured on the release's workloads as they run before the
+    rollout ("the error rate in production is below 1% right now"): one criterion per
+    metric, met when every workload's measurement is Successful."""
+
+    analysis: Name
+    """The Analysis whose metrics are measured."""
+    metric: Name | None = None
+    """Only this metric of it; all of them when omitted."""
+    veto: bool = True
+    """When unmet, the verdict is NO_GO whatever else holds."""
+
+
 class Gates(Model):
     """Go/no-go criteria evaluated at the goNoGo milestone and until departure."""
 
@@ -71,5 +84,7 @@ class Gates(Model):
     """Roles that must have approved."""
     signals: tuple[SignalGate, ...] = ()
     """CI facts compared with thresholds."""
+    metrics: tuple[MetricGate, ...] = ()
+    """Analyses measured now on the workloads the release will change (Prometheus)."""
     go_with_conditions_min_share: float = Field(default=0.75, ge=0, le=1)
     """GO_WITH_CONDITIONS needs all vetoes met and at least this share of criteria met."""

@@ -15,6 +15,7 @@ from controller.manifests.gates import ApprovalGate as ApprovalGate
 from controller.manifests.gates import CompletionGate as CompletionGate
 from controller.manifests.gates import CountGate as CountGate
 from controller.manifests.gates import Gates as Gates
+from controller.manifests.gates import MetricGate as MetricGate
 from controller.manifests.gates import SignalGate as SignalGate
 from controller.manifests.meta import ApiVersion as ApiVersion
 from controller.manifests.meta import Model as Model

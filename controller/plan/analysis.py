@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from controller.manifests.analysis import Analysis, Metric, fill, parse_condition
+from controller.manifests.gates import Gates, MetricGate
 from controller.manifests.state import DesiredState
-from controller.plan import rollouts
+from controller.plan import readiness, rollouts
 from controller.plan.measurements import (
     KEEP,
     BaselineRecord,
@@ -31,6 +32,7 @@ from controller.plan.measurements import (
     Readings,
 )
 from controller.plan.plans import Observed
+from controller.plan.readiness import Criterion
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus
 
 NO_PROMETHEUS = (
@@ -143,14 +145,112 @@ def due(
     found: list[Request] = []
     for name, manifest in sorted(desired.releases.items()):
         status = recorded.get(name)
-        wanted = manifest.model.spec.rollback.triggers.analysis
+        release = manifest.model
+        gates = readiness.gates_of(desired, release)
+        if gates.metrics and (status is None or not (status.phase.deployed or status.phase.final)):
+            units = fleet.units(release, name)
+            found += [
+                Request(t.key, fill(t.metric.query, dict(t.arguments)), now, _traffic(t))
+                for _, t in gate_targets(name, analyses, units, gates, release.spec.version)
+            ]
+        wanted = release.spec.rollback.triggers.analysis
         if status is None or not wanted or status.phase not in WATCHED:
             continue
-        units = fleet.units(manifest.model, name)
-        found += requests(
-            targets(name, analyses, units, wanted, manifest.model.spec.version), status, now
-        )
+        units = fleet.units(release, name)
+        found += requests(targets(name, analyses, units, wanted, release.spec.version), status, now)
     return found
+
+
+def _traffic(t: Target) -> str | None:
+    guard = t.metric.minimum_traffic
+    return fill(guard.query, dict(t.arguments)) if guard else None
+
+
+# --- go/no-go gates -----------------------------------------------------------------------
+
+GATE = "gate:"
+"""Key prefix of a gate's measurements (taken each pass the verdict is judged)."""
+
+
+def gate_targets(
+    name: str,
+    analyses: Mapping[str, Analysis],
+    units: Mapping[str, Sequence[rollouts.Unit]],
+    gates: Gates,
+    version: str,
+) -> list[tuple[MetricGate, Target]]:
+    """Every metric the gates name, on every workload the release will change."""
+    found = []
+    for gate in gates.metrics:
+        analysis = analyses.get(gate.analysis)
+        if analysis is None:
+            continue  # `relctl validate` reports it
+        seen: set[tuple[str, str, str]] = set()
+        for component in sorted(units):
+            for unit in units[component]:
+                w = unit.workload
+                if unit.seen is None or (w.cluster, w.namespace, w.deployment) in seen:
+                    continue
+                seen.add((w.cluster, w.namespace, w.deployment))
+                arguments = {
+                    "cluster": w.cluster,
+                    "namespace": w.namespace,
+                    "deployment": w.deployment,
+                    "component": component,
+                    "release": name,
+                    "version": version,
+                }
+                for metric in analysis.spec.metrics:
+                    if gate.metric not in (None, metric.name):
+                        continue
+                    key = (
+                        f"{GATE}{gate.analysis}/{metric.name}"
+                        f"@{w.cluster}/{w.namespace}/{w.deployment}"
+                    )
+                    found.append((gate, Target(key, component, gate.analysis, metric, arguments)))
+    return found
+
+
+def gate_criteria(
+    found: Sequence[tuple[MetricGate, Target]],
+    readings: Mapping[str, Readings] | None,
+    now: datetime,
+) -> tuple[list[Criterion], tuple[Measurement, ...]]:
+    """One criterion per gated metric (met when every workload's measurement is
+    Successful), and the measurements taken for them."""
+    measured: dict[tuple[str, str], list[Measurement]] = {}
+    vetoes: dict[tuple[str, str], bool] = {}
+    conditions: dict[tuple[str, str], str] = {}
+    for gate, t in found:
+        request = Request(t.key, fill(t.metric.query, dict(t.arguments)), now, _traffic(t))
+        got = None if readings is None else readings.get(t.key)
+        one = judge(t.metric, request, got, None)
+        name = (t.analysis, t.metric.name)
+        measured.setdefault(name, []).append(one)
+        vetoes[name] = gate.veto
+        conditions[name] = " and ".join(
+            f"{word} {text}"
+            for word, text in (("not", t.metric.fail_when), ("", t.metric.pass_when))
+            if text
+        ).strip()
+    criteria = []
+    for (analysis_name, metric_name), taken in sorted(measured.items()):
+        bad = [m for m in taken if m.outcome is not Outcome.SUCCESSFUL]
+        actual = (
+            f"{Outcome.SUCCESSFUL.value} on {len(taken)} workload{'s' if len(taken) > 1 else ''}"
+            if not bad
+            else "; ".join(f"{m.outcome.value} on {m.key.split('@', 1)[1]}" for m in bad)
+        )
+        criteria.append(
+            Criterion(
+                f"metric:{analysis_name}/{metric_name}",
+                conditions[(analysis_name, metric_name)],
+                actual,
+                not bad,
+                vetoes[(analysis_name, metric_name)],
+            )
+        )
+    return criteria, tuple(m for taken in measured.values() for m in taken)
 
 
 WATCHED = (Phase.ROLLING_OUT, Phase.MONITORING, Phase.ROLLBACK_RECOMMENDED)

@@ -12,7 +12,7 @@ Purely computational: the readiness assessment and the signals come in as values
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.manifests.models import Gates, SignalGate
@@ -59,8 +59,19 @@ def signal_criterion(gate: SignalGate, signals: Mapping[str, SignalValue]) -> Cr
     return Criterion(name, required, f"{value:g}", met, gate.veto)
 
 
-def decide(readiness: Readiness, gates: Gates, signals: Mapping[str, SignalValue]) -> Decision:
-    criteria = (*readiness.criteria, *(signal_criterion(g, signals) for g in gates.signals))
+def decide(
+    readiness: Readiness,
+    gates: Gates,
+    signals: Mapping[str, SignalValue],
+    metrics: Sequence[Criterion] = (),
+) -> Decision:
+    """The verdict from the readiness criteria, the signal gates and the metric gates'
+    criteria (`analysis.gate_criteria`)."""
+    criteria = (
+        *readiness.criteria,
+        *(signal_criterion(g, signals) for g in gates.signals),
+        *metrics,
+    )
     unmet = [c for c in criteria if not c.met]
     share = 1.0 if not criteria else (len(criteria) - len(unmet)) / len(criteria)
     if not unmet:

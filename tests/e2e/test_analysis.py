@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.plan.records import from_yaml
+from controller.plan.records import DecisionKind, from_yaml
 from controller.sandbox.prometheus import binary
-from controller.sandbox.traffic import ERRORING, SLOW
+from controller.sandbox.traffic import ERRORING, HEALTHY, SLOW
 from controller.sandbox.world import World
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ spec:
 """
 
 
-def release(version: str, when: datetime) -> str:
+def release(version: str, when: datetime, **spec: Any) -> str:
     return yaml.safe_dump(
         {
             "apiVersion": "relctl.dev/v1alpha1",
@@ -69,6 +69,7 @@ def release(version: str, when: datetime) -> str:
                 "date": when.isoformat(timespec="seconds"),
                 "components": [{"name": "notifications", "version": version}],
                 "rollback": {"auto": True, "triggers": {"analysis": ["http-health"]}},
+                **spec,
             },
         },
         sort_keys=False,
@@ -128,17 +129,20 @@ def measured(key: str, count: int) -> Callable[[Any], bool]:
     return lambda found: sum(m.key.startswith(key) for m in found.measurements) >= count
 
 
-def ship(world: World, version: str) -> str:
+def ship(world: World, version: str, **spec: Any) -> str:
     name = "notifications-" + version.replace(".", "-")
     now = datetime.now(UTC)
     world.push_change(
         f"Ship notifications {version}",
         {
             "releases/analyses/http-health.yaml": ANALYSIS,
-            f"releases/releases/{name}.yaml": release(version, now - timedelta(minutes=1)),
+            f"releases/releases/{name}.yaml": release(version, now - timedelta(minutes=1), **spec),
         },
     )
     return name
+
+
+GATE = {"gates": {"metrics": [{"analysis": "http-health", "metric": "error-ratio"}]}}
 
 
 def test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence(world: World) -> None:
@@ -209,3 +213,24 @@ def test_prometheus_gone_is_an_error_never_a_pass(world: World) -> None:
     assert {m.outcome.value for m in ratios} == {"Error"}
     assert all("Prometheus is unreachable" in m.reason for m in ratios)
     assert not any(d.decision.value == "ROLLBACK" for d in found.decisions)
+
+
+def test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_not(
+    world: World,
+) -> None:
+    """gates.metrics: the error rate of the image running now, before any rollout."""
+    world.mark_image(f"{IMAGE}:1.8.0", ERRORING)
+    name = ship(world, "2.5.0", **GATE)
+    held = until(world, name, lambda s: any(d.decision.value == "NO_GO" for d in s.decisions))
+    verdict = held.last(DecisionKind.NO_GO)
+    (criterion,) = [c for c in verdict.criteria if c.name.startswith("metric:")]
+    assert criterion.name == "metric:http-health/error-ratio"
+    assert criterion.required == "not > 5%" and criterion.veto and not criterion.met
+    assert criterion.actual == "Failed on prod/platform/notifications"
+    (measured,) = verdict.evidence.measurements
+    assert measured.value is not None and measured.value > 0.05
+    world.mark_image(f"{IMAGE}:1.8.0", HEALTHY)  # production recovers
+    went = until(world, name, phase("ROLLING_OUT", "MONITORING"))
+    go = went.last(DecisionKind.GO)
+    (criterion,) = [c for c in go.criteria if c.name.startswith("metric:")]
+    assert criterion.met and criterion.actual == "Successful on 1 workload"

@@ -248,3 +248,25 @@ def test_arguments_are_escaped_for_promql() -> None:
     query = 'x{release="{{ release }}", version="{{version}}"}'
     filled = fill(query, {"release": "r", "version": 'a"} or vector(1) #\\'})
     assert filled == 'x{release="r", version="a\\"} or vector(1) #\\\\"}'
+
+
+def test_a_metric_gate_is_one_criterion_met_when_every_workload_passes() -> None:
+    from controller.manifests.gates import MetricGate
+    from controller.plan.analysis import gate_criteria
+
+    gate = MetricGate(analysis="a")
+    found = []
+    for deployment in ("cart", "pay"):
+        arguments = {"cluster": "prod", "namespace": "shop", "deployment": deployment}
+        key = f"gate:a/errors@prod/shop/{deployment}"
+        found.append((gate, Target(key, deployment, "a", metric(failWhen="> 1%"), arguments)))
+    healthy = {t.key: Readings(Reading(0.001)) for _, t in found}
+    (criterion,), measured = gate_criteria(found, healthy, NOW)
+    assert criterion.name == "metric:a/errors" and criterion.required == "not > 1%"
+    assert criterion.met and criterion.veto and criterion.actual == "Successful on 2 workloads"
+    assert len(measured) == 2
+    sick = {**healthy, found[1][1].key: Readings(Reading(0.04))}
+    (criterion,), measured = gate_criteria(found, sick, NOW)
+    assert not criterion.met and criterion.actual == "Failed on prod/shop/pay"
+    (criterion,), _ = gate_criteria(found, None, NOW)
+    assert not criterion.met and criterion.actual.startswith("Error on prod/shop/cart")

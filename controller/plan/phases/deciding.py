@@ -9,7 +9,8 @@ import hashlib
 from dataclasses import replace
 from datetime import timedelta
 
-from controller.plan import gonogo, jql, readiness
+from controller.plan import analysis, gonogo, jql, readiness
+from controller.plan.measurements import Measurement
 from controller.plan.phases import Context, Draft, Judged, Step
 from controller.plan.plans import FindingKind
 from controller.plan.records import (
@@ -81,7 +82,16 @@ def judge(draft: Draft) -> DecisionKind | None:
     assessed = readiness.assess(desired, context.release, jira)
     gates = readiness.gates_of(desired, context.release)
     signals = context.fleet.observed.signals.get(context.name, {})
-    decision = gonogo.decide(assessed, gates, signals)
+    metrics: list[readiness.Criterion] = []
+    measured: tuple[Measurement, ...] = ()
+    if gates.metrics:
+        analyses = {n: m.model for n, m in desired.analyses.items()}
+        units = context.fleet.units(context.release, context.name)
+        found = analysis.gate_targets(context.name, analyses, units, gates, spec.version)
+        metrics, measured = analysis.gate_criteria(
+            found, context.fleet.observed.readings, context.now
+        )
+    decision = gonogo.decide(assessed, gates, signals, metrics)
     # The manifest is part of the evidence: a release changed after its verdict (a
     # component added, an approval withdrawn) is judged, and recorded, afresh.
     manifest = spec.model_dump_json(by_alias=True)
@@ -101,6 +111,7 @@ def judge(draft: Draft) -> DecisionKind | None:
         approvals=tuple(f"{a.role} {a.by}" for a in spec.approvals),
         signals=tuple(f"{k}={v}" for k, v in sorted(signals.items())),
         departure=context.departure,
+        measurements=measured,
     )
     draft.record(verdict, decision.rationale, evidence, decision.criteria)
     return verdict
