@@ -32,6 +32,7 @@ SLOW = {
     "test_no_traffic_is_inconclusive_not_a_rollback",
     "test_prometheus_gone_is_an_error_never_a_pass",
     "test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_not",
+    "test_a_query_prometheus_refuses_is_an_error_naming_the_query_in_the_manifest",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

@@ -59,7 +59,7 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     else:
         adapters = connect(state.config, os.environ)
         try:
-            observed, _ = observe(state, adapters, workdir, now)
+            observed, _ = observe(state, adapters, workdir, now, recorded=recorded)
         finally:
             adapters.close()
     result = planner.plan(state, observed, recorded, now)

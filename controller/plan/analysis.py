@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from controller.manifests.analysis import Analysis, Metric, fill, parse_condition
+from controller.manifests.documents import Manifest
 from controller.manifests.gates import Gates, MetricGate
 from controller.manifests.state import DesiredState
 from controller.plan import readiness, rollouts
@@ -63,6 +64,26 @@ class Target:
     analysis: str
     metric: Metric
     arguments: Mapping[str, str]
+    source: Manifest[Analysis] | None = None
+    """The Analysis manifest, to point at the metric's query in messages."""
+    index: int = 0
+    """The metric's place in the Analysis."""
+
+    def where(self) -> str:
+        """`file:line:column` of the metric's query (for a query Prometheus refuses)."""
+        if self.source is None:
+            return self.analysis
+        line, column = self.source.document.position(("spec", "metrics", self.index, "query"))
+        return f"{self.source.file}:{line}:{column} (spec.metrics[{self.index}].query)"
+
+    def explain(self, m: Measurement) -> str:
+        """Why `m` came out as it did, pointing at the query when Prometheus refused it."""
+        if m.reason.startswith(REFUSED):
+            return f"{m.reason}; the query is at {self.where()}"
+        return m.reason
+
+
+REFUSED = "Prometheus refused the query"
 
 
 def rollout_start(status: ReleaseStatus) -> datetime | None:
@@ -72,7 +93,7 @@ def rollout_start(status: ReleaseStatus) -> datetime | None:
 
 def targets(
     name: str,
-    analyses: Mapping[str, Analysis],
+    analyses: Mapping[str, Manifest[Analysis]],
     units: Mapping[str, Sequence[rollouts.Unit]],
     wanted: Sequence[str],
     version: str,
@@ -80,8 +101,8 @@ def targets(
     """Every metric of the `wanted` analyses on every workload the release reached."""
     found: dict[str, Target] = {}
     for analysis_name in wanted:
-        analysis = analyses.get(analysis_name)
-        if analysis is None:
+        source = analyses.get(analysis_name)
+        if source is None:
             continue  # `relctl validate` reports it
         for component in sorted(units):
             for unit in units[component]:
@@ -96,9 +117,12 @@ def targets(
                     "release": name,
                     "version": version,
                 }
-                for metric in analysis.spec.metrics:
+                for index, metric in enumerate(source.model.spec.metrics):
                     key = f"{analysis_name}/{metric.name}@{w.cluster}/{w.namespace}/{w.deployment}"
-                    found.setdefault(key, Target(key, component, analysis_name, metric, arguments))
+                    found.setdefault(
+                        key,
+                        Target(key, component, analysis_name, metric, arguments, source, index),
+                    )
     return [found[k] for k in sorted(found)]
 
 
@@ -141,7 +165,7 @@ def due(
     from controller.plan.fleet import Fleet
 
     fleet = Fleet.of(desired, observed, recorded, now)
-    analyses = {n: m.model for n, m in desired.analyses.items()}
+    analyses = desired.analyses
     found: list[Request] = []
     for name, manifest in sorted(desired.releases.items()):
         status = recorded.get(name)
@@ -174,7 +198,7 @@ GATE = "gate:"
 
 def gate_targets(
     name: str,
-    analyses: Mapping[str, Analysis],
+    analyses: Mapping[str, Manifest[Analysis]],
     units: Mapping[str, Sequence[rollouts.Unit]],
     gates: Gates,
     version: str,
@@ -182,8 +206,8 @@ def gate_targets(
     """Every metric the gates name, on every workload the release will change."""
     found = []
     for gate in gates.metrics:
-        analysis = analyses.get(gate.analysis)
-        if analysis is None:
+        source = analyses.get(gate.analysis)
+        if source is None:
             continue  # `relctl validate` reports it
         seen: set[tuple[str, str, str]] = set()
         for component in sorted(units):
@@ -200,14 +224,15 @@ def gate_targets(
                     "release": name,
                     "version": version,
                 }
-                for metric in analysis.spec.metrics:
+                for index, metric in enumerate(source.model.spec.metrics):
                     if gate.metric not in (None, metric.name):
                         continue
                     key = (
                         f"{GATE}{gate.analysis}/{metric.name}"
                         f"@{w.cluster}/{w.namespace}/{w.deployment}"
                     )
-                    found.append((gate, Target(key, component, gate.analysis, metric, arguments)))
+                    target = Target(key, component, gate.analysis, metric, arguments, source, index)
+                    found.append((gate, target))
     return found
 
 
@@ -219,12 +244,14 @@ def gate_criteria(
     """One criterion per gated metric (met when every workload's measurement is
     Successful), and the measurements taken for them."""
     measured: dict[tuple[str, str], list[Measurement]] = {}
+    explained: dict[str, str] = {}
     vetoes: dict[tuple[str, str], bool] = {}
     conditions: dict[tuple[str, str], str] = {}
     for gate, t in found:
         request = Request(t.key, fill(t.metric.query, dict(t.arguments)), now, _traffic(t))
         got = None if readings is None else readings.get(t.key)
         one = judge(t.metric, request, got, None)
+        explained[t.key] = t.explain(one)
         name = (t.analysis, t.metric.name)
         measured.setdefault(name, []).append(one)
         vetoes[name] = gate.veto
@@ -239,7 +266,11 @@ def gate_criteria(
         actual = (
             f"{Outcome.SUCCESSFUL.value} on {len(taken)} workload{'s' if len(taken) > 1 else ''}"
             if not bad
-            else "; ".join(f"{m.outcome.value} on {m.key.split('@', 1)[1]}" for m in bad)
+            else "; ".join(
+                f"{m.outcome.value} on {m.key.split('@', 1)[1]}"
+                + (f" ({explained[m.key]})" if m.outcome is Outcome.ERROR else "")
+                for m in bad
+            )
         )
         criteria.append(
             Criterion(
@@ -388,7 +419,7 @@ def verdicts(
             failed.append((t, tuple(m for m in taken if m.outcome is Outcome.FAILED)))
         elif judged in (Outcome.ERROR, Outcome.INCONCLUSIVE):
             assert judged is not None
-            holding.append(f"analysis {t.key} is {judged.value}: {taken[-1].reason}")
+            holding.append(f"analysis {t.key} is {judged.value}: {t.explain(taken[-1])}")
     return tuple(failed), tuple(holding)
 
 

@@ -8,8 +8,9 @@ releases deploying there wait, the others go on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from controller.adapters.kube import KubeError, read_all_flags
 from controller.adapters.prometheus import Prometheus
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
+from controller.plan import analysis
 from controller.plan import flags as flagd
 from controller.plan.actions import WorkloadId
 from controller.plan.analysis import Request
@@ -24,6 +26,7 @@ from controller.plan.measurements import Reading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
+from controller.plan.records import ReleaseStatus
 from controller.reconcile.connect import Adapters
 
 
@@ -51,8 +54,10 @@ def observe(
     root: Path,
     now: datetime,
     previous: JiraObservation | None = None,
+    recorded: Mapping[str, ReleaseStatus] | None = None,
 ) -> tuple[Observed, list[str]]:
-    """The world as it is, and problems worth reporting (bad signal files)."""
+    """The world as it is, and problems worth reporting (bad signal files). With the
+    releases' `recorded` statuses, the analysis measurements due are taken too."""
     jira = None
     if adapters.jira is not None:
         jira = adapters.jira.observe(watched_versions(desired), now=now, previous=previous)
@@ -79,7 +84,13 @@ def observe(
         f"cluster {name} could not be observed ({why}); the releases deploying there wait"
         for name, why in sorted(unobserved.items())
     ]
-    return Observed(jira, workloads, flags, found, unobserved), problems
+    observed = Observed(jira, workloads, flags, found, unobserved)
+    if recorded is not None:
+        due = analysis.due(desired, observed, recorded, now)
+        if due:
+            offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
+            observed = replace(observed, readings=measure(adapters.prometheus, due, offset))
+    return observed, problems
 
 
 def measure(

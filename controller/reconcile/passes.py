@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from controller.adapters.git import Commit, StatusRepository
@@ -23,14 +23,14 @@ from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
-from controller.plan import analysis, planner
+from controller.plan import planner
 from controller.plan.actions import Comment
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
 from controller.reconcile.connect import Adapters, connect
 from controller.reconcile.executor import Outcome, Result, execute
-from controller.reconcile.observe import measure, observe
+from controller.reconcile.observe import observe
 from controller.schedule.validation import diagnose, fatal, without_broken_releases
 
 RELEASES_DIR = "releases"
@@ -273,11 +273,9 @@ class Reconciler:
         report.frozen = report.frozen | frozenset(unreadable)
         adapters = self.adapters(state.config)
         before = adapters.requests()
-        observed, problems = observe(state, adapters, self.workdir, now, self.previous_jira)
-        due = analysis.due(state, observed, recorded, now)
-        if due:
-            offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
-            observed = replace(observed, readings=measure(adapters.prometheus, due, offset))
+        observed, problems = observe(
+            state, adapters, self.workdir, now, self.previous_jira, recorded
+        )
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)
         plan = planner.plan(state, observed, recorded, now)

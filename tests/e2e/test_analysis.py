@@ -234,3 +234,31 @@ def test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_no
     go = went.last(DecisionKind.GO)
     (criterion,) = [c for c in go.criteria if c.name.startswith("metric:")]
     assert criterion.met and criterion.actual == "Successful on 1 workload"
+
+
+def test_a_query_prometheus_refuses_is_an_error_naming_the_query_in_the_manifest(
+    world: World,
+) -> None:
+    broken = ANALYSIS.replace(
+        '      failWhen: "> 5%"\n', '      failWhen: "> 5%"\n      consecutiveErrorLimit: 0\n'
+    ).replace('code=~"5.."}[4s]))', 'code=~"5.."}[4s])) +')
+    name = ship(world, "2.6.0")
+    world.push_change("A broken query", {"releases/analyses/http-health.yaml": broken})
+    found = until(world, name, measured("http-health/error-ratio@", 1))
+    ratio = next(m for m in found.measurements if m.key.startswith("http-health/error-ratio@"))
+    assert ratio.outcome.value == "Error"
+    assert ratio.reason.startswith("Prometheus refused the query (bad_data):")
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "plan"],
+        cwd=world.controller,
+        env={k: v for k, v in {**os.environ, **world.env}.items() if k != "RELCTL_NOW"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "analysis http-health/error-ratio@prod/platform/notifications is Error" in done.stdout
+    assert (
+        "the query is at releases/analyses/http-health.yaml:8:14 (spec.metrics[0].query)"
+        in done.stdout
+    ), done.stdout

@@ -85,7 +85,7 @@ def judge(draft: Draft) -> DecisionKind | None:
     metrics: list[readiness.Criterion] = []
     measured: tuple[Measurement, ...] = ()
     if gates.metrics:
-        analyses = {n: m.model for n, m in desired.analyses.items()}
+        analyses = desired.analyses
         units = context.fleet.units(context.release, context.name)
         found = analysis.gate_targets(context.name, analyses, units, gates, spec.version)
         metrics, measured = analysis.gate_criteria(

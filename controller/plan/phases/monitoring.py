@@ -62,7 +62,7 @@ def _targets(context: Context, units: dict[str, list[rollouts.Unit]]) -> list[an
     wanted = context.spec.rollback.triggers.analysis
     if not wanted:
         return []
-    analyses = {n: m.model for n, m in context.fleet.desired.analyses.items()}
+    analyses = context.fleet.desired.analyses
     return analysis.targets(context.name, analyses, units, wanted, context.spec.version)
 
 
