@@ -33,6 +33,9 @@ SLOW = {
     "test_prometheus_gone_is_an_error_never_a_pass",
     "test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_not",
     "test_a_query_prometheus_refuses_is_an_error_naming_the_query_in_the_manifest",
+    "test_a_flag_stage_whose_analysis_passed_advances",
+    "test_a_flag_stage_whose_analysis_fails_goes_back_to_the_previous_stage",
+    "test_a_flag_stage_with_no_traffic_is_held",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

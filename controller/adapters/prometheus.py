@@ -21,7 +21,7 @@ import httpx
 
 from controller.adapters import secrets
 from controller.adapters.errors import SecretError
-from controller.plan.measurements import Reading
+from controller.plan.measurements import RangeReading, Reading
 
 PROMETHEUS_URL = "RELCTL_PROMETHEUS_URL"
 PROMETHEUS_TOKEN = "RELCTL_PROMETHEUS_TOKEN"  # noqa: S105 - a variable name
@@ -92,6 +92,47 @@ class Prometheus:
         }
         found = self._get("/api/v1/query_range", params, matrix=True)
         return found
+
+    def values(self, query: str, start: datetime, end: datetime, step: timedelta) -> RangeReading:
+        """The query's values over [start, end], every `step` (NaN left out)."""
+        params = {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{max(step.total_seconds(), 1):g}",
+        }
+        self.requests += 1
+        try:
+            answer = self._http.get(self.url + "/api/v1/query_range", params=params)
+            body = answer.json()
+        except httpx.TimeoutException:
+            self.errors += 1
+            return RangeReading(error=f"Prometheus did not answer within {self.timeout:g} s")
+        except httpx.HTTPError as exc:
+            self.errors += 1
+            return RangeReading(error=f"Prometheus is unreachable ({type(exc).__name__})")
+        except ValueError:
+            self.errors += 1
+            return RangeReading(error=f"Prometheus answered {answer.status_code} without JSON")
+        if body.get("status") != "success":
+            self.errors += 1
+            kind = body.get("errorType", "error")
+            return RangeReading(
+                error=f"Prometheus refused the query ({kind}): {body.get('error', '')}"
+            )
+        result = (body.get("data") or {}).get("result") or []
+        if len(result) > 1:
+            return RangeReading(
+                error=f"the query returns {len(result)} series; it must return one "
+                "(aggregate it, e.g. with sum or max)"
+            )
+        try:
+            raw = result[0]["values"] if result else []
+            found = (parse_value(v) for _, v in raw)
+            return RangeReading(tuple(v for v in found if v is not None))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self.errors += 1
+            return RangeReading(error=f"Prometheus' answer is malformed ({exc})")
 
     def _get(self, path: str, params: dict[str, str], matrix: bool = False) -> Reading:
         self.requests += 1

@@ -21,8 +21,11 @@ from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 from controller.manifests.meta import ApiVersion, Model, ObjectMeta
 from controller.manifests.types import Duration, Name, parse_duration
 
-ARGUMENTS = ("cluster", "namespace", "deployment", "component", "release", "version")
-"""What a query may name as `{{ argument }}`."""
+ARGUMENTS = ("cluster", "namespace", "deployment", "component", "release", "version", "flag")
+"""What a query may name as `{{ argument }}`: a release's analyses have all but `flag`; a
+flag stage's have `cluster`, `namespace` (of the flag's target) and `flag`."""
+FLAG_ARGUMENTS = ("cluster", "namespace", "flag")
+RELEASE_ARGUMENTS = ARGUMENTS[:-1]
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 CONDITION = (
     r"^\s*(<=|>=|==|!=|<|>)\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
@@ -196,4 +199,14 @@ def promql_string(value: str) -> str:
 
 def fill(query: str, arguments: dict[str, str]) -> str:
     """The query with its placeholders replaced by the (escaped) arguments."""
-    return PLACEHOLDER.sub(lambda m: promql_string(arguments[m.group(1)]), query)
+    return PLACEHOLDER.sub(lambda m: promql_string(arguments.get(m.group(1), "")), query)
+
+
+def arguments_used(analysis: Analysis) -> set[str]:
+    """The arguments the analysis' queries name."""
+    found: set[str] = set()
+    for metric in analysis.spec.metrics:
+        found.update(PLACEHOLDER.findall(metric.query))
+        if metric.minimum_traffic is not None:
+            found.update(PLACEHOLDER.findall(metric.minimum_traffic.query))
+    return found

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from controller.manifests.analysis import FLAG_ARGUMENTS, RELEASE_ARGUMENTS, arguments_used
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.documents import Manifest
 from controller.manifests.models import (
@@ -84,6 +85,9 @@ def _metric_gate(
     if found is None:
         yield _missing(manifest, "Analysis", gate.analysis, state.analyses, (*path, "analysis"))
         return
+    yield from _arguments(
+        state, manifest, gate.analysis, RELEASE_ARGUMENTS, "a go/no-go gate", (*path, "analysis")
+    )
     names = {m.name: m for m in found.model.spec.metrics}
     if gate.metric is not None and gate.metric not in names:
         yield _missing(
@@ -98,6 +102,28 @@ def _metric_gate(
                 "rollout: name a metric without a baseline",
                 (*path, "analysis"),
             )
+
+
+def _arguments(
+    state: DesiredState,
+    manifest: Manifest[Model],
+    name: str,
+    allowed: Sequence[str],
+    use: str,
+    path: tuple[PathPart, ...],
+) -> Iterator[Diagnostic]:
+    found = state.analyses.get(name)
+    if found is None:
+        return
+    extra = sorted(arguments_used(found.model) - set(allowed))
+    if extra:
+        named = ", ".join(f"{{{{ {a} }}}}" for a in extra)
+        yield manifest.diagnostic(
+            "RC218",
+            f"Analysis '{name}' names {named}, which {use} does not have (it has "
+            f"{', '.join(allowed)})",
+            path,
+        )
 
 
 def _references(state: DesiredState) -> Iterator[Diagnostic]:
@@ -135,10 +161,34 @@ def _references(state: DesiredState) -> Iterator[Diagnostic]:
         )
         for index, gate in enumerate(spec.gates.metrics if spec.gates else ()):
             yield from _metric_gate(state, release, gate, ("spec", "gates", "metrics", index))
+        for index, name in enumerate(spec.rollback.triggers.analysis):
+            at: tuple[PathPart, ...] = ("spec", "rollback", "triggers", "analysis", index)
+            yield from _arguments(state, release, name, RELEASE_ARGUMENTS, "a release", at)
     for train in state.of_kind(ReleaseTrain):
         gates = train.model.spec.gates
         for index, gate in enumerate(gates.metrics if gates else ()):
             yield from _metric_gate(state, train, gate, ("spec", "gates", "metrics", index))
+    for flag in state.of_kind(FeatureFlag):
+        rollout = flag.model.spec.rollout
+        for index, stage in enumerate(rollout.stages if rollout else ()):
+            if stage.analysis is None:
+                continue
+            place: tuple[PathPart, ...] = ("spec", "rollout", "stages", index, "analysis")
+            if stage.analysis not in state.analyses:
+                yield _missing(flag, "Analysis", stage.analysis, state.analyses, place)
+                continue
+            yield from _arguments(
+                state, flag, stage.analysis, FLAG_ARGUMENTS, "a flag stage", place
+            )
+            for metric in state.analyses[stage.analysis].model.spec.metrics:
+                if metric.baseline is not None:
+                    yield flag.diagnostic(
+                        "RC217",
+                        f"metric '{metric.name}' of Analysis '{stage.analysis}' compares with "
+                        "a baseline taken before a release's rollout; a flag stage has none: "
+                        "use an Analysis without a baseline",
+                        place,
+                    )
     for component in state.of_kind(Component):
         yield from each(
             component,

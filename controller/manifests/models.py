@@ -306,6 +306,10 @@ class RolloutStage(Model):
     """Share of targeting keys, in percent."""
     at: AwareDateTime
     """When the stage starts."""
+    analysis: Name | None = None
+    """An Analysis measured while this stage is live (arguments: cluster, namespace, flag).
+    The next stage starts only once it passed over the whole stage; a failed metric sends
+    the flag back to the previous stage (0% before the first); no data or errors hold it."""
 
 
 class Rollout(Model):

@@ -19,8 +19,10 @@ from typing import Any
 
 from controller.manifests.models import FeatureFlagSpec
 from controller.manifests.state import DesiredState
+from controller.plan import flag_analysis
 from controller.plan import flags as flagd
 from controller.plan.actions import Action, ApplyFlags
+from controller.plan.flag_analysis import StageJudge
 from controller.plan.plans import Finding, FindingKind, Observed
 from controller.plan.records import Phase, ReleaseStatus
 
@@ -64,17 +66,25 @@ def released_by(statuses: Mapping[str, ReleaseStatus]) -> flagd.Released:
     return released
 
 
+def judge_of(desired: DesiredState, observed: Observed, now: datetime) -> StageJudge:
+    """The stage analyses' verdicts from the range readings the shell took."""
+    specs = {name: m.model.spec for name, m in desired.flags.items()}
+    found = flag_analysis.windows(specs, desired.analyses, now)
+    return flag_analysis.judge(found, observed.ranges)
+
+
 def compare(
     desired: DesiredState,
     now: datetime,
     released: flagd.Released,
     target: flagd.FlagTarget,
     actual: Mapping[str, Any] | None,
+    judge: StageJudge | None = None,
 ) -> list[FlagState]:
     """Each flag due at `target`, and each one found there, against what it holds."""
     specs = {name: m.model.spec for name, m in desired.flags.items()}
-    due = flagd.stages(specs, now, released, desired.config.spec.timezone)
-    document = flagd.render(desired, now, released).get(target, {"flags": {}})
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge)
+    document = flagd.render(desired, now, released, judge).get(target, {"flags": {}})
     differing = {d.flag for d in flagd.drift(document["flags"], actual)}
     names = sorted(set(document["flags"]) | set(actual or {}))
     return [
@@ -95,7 +105,8 @@ def plan(
     reported."""
     released = released_by(statuses)
     specs = {name: m.model.spec for name, m in desired.flags.items()}
-    due = flagd.stages(specs, now, released, desired.config.spec.timezone)
+    judge = judge_of(desired, observed, now)
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge)
     findings: list[Finding] = []
     stale_after = desired.config.spec.flags.stale_after_days
     for name in sorted(specs):
@@ -115,7 +126,7 @@ def plan(
                 )
         return [], findings
     actions: list[Action] = []
-    for target, document in flagd.render(desired, now, released).items():
+    for target, document in flagd.render(desired, now, released, judge).items():
         if target not in observed.flags:
             continue
         actual = observed.flags[target]

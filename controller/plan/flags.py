@@ -21,6 +21,8 @@ from typing import Any
 
 from controller.manifests.models import FeatureFlagSpec
 from controller.manifests.state import DesiredState
+from controller.plan.flag_analysis import StageJudge
+from controller.plan.measurements import Outcome
 from controller.schedule.zones import wall
 
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
@@ -71,10 +73,13 @@ def stages(
     at: datetime,
     released: Released,
     timezone: str = "UTC",
+    judge: StageJudge | None = None,
 ) -> dict[str, FlagStage]:
-    """The stage due at `at` for every flag, dependencies applied; times in reasons are
-    written in `timezone`."""
-    own = {name: _own_stage(name, spec, at, released, timezone) for name, spec in flags.items()}
+    """The stage due at `at` for every flag, stage analyses (`judge`: none judged, when
+    omitted) and dependencies applied; times in reasons are written in `timezone`."""
+    own = {
+        name: _own_stage(name, spec, at, released, timezone, judge) for name, spec in flags.items()
+    }
     result: dict[str, FlagStage] = {}
 
     def resolve(name: str, seen: frozenset[str]) -> FlagStage:
@@ -99,7 +104,12 @@ def stages(
 
 
 def _own_stage(
-    name: str, spec: FeatureFlagSpec, at: datetime, released: Released, timezone: str
+    name: str,
+    spec: FeatureFlagSpec,
+    at: datetime,
+    released: Released,
+    timezone: str,
+    judge: StageJudge | None,
 ) -> FlagStage:
     rollout = spec.rollout
     if rollout is None:
@@ -111,6 +121,25 @@ def _own_stage(
         first = wall(rollout.stages[0].at, timezone)
         return FlagStage(name, 0.0, 0, f"before the first stage ({first})")
     index, stage = due[-1]
+    for number, step in due:
+        if step.analysis is None:
+            continue
+        outcome, why = judge(name, number) if judge else (None, "no Prometheus to ask")
+        if outcome is Outcome.FAILED:
+            back = rollout.stages[number - 2] if number >= 2 else None
+            percent = back.percent if back is not None else 0.0
+            return FlagStage(
+                name, percent, number - 1, f"rolled back from stage {number}: analysis {why}"
+            )
+        if number < index and outcome is not Outcome.SUCCESSFUL:
+            state = outcome.value if outcome is not None else "not judged"
+            return FlagStage(
+                name,
+                step.percent,
+                number,
+                f"held at stage {number}: analysis {state} ({why}); stage {number + 1} was "
+                f"due {wall(rollout.stages[number].at, timezone)}",
+            )
     return FlagStage(name, stage.percent, index, f"stage {index} since {wall(stage.at, timezone)}")
 
 
@@ -152,25 +181,29 @@ def document(flags: Iterable[tuple[str, FeatureFlagSpec, FlagStage]]) -> dict[st
 Due = tuple[str, FeatureFlagSpec, FlagStage]
 
 
-def _due(state: DesiredState, at: datetime, released: Released) -> list[Due]:
+def _due(
+    state: DesiredState, at: datetime, released: Released, judge: StageJudge | None = None
+) -> list[Due]:
     specs = {name: m.model.spec for name, m in state.flags.items()}
-    stage = stages(specs, at, released)
+    stage = stages(specs, at, released, judge=judge)
     return [(name, spec, stage[name]) for name, spec in specs.items()]
 
 
 def render(
-    state: DesiredState, at: datetime, released: Released
+    state: DesiredState, at: datetime, released: Released, judge: StageJudge | None = None
 ) -> dict[FlagTarget, dict[str, Any]]:
     """One flagd document per target, for the stage due at `at`."""
     grouped: dict[FlagTarget, list[Due]] = {}
-    for item in _due(state, at, released):
+    for item in _due(state, at, released, judge):
         grouped.setdefault(target_of(item[1]), []).append(item)
     return {target: document(items) for target, items in sorted(grouped.items())}
 
 
-def render_all(state: DesiredState, at: datetime, released: Released) -> dict[str, Any]:
+def render_all(
+    state: DesiredState, at: datetime, released: Released, judge: StageJudge | None = None
+) -> dict[str, Any]:
     """Every flag in one flagd document (for files and local evaluation)."""
-    return document(_due(state, at, released))
+    return document(_due(state, at, released, judge))
 
 
 def stale_reason(

@@ -128,3 +128,11 @@ class Readings:
     value: Reading
     traffic: Reading | None = None
     baseline: Reading | None = None
+
+
+@dataclass(frozen=True)
+class RangeReading:
+    """A query's values over a window (NaN left out), or an error."""
+
+    values: tuple[float, ...] = ()
+    error: str = ""

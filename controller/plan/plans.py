@@ -15,7 +15,7 @@ from typing import Any
 from controller.manifests.signals import SignalValue
 from controller.plan.actions import Action, WorkloadId
 from controller.plan.flags import FlagTarget
-from controller.plan.measurements import Readings
+from controller.plan.measurements import RangeReading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.records import DecisionRecord, ReleaseStatus
 from controller.schedule.zones import wall
@@ -37,6 +37,8 @@ class Observed:
     readings: Mapping[str, Readings] | None = None
     """Analysis measurement key → what Prometheus answered this pass; None: there is no
     Prometheus to ask."""
+    ranges: Mapping[str, RangeReading] | None = None
+    """Flag stage analysis window key → its values over the window; None: no Prometheus."""
 
 
 class FindingKind(StrEnum):

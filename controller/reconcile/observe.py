@@ -18,11 +18,12 @@ from controller.adapters.kube import KubeError, read_all_flags
 from controller.adapters.prometheus import Prometheus
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
-from controller.plan import analysis
+from controller.plan import analysis, flag_analysis
 from controller.plan import flags as flagd
 from controller.plan.actions import WorkloadId
 from controller.plan.analysis import Request
-from controller.plan.measurements import Reading, Readings
+from controller.plan.flag_analysis import Window
+from controller.plan.measurements import RangeReading, Reading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
@@ -86,10 +87,16 @@ def observe(
     ]
     observed = Observed(jira, workloads, flags, found, unobserved)
     if recorded is not None:
+        offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
         due = analysis.due(desired, observed, recorded, now)
         if due:
-            offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
             observed = replace(observed, readings=measure(adapters.prometheus, due, offset))
+        specs = {name: m.model.spec for name, m in desired.flags.items()}
+        windows = flag_analysis.windows(specs, desired.analyses, now)
+        if windows and adapters.prometheus is not None:
+            observed = replace(
+                observed, ranges=measure_windows(adapters.prometheus, windows, offset)
+            )
     return observed, problems
 
 
@@ -127,4 +134,24 @@ def measure(
             traffic = ask(prometheus.instant, request.traffic, request.at + offset)
         value = ask(prometheus.instant, request.query, request.at + offset)
         found[request.key] = Readings(value, traffic, baseline)
+    return found
+
+
+def measure_windows(
+    prometheus: Prometheus, windows: list[Window], offset: timedelta
+) -> dict[str, RangeReading]:
+    """Each flag stage window's values, one range query each (at most 10,000 points: a
+    long stage is sampled coarser than its interval). Once Prometheus is unreachable or
+    slow, the rest are that error without asking again."""
+    found: dict[str, RangeReading] = {}
+    down = ""
+    for w in windows:
+        if down:
+            found[w.key] = RangeReading(error=down)
+            continue
+        step = max(w.metric.interval, (w.end - w.start) / 10_000)
+        got = prometheus.values(w.query, w.start + offset, w.end + offset, step)
+        if got.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
+            down = got.error
+        found[w.key] = got
     return found

@@ -262,3 +262,97 @@ def test_a_query_prometheus_refuses_is_an_error_naming_the_query_in_the_manifest
         "the query is at releases/analyses/http-health.yaml:8:14 (spec.metrics[0].query)"
         in done.stdout
     ), done.stdout
+
+
+NAMESPACE_HEALTH = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: namespace-health}
+spec:
+  metrics:
+    - name: error-ratio
+      query: >-
+        sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
+        code=~"5.."}[4s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
+        namespace="{{ namespace }}"}[4s]))
+      failWhen: "> 5%"
+      interval: 1s
+"""
+
+
+def staged_flag(first: datetime, second: datetime) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "relctl.dev/v1alpha1",
+            "kind": "FeatureFlag",
+            "metadata": {"name": "batched-push"},
+            "spec": {
+                "owner": "team-platform",
+                "variants": {"on": True, "off": False},
+                "defaultVariant": "off",
+                "rollout": {
+                    "variant": "on",
+                    "stages": [
+                        {"percent": 10, "at": first.isoformat(), "analysis": "namespace-health"},
+                        {"percent": 50, "at": second.isoformat()},
+                    ],
+                },
+                "target": {"cluster": "prod", "namespace": "platform", "name": "platform-flags"},
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def rollout_percent(world: World) -> float | None:
+    sandbox = world.clusters["prod"]
+    kind = sandbox.store.find_type("core.openfeature.dev", "v1beta1", "featureflags")
+    try:
+        found = sandbox.store.get(kind, "platform", "platform-flags")
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+    flag = found["spec"]["flagSpec"]["flags"].get("batched-push") or {}
+    return flag.get("metadata", {}).get("rolloutPercent")
+
+
+def stage_flag(world: World) -> datetime:
+    """The flag's stage 1 (10%, with an analysis) starts in 2 s, stage 2 (50%) in 8 s."""
+    now = datetime.now(UTC)
+    second = now + timedelta(seconds=8)
+    world.push_change(
+        "Stage batched-push",
+        {
+            "releases/analyses/namespace-health.yaml": NAMESPACE_HEALTH,
+            "releases/flags/batched-push.yaml": staged_flag(now + timedelta(seconds=2), second),
+        },
+    )
+    return second
+
+
+def flag_until(world: World, percent: float, after: datetime, within: float = 60.0) -> None:
+    """Passes until the flag is applied at `percent` once `after` has passed."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        reconcile(world)
+        if datetime.now(UTC) > after and rollout_percent(world) == percent:
+            return
+    raise AssertionError(f"the flag is at {rollout_percent(world)}%, not {percent}%")
+
+
+def test_a_flag_stage_whose_analysis_passed_advances(world: World) -> None:
+    second = stage_flag(world)
+    flag_until(world, 50, second + timedelta(seconds=1))
+
+
+def test_a_flag_stage_whose_analysis_fails_goes_back_to_the_previous_stage(
+    world: World,
+) -> None:
+    world.mark_image(f"{IMAGE}:1.8.0", ERRORING)
+    second = stage_flag(world)
+    flag_until(world, 0, second + timedelta(seconds=1))
+
+
+def test_a_flag_stage_with_no_traffic_is_held(world: World) -> None:
+    world.traffic["prod"].set_idle("platform", "notifications")
+    second = stage_flag(world)
+    flag_until(world, 10, second + timedelta(seconds=1))
