@@ -29,6 +29,13 @@ import yaml
 
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
+from controller.cli.demo_manifests import (
+    HOTFIX,
+    HOTFIX_IMAGE,
+    NEW_RELEASE,
+    NEW_RELEASE_PATH,
+    digest_flag,
+)
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.reconcile import logs
@@ -45,60 +52,6 @@ SEED = Path("tests/data/jira/shop.yaml")
 BAD_IMAGE = "registry.shop.example/shop/notifications:1.9.0"
 NARRATED = ("blocked", "trigger", "error", "flag-stage", "flag-drift", "drift")
 TRAIN_RELEASES = ("shop-2026-25", "payments-2026-25")
-NEW_RELEASE_PATH = "releases/releases/catalog-2026-26.yaml"
-NEW_RELEASE = """\
-apiVersion: relctl.dev/v1alpha1
-kind: Release
-metadata:
-  name: catalog-2026-26
-  labels: {train: shop-fortnightly}
-spec:
-  description: Catalogue search facets. Rides the next departure of the train.
-  version: "2026.26"
-  train: shop-fortnightly
-  components:
-    - {name: catalog, version: 2.4.0}
-"""
-HOTFIX_IMAGE = "registry.shop.example/shop/storefront:4.2.1"
-HOTFIX = {
-    "releases/analyses/http-health.yaml": """\
-apiVersion: relctl.dev/v1alpha1
-kind: Analysis
-metadata: {name: http-health}
-spec:
-  description: What users feel. (Windows of seconds, for the demo; minutes in real life.)
-  metrics:
-    - name: error-ratio
-      query: >-
-        sum(rate(http_requests_total{cluster="{{ cluster }}", deployment="{{ deployment }}",
-        code=~"5.."}[6s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
-        deployment="{{ deployment }}"}[6s]))
-      failWhen: "> 5%"
-      interval: 1s
-    - name: latency
-      query: >-
-        sum(rate(http_request_duration_seconds_sum{deployment="{{ deployment }}"}[6s]))
-        / sum(rate(http_request_duration_seconds_count{deployment="{{ deployment }}"}[6s]))
-      failWhen: "> 2x baseline"
-      baseline: {window: 10s}
-      interval: 1s
-""",
-    "releases/releases/storefront-4-2-1.yaml": """\
-apiVersion: relctl.dev/v1alpha1
-kind: Release
-metadata: {name: storefront-4-2-1}
-spec:
-  description: Faster product pages. Watched by the http-health analysis.
-  version: storefront-4.2.1
-  type: hotfix
-  date: "2026-12-10T16:30:00+01:00"
-  components:
-    - {name: storefront, version: 4.2.1}
-  rollback:
-    auto: true
-    triggers: {analysis: [http-health]}
-""",
-}
 
 
 class Narrator:
@@ -429,6 +382,37 @@ def metric_rollback(demo: Demo) -> None:
         baseline = f", baseline {m['baseline']:.3g}" if "baseline" in m else ""
         out.say(f"{m['key']}: {m['value']:.3g} ({m['reason']}{baseline})", mark="⌁")
         out.say(f"query: {m['query']}", mark=" ", dim=True)
+    # A flag staged behind an analysis, where nobody calls: no data holds it at 10%.
+    _quiet(world, "prod-eu", "platform")
+    first = start + timedelta(seconds=tick + 1)
+    demo.push("Stage digest-emails behind the namespace-health analysis", digest_flag(first))
+    began = time.monotonic()
+    for _ in range(120):
+        # The clock moves with the wall's now: the stage's window is what Prometheus saw.
+        demo.set_time((first + timedelta(seconds=time.monotonic() - began)).isoformat())
+        status = demo.webhook()
+        demo.narrate(status)
+        if any("held at stage 1" in f["message"] for f in status["findings"]):
+            return
+        time.sleep(0.25)
+    raise RelctlError("the demo never saw digest-emails held at its first stage")
+
+
+def _quiet(world: World, cluster: str, namespace: str) -> None:
+    """Nobody calls `namespace` any more: until Prometheus' rates there are no data."""
+    traffic = world.traffic[cluster]
+    for name in ("notifications",):
+        traffic.set_idle(namespace, name)
+    assert world.prometheus is not None
+    query = f'sum(rate(http_requests_total{{cluster="{cluster}",namespace="{namespace}"}}[6s]))'
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{world.prometheus.url}/api/v1/query", params={"query": query})
+        result = found.json()["data"]["result"]
+        if not result or float(result[0]["value"][1]) == 0:
+            return
+        time.sleep(0.2)
+    raise RelctlError(f"Prometheus still sees traffic in {cluster}/{namespace}")
 
 
 def _keep(demo: Demo, keep: Path) -> Path:

@@ -107,7 +107,11 @@ def plan(
     specs = {name: m.model.spec for name, m in desired.flags.items()}
     judge = judge_of(desired, observed, now)
     due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge)
-    findings: list[Finding] = []
+    findings: list[Finding] = [
+        Finding(FindingKind.FLAG_STAGE, name, f"{name} is {due[name].reason}")
+        for name in sorted(specs)
+        if due[name].reason.startswith(("held at stage", "rolled back from stage"))
+    ]
     stale_after = desired.config.spec.flags.stale_after_days
     for name in sorted(specs):
         reason = flagd.stale_reason(specs[name], due[name], now, stale_after)

@@ -45,6 +45,7 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "new-checkout-flow advances from 10% to 50%",
         "analysis http-health/error-ratio@prod-eu/shop/storefront",
         'query: sum(rate(http_requests_total{cluster="prod-eu", deployment="storefront"',
+        "digest-emails is held at stage 1: analysis Inconclusive",
     ):
         assert expected in out, expected
     # Dependency order: ledger before payments (payments dependsOn ledger), catalog

@@ -1,0 +1,102 @@
+"""The manifests people push during `relctl demo`: a release put on the next train, a
+storefront hotfix watched by an analysis, and a flag staged behind one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+NEW_RELEASE_PATH = "releases/releases/catalog-2026-26.yaml"
+NEW_RELEASE = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata:
+  name: catalog-2026-26
+  labels: {train: shop-fortnightly}
+spec:
+  description: Catalogue search facets. Rides the next departure of the train.
+  version: "2026.26"
+  train: shop-fortnightly
+  components:
+    - {name: catalog, version: 2.4.0}
+"""
+HOTFIX_IMAGE = "registry.shop.example/shop/storefront:4.2.1"
+HOTFIX = {
+    "releases/analyses/http-health.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: http-health}
+spec:
+  description: What users feel. (Windows of seconds, for the demo; minutes in real life.)
+  metrics:
+    - name: error-ratio
+      query: >-
+        sum(rate(http_requests_total{cluster="{{ cluster }}", deployment="{{ deployment }}",
+        code=~"5.."}[6s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
+        deployment="{{ deployment }}"}[6s]))
+      failWhen: "> 5%"
+      interval: 1s
+    - name: latency
+      query: >-
+        sum(rate(http_request_duration_seconds_sum{deployment="{{ deployment }}"}[6s]))
+        / sum(rate(http_request_duration_seconds_count{deployment="{{ deployment }}"}[6s]))
+      failWhen: "> 2x baseline"
+      baseline: {window: 10s}
+      interval: 1s
+""",
+    "releases/releases/storefront-4-2-1.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata: {name: storefront-4-2-1}
+spec:
+  description: Faster product pages. Watched by the http-health analysis.
+  version: storefront-4.2.1
+  type: hotfix
+  date: "2026-12-10T16:30:00+01:00"
+  components:
+    - {name: storefront, version: 4.2.1}
+  rollback:
+    auto: true
+    triggers: {analysis: [http-health]}
+""",
+}
+
+NAMESPACE_HEALTH = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: namespace-health}
+spec:
+  description: The error rate of a flag's namespace while a stage is live.
+  metrics:
+    - name: error-ratio
+      query: >-
+        sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
+        code=~"5.."}[6s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
+        namespace="{{ namespace }}"}[6s]))
+      failWhen: "> 5%"
+      interval: 1s
+"""
+
+
+def digest_flag(first: datetime) -> dict[str, str]:
+    """A flag whose first stage (10%, behind namespace-health) starts at `first` and whose
+    second (50%) is due five seconds later."""
+    second = first + timedelta(seconds=5)
+    return {
+        "releases/analyses/namespace-health.yaml": NAMESPACE_HEALTH,
+        "releases/flags/digest-emails.yaml": f"""\
+apiVersion: relctl.dev/v1alpha1
+kind: FeatureFlag
+metadata: {{name: digest-emails}}
+spec:
+  description: One daily e-mail instead of one per event.
+  owner: team-platform
+  variants: {{"on": true, "off": false}}
+  defaultVariant: "off"
+  rollout:
+    variant: "on"
+    stages:
+      - {{percent: 10, at: "{first.isoformat()}", analysis: namespace-health}}
+      - {{percent: 50, at: "{second.isoformat()}"}}
+  target: {{kind: FeatureFlag, cluster: prod-eu, namespace: platform, name: platform-flags}}
+""",
+    }
