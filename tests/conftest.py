@@ -36,6 +36,8 @@ SLOW = {
     "test_a_flag_stage_whose_analysis_passed_advances",
     "test_a_flag_stage_whose_analysis_fails_goes_back_to_the_previous_stage",
     "test_a_flag_stage_with_no_traffic_is_held",
+    "test_a_metric_gate_with_no_data_or_no_prometheus_is_not_go",
+    "test_a_flag_stage_without_prometheus_is_held",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

@@ -356,3 +356,30 @@ def test_a_flag_stage_with_no_traffic_is_held(world: World) -> None:
     world.traffic["prod"].set_idle("platform", "notifications")
     second = stage_flag(world)
     flag_until(world, 10, second + timedelta(seconds=1))
+
+
+def test_a_metric_gate_with_no_data_or_no_prometheus_is_not_go(world: World) -> None:
+    """An Inconclusive or Error measurement never meets a criterion."""
+    world.traffic["prod"].set_idle("platform", "notifications")
+    name = ship(world, "2.7.0", **GATE)
+    held = until(world, name, lambda s: s.last(DecisionKind.NO_GO) is not None)
+    (criterion,) = [c for c in held.last(DecisionKind.NO_GO).criteria if c.name.startswith("m")]
+    assert criterion.actual == "Inconclusive on prod/platform/notifications"
+    assert world.prometheus is not None
+    world.prometheus.stop()
+    world.traffic["prod"].set_idle("platform", "notifications", idle=False)
+
+    def gate_actual(found: Any) -> str:
+        verdict = found.last(DecisionKind.NO_GO)
+        return next(c.actual for c in verdict.criteria if c.name.startswith("metric:"))
+
+    erred = until(world, name, lambda s: gate_actual(s).startswith("Error on"))
+    assert gate_actual(erred).startswith("Error on prod/platform/notifications (Prometheus is")
+    assert erred.phase.name not in ("ROLLING_OUT", "MONITORING")
+
+
+def test_a_flag_stage_without_prometheus_is_held(world: World) -> None:
+    assert world.prometheus is not None
+    world.prometheus.stop()
+    second = stage_flag(world)
+    flag_until(world, 10, second + timedelta(seconds=1))
