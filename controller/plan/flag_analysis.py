@@ -102,7 +102,10 @@ def verdict(window: Window, reading: RangeReading | None) -> StageVerdict:
         or (passed is not None and not passed.holds(v, None))
     ]
     if len(failures) > metric.failure_limit:
-        worst = max(failures) if fail is not None and fail.op in (">", ">=") else failures[0]
+        # The furthest past the threshold: the highest of values that must stay low.
+        bound = fail if fail is not None else passed
+        high = bound is not None and (bound.op in (">", ">=")) == (bound is fail)
+        worst = max(failures) if high else min(failures)
         text = fail.text if fail is not None else f"not {passed.text if passed else ''}"
         return (
             Outcome.FAILED,
