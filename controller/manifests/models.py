@@ -192,6 +192,10 @@ class RollbackTriggers(Model):
     analysis: tuple[Name, ...] = ()
     """Analyses measured on every workload of the release from its rollout's start until
     monitoringEnd: a Failed one fires; an Inconclusive or Error one holds the release."""
+    inconclusive_grace: Duration | None = None
+    """How long after monitoringEnd an Inconclusive analysis (no data, too little traffic)
+    still holds the release; then it is released, and its record says so. Without it,
+    held until a measurement settles it. An analysis in Error holds it regardless."""
 
 
 class Rollback(Model):

@@ -78,6 +78,26 @@ _CoreResolver.add_implicit_resolver(
 )
 _CoreResolver.add_implicit_resolver(MERGE, re.compile(r"^<<$"), ["<"])
 
+
+class SafeCoreDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """PyYAML's safe dumper, quoting every string the YAML 1.2 core schema this module
+    reads with would take for something else: PyYAML writes `5737294242279e01` (a hex
+    digest) plain, and the core schema reads it back as a float."""
+
+
+for _tag, _pattern, _first in (
+    (BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        FLOAT,
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    (NULL, r"^(?:~|null|Null|NULL|)$", "~nN"),
+):
+    SafeCoreDumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
 if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 

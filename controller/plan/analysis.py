@@ -404,10 +404,11 @@ def evaluate(
 
 
 def verdicts(
-    targets_: Sequence[Target], status: ReleaseStatus
+    targets_: Sequence[Target], status: ReleaseStatus, *, inconclusive_holds: bool = True
 ) -> tuple[tuple[tuple[Target, tuple[Measurement, ...]], ...], tuple[str, ...]]:
     """The analyses that failed (with their failed measurements), and why the others
-    hold the release, from the measurements recorded since the rollout's start."""
+    hold the release (Inconclusive ones only while `inconclusive_holds`), from the
+    measurements recorded since the rollout's start."""
     start = rollout_start(status)
     if start is None:
         return (), ()
@@ -417,7 +418,7 @@ def verdicts(
         judged = state(t.metric, taken)
         if judged is Outcome.FAILED:
             failed.append((t, tuple(m for m in taken if m.outcome is Outcome.FAILED)))
-        elif judged in (Outcome.ERROR, Outcome.INCONCLUSIVE):
+        elif judged is Outcome.ERROR or (judged is Outcome.INCONCLUSIVE and inconclusive_holds):
             assert judged is not None
             holding.append(f"analysis {t.key} is {judged.value}: {t.explain(taken[-1])}")
     return tuple(failed), tuple(holding)

@@ -263,9 +263,10 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
 
 
-# libyaml's dumper when PyYAML was built with it. Files are read with the manifests'
-# bounded parser (yamlsource): a status file is as hostile as any file in the repository.
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# libyaml's dumper when PyYAML was built with it, quoting what the core schema would
+# misread. Files are read with the manifests' bounded parser (yamlsource): a status file
+# is as hostile as any file in the repository.
+_DUMPER = yamlsource.SafeCoreDumper
 
 
 def to_yaml(status: ReleaseStatus) -> str:

@@ -17,6 +17,7 @@ from controller.plan.planner import plan
 from controller.plan.plans import FindingKind, Observed, Plan
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus
 from tests.support.world import (
+    SHOP,
     apply,
     at,
     desired,
@@ -542,3 +543,80 @@ def test_a_departure_moved_by_a_window_comes_back_when_the_window_goes() -> None
     assert recorded["shop-2026-25"].departure == at("2026-12-22T09:00:00+01:00")
     moved = actions(plans[0], "shop-2026-25", ActionKind.ENSURE_VERSION)
     assert [str(a.day) for a in moved] == ["2026-12-22"]
+
+
+HTTP_HEALTH = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: http-health}
+spec:
+  metrics:
+    - name: error-ratio
+      query: sum(rate(errors_total{deployment="{{ deployment }}"}[5m]))
+      failWhen: "> 0.05"
+      interval: 1m
+"""
+
+
+class Answering(dict[str, Any]):
+    """Prometheus answering every query so (the planner reads `readings.get(key)`)."""
+
+    def __init__(self, reading: Any) -> None:
+        super().__init__()
+        self.reading = reading
+
+    def get(self, key: str, default: Any = None) -> Any:
+        from controller.plan.measurements import Readings
+
+        return Readings(self.reading)
+
+
+def analysed(tmp_path: Path, **triggers: Any) -> Any:
+    """The shop with shop-2026-25 watched by the http-health analysis."""
+    import shutil
+
+    root = tmp_path / "shop"
+    shutil.copytree(SHOP, root)
+    (root / "releases" / "analyses").mkdir()
+    (root / "releases" / "analyses" / "http-health.yaml").write_text(HTTP_HEALTH)
+    state = with_release(
+        desired(root), "shop-2026-25", approvals=APPROVED,
+        rollback={"auto": True, "triggers": {"analysis": ["http-health"], **triggers}},
+    )  # fmt: skip
+    return state
+
+
+@pytest.mark.parametrize(
+    ("grace", "value", "at_end", "after_grace"),
+    [
+        # No data, no grace: held past monitoringEnd until a measurement settles it.
+        (None, None, Phase.MONITORING, Phase.MONITORING),
+        # No data, with a grace: held through it, then released (the record says why).
+        ("1h", None, Phase.MONITORING, Phase.RELEASED),
+        # Prometheus in Error: never released by a grace.
+        ("1h", "error", Phase.MONITORING, Phase.MONITORING),
+        # Healthy: released at monitoringEnd.
+        ("1h", 0.01, Phase.RELEASED, Phase.RELEASED),
+    ],
+)
+def test_an_unsettled_analysis_holds_a_release_past_monitoring_end(
+    tmp_path: Path, grace: str | None, value: Any, at_end: Phase, after_grace: Phase
+) -> None:
+    from controller.plan.measurements import Reading
+
+    triggers = {"inconclusiveGrace": grace} if grace else {}
+    state, plans, observed, recorded = _shipped(state=analysed(tmp_path, **triggers))
+    assert recorded["shop-2026-25"].phase is Phase.MONITORING
+    reading = Reading(error="Prometheus is unreachable") if value == "error" else Reading(value)
+    observed = replace(observed, readings=Answering(reading))
+    times = [f"2026-12-10T{h}:{m}:00+01:00" for h, m in (("13", "50"), ("14", "10"))]
+    plans, observed, recorded = run(state, observed, times, recorded)
+    assert recorded["shop-2026-25"].phase is at_end
+    if at_end is Phase.MONITORING:
+        held = [f.message for f in plans[-1].findings if f.kind is FindingKind.ANALYSIS]
+        assert any("monitoring is over, but not released" in m for m in held)
+    plans, observed, recorded = run(state, observed, ["2026-12-10T15:20:00+01:00"], recorded)
+    assert recorded["shop-2026-25"].phase is after_grace
+    if grace and value is None:
+        released = recorded["shop-2026-25"].last(DecisionKind.RELEASED)
+        assert released is not None and "inconclusive grace over" in released.rationale

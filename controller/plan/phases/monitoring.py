@@ -118,10 +118,20 @@ def monitor(context: Context, status: ReleaseStatus) -> Step:
         draft.find(FindingKind.ROLLOUT, f"monitoring until {context.local(end)}")
         return draft.stop()
     units = context.fleet.units(context.release, context.name)
-    _, holding = analysis.verdicts(_targets(context, units), status)
+    targets = _targets(context, units)
+    grace = context.spec.rollback.triggers.inconclusive_grace
+    within = grace is None or context.now < end + grace
+    _, holding = analysis.verdicts(targets, status, inconclusive_holds=within)
     if holding:
         draft.find(
             FindingKind.ANALYSIS, "monitoring is over, but not released: " + "; ".join(holding)
         )
         return draft.stop()
     return draft.done()
+
+
+def unsettled(context: Context, status: ReleaseStatus) -> tuple[str, ...]:
+    """Why the release's analyses are still Inconclusive (their grace over), if they are:
+    what its RELEASED record must say."""
+    units = context.fleet.units(context.release, context.name)
+    return analysis.verdicts(_targets(context, units), status)[1]

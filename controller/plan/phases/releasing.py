@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controller.plan import notes
 from controller.plan.actions import Comment, ReleaseVersion
-from controller.plan.phases import Context, Draft, Step
+from controller.plan.phases import Context, Draft, Step, monitoring
 from controller.plan.plans import FindingKind
 from controller.plan.records import DecisionKind, Evidence, Phase, ReleaseStatus
 from controller.schedule.zones import to_local
@@ -20,10 +20,15 @@ def step(context: Context, status: ReleaseStatus) -> Step:
         if jira is None:
             draft.find(FindingKind.WAITING, "monitoring ended healthy; Jira not observed")
             return draft.stop()
+        still = monitoring.unsettled(context, status)
         draft.record(
             DecisionKind.RELEASED,
-            "healthy through monitoringEnd: Jira versions released, issues commented, "
-            "notes written",
+            (
+                "healthy through monitoringEnd"
+                if not still
+                else "monitoring and the inconclusive grace over, though " + "; ".join(still)
+            )
+            + ": Jira versions released, issues commented, notes written",
             Evidence(components=tuple(c.name for c in context.spec.components)),
         )
         draft.update(phase=Phase.RELEASED)
