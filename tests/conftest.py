@@ -38,6 +38,7 @@ SLOW = {
     "test_a_flag_stage_with_no_traffic_is_held",
     "test_a_metric_gate_with_no_data_or_no_prometheus_is_not_go",
     "test_a_flag_stage_without_prometheus_is_held",
+    "test_an_analysis_asks_the_prometheus_its_provider_names",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

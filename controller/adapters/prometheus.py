@@ -50,6 +50,14 @@ def _reading(data: Mapping[str, Any]) -> Reading:
     return Reading(parse_value(result[0]["value"][1]), series=1)
 
 
+def variables(name: str = "") -> tuple[str, str]:
+    """The environment variables of a provider's URL and token."""
+    if not name:
+        return PROMETHEUS_URL, PROMETHEUS_TOKEN
+    stem = "RELCTL_PROMETHEUS_" + name.upper().replace("-", "_")
+    return f"{stem}_URL", f"{stem}_TOKEN"
+
+
 class Prometheus:
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -60,19 +68,21 @@ class Prometheus:
         self.errors = 0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], timeout: float) -> Prometheus | None:
-        """The deployment's Prometheus, or None when it names none."""
-        url = (env.get(PROMETHEUS_URL) or "").strip()
+    def from_env(cls, env: Mapping[str, str], timeout: float, name: str = "") -> Prometheus | None:
+        """The Prometheus the deployment names ($RELCTL_PROMETHEUS_URL, or for a named
+        provider $RELCTL_PROMETHEUS_<NAME>_URL), or None when it names none."""
+        url_var, token_var = variables(name)
+        url = (env.get(url_var) or "").strip()
         if not url:
             return None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SecretError(f"${PROMETHEUS_URL} must be an http(s) URL with a host")
+            raise SecretError(f"${url_var} must be an http(s) URL with a host")
         if parts.username is not None or parts.password is not None:
             raise SecretError(
-                f"${PROMETHEUS_URL} carries credentials in the URL; set ${PROMETHEUS_TOKEN} instead"
+                f"${url_var} carries credentials in the URL; set ${token_var} instead"
             )
-        return cls(url, secrets.optional(PROMETHEUS_TOKEN, env), timeout)
+        return cls(url, secrets.optional(token_var, env), timeout)
 
     def close(self) -> None:
         self._http.close()

@@ -171,6 +171,10 @@ class AnalysisSpec(Model):
 
     metrics: tuple[Metric, ...] = Field(min_length=1)
     """The metrics; the analysis fails when any of them fails."""
+    provider: Name | None = None
+    """A Prometheus the deployment names: RELCTL_PROMETHEUS_<PROVIDER>_URL (and
+    ..._TOKEN), e.g. `eu-west` for RELCTL_PROMETHEUS_EU_WEST_URL. The deployment's
+    default one (RELCTL_PROMETHEUS_URL) when omitted."""
     description: str = ""
     """What the analysis watches."""
 

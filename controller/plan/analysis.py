@@ -53,6 +53,8 @@ class Request:
     """The minimum-traffic query, when the metric has one."""
     baseline: tuple[str, datetime, datetime] | None = None
     """The baseline to capture first (query, window start, window end), once."""
+    provider: str = ""
+    """The Prometheus to ask ("": the deployment's default)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Target:
     """The Analysis manifest, to point at the metric's query in messages."""
     index: int = 0
     """The metric's place in the Analysis."""
+
+    @property
+    def provider(self) -> str:
+        return (self.source.model.spec.provider or "") if self.source is not None else ""
 
     def where(self) -> str:
         """`file:line:column` of the metric's query (for a query Prometheus refuses)."""
@@ -150,6 +156,7 @@ def requests(targets_: Sequence[Target], status: ReleaseStatus, now: datetime) -
                 now,
                 fill(traffic.query, dict(t.arguments)) if traffic else None,
                 baseline,
+                t.provider,
             )
         )
     return due
@@ -174,7 +181,13 @@ def due(
         if gates.metrics and (status is None or not (status.phase.deployed or status.phase.final)):
             units = fleet.units(release, name)
             found += [
-                Request(t.key, fill(t.metric.query, dict(t.arguments)), now, _traffic(t))
+                Request(
+                    t.key,
+                    fill(t.metric.query, dict(t.arguments)),
+                    now,
+                    _traffic(t),
+                    provider=t.provider,
+                )
                 for _, t in gate_targets(name, analyses, units, gates, release.spec.version)
             ]
         wanted = release.spec.rollback.triggers.analysis

@@ -40,6 +40,8 @@ class Window:
     query: str
     start: datetime
     end: datetime
+    provider: str = ""
+    """The Prometheus to ask ("": the deployment's default)."""
 
 
 def windows(
@@ -77,6 +79,7 @@ def windows(
                         fill(metric.query, arguments),
                         stage.at,
                         end,
+                        source.model.spec.provider or "",
                     )
                 )
     return found

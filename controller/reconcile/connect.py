@@ -18,6 +18,20 @@ class Adapters:
     clusters: dict[str, KubeCluster] = field(default_factory=dict)
     prometheus: Prometheus | None = None
     """The deployment's Prometheus ($RELCTL_PROMETHEUS_URL), which analyses query."""
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The process environment, where named providers are looked up (never shown)."""
+    timeout: float = 10.0
+    named: dict[str, Prometheus | None] = field(default_factory=dict, repr=False)
+    """Providers an Analysis names, connected when first asked for."""
+
+    def prometheus_for(self, provider: str) -> Prometheus | None:
+        """The provider's Prometheus ("": the default), or None when the deployment does
+        not name it."""
+        if not provider:
+            return self.prometheus
+        if provider not in self.named:
+            self.named[provider] = Prometheus.from_env(self.env, self.timeout, provider)
+        return self.named[provider]
 
     def cluster(self, name: str) -> KubeCluster:
         if name not in self.clusters:
@@ -43,8 +57,9 @@ class Adapters:
             self.jira.close()
         for cluster in self.clusters.values():
             cluster.close()
-        if self.prometheus is not None:
-            self.prometheus.close()
+        for prometheus in (self.prometheus, *self.named.values()):
+            if prometheus is not None:
+                prometheus.close()
 
 
 def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
@@ -54,4 +69,4 @@ def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
         name: KubeCluster.connect(name, c, env) for name, c in sorted(spec.clusters.items())
     }
     timeout = spec.prometheus.timeout.total_seconds()
-    return Adapters(jira, clusters, Prometheus.from_env(env, timeout))
+    return Adapters(jira, clusters, Prometheus.from_env(env, timeout), dict(env), timeout)

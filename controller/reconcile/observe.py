@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.adapters.kube import KubeError, read_all_flags
-from controller.adapters.prometheus import Prometheus
+from controller.adapters.prometheus import variables
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
 from controller.plan import analysis, flag_analysis
@@ -90,68 +90,83 @@ def observe(
         offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
         due = analysis.due(desired, observed, recorded, now)
         if due:
-            observed = replace(observed, readings=measure(adapters.prometheus, due, offset))
+            observed = replace(observed, readings=measure(adapters, due, offset))
         specs = {name: m.model.spec for name, m in desired.flags.items()}
         windows = flag_analysis.windows(specs, desired.analyses, now)
-        if windows and adapters.prometheus is not None:
-            observed = replace(
-                observed, ranges=measure_windows(adapters.prometheus, windows, offset)
-            )
+        if windows and (adapters.prometheus is not None or any(w.provider for w in windows)):
+            observed = replace(observed, ranges=measure_windows(adapters, windows, offset))
     return observed, problems
 
 
 def measure(
-    prometheus: Prometheus | None, due: list[Request], offset: timedelta = timedelta(0)
+    adapters: Adapters, due: list[Request], offset: timedelta = timedelta(0)
 ) -> dict[str, Readings] | None:
-    """Take the due analysis measurements (None: no Prometheus to ask). Once Prometheus
-    is unreachable or slow, the rest of this pass's measurements are that same error
-    without asking again: a pass never waits longer than one deadline for it.
+    """Take the due analysis measurements, each from its provider's Prometheus (None:
+    the deployment names none at all). A provider it does not name answers each of its
+    measurements with an error. Once a Prometheus is unreachable or slow, the rest of
+    this pass's measurements from it are that same error without asking again: a pass
+    never waits longer than one deadline for each.
 
     `offset` is the wall clock minus the pass's instant (zero but under a simulated
     clock, `--clock-file` or `--at`): Prometheus holds what happened at wall-clock times,
     so the instants asked about are shifted by it."""
-    if prometheus is None:
+    if adapters.prometheus is None and not any(r.provider for r in due):
         return None
-    down = ""
+    down: dict[str, str] = {}
     found: dict[str, Readings] = {}
 
-    def ask(query: Callable[..., Reading], *args: object) -> Reading:
-        nonlocal down
-        if down:
-            return Reading(error=down)
+    def ask(provider: str, query: Callable[..., Reading], *args: object) -> Reading:
+        if provider in down:
+            return Reading(error=down[provider])
         reading = query(*args)
         if reading.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
-            down = reading.error
+            down[provider] = reading.error
         return reading
 
     for request in due:
+        prometheus = adapters.prometheus_for(request.provider)
+        if prometheus is None:
+            found[request.key] = Readings(Reading(error=_unnamed(request.provider)))
+            continue
+        p = request.provider
         baseline = None
         if request.baseline is not None:
             query, start, end = request.baseline
-            baseline = ask(prometheus.mean, query, start + offset, end + offset)
+            baseline = ask(p, prometheus.mean, query, start + offset, end + offset)
         traffic = None
         if request.traffic is not None:
-            traffic = ask(prometheus.instant, request.traffic, request.at + offset)
-        value = ask(prometheus.instant, request.query, request.at + offset)
+            traffic = ask(p, prometheus.instant, request.traffic, request.at + offset)
+        value = ask(p, prometheus.instant, request.query, request.at + offset)
         found[request.key] = Readings(value, traffic, baseline)
     return found
 
 
+def _unnamed(provider: str) -> str:
+    url, _ = variables(provider)
+    what = f"no Prometheus named {provider!r}" if provider else "no Prometheus"
+    return f"{what}: set ${url} where relctl runs"
+
+
 def measure_windows(
-    prometheus: Prometheus, windows: list[Window], offset: timedelta
+    adapters: Adapters, windows: list[Window], offset: timedelta
 ) -> dict[str, RangeReading]:
     """Each flag stage window's values, one range query each (at most 10,000 points: a
-    long stage is sampled coarser than its interval). Once Prometheus is unreachable or
-    slow, the rest are that error without asking again."""
+    long stage is sampled coarser than its interval), from its provider. Once a
+    Prometheus is unreachable or slow, the rest from it are that error without asking
+    again."""
     found: dict[str, RangeReading] = {}
-    down = ""
+    down: dict[str, str] = {}
     for w in windows:
-        if down:
-            found[w.key] = RangeReading(error=down)
+        prometheus = adapters.prometheus_for(w.provider)
+        if prometheus is None:
+            found[w.key] = RangeReading(error=_unnamed(w.provider))
+            continue
+        if w.provider in down:
+            found[w.key] = RangeReading(error=down[w.provider])
             continue
         step = max(w.metric.interval, (w.end - w.start) / 10_000)
         got = prometheus.values(w.query, w.start + offset, w.end + offset, step)
         if got.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
-            down = got.error
+            down[w.provider] = got.error
         found[w.key] = got
     return found

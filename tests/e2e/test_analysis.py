@@ -383,3 +383,28 @@ def test_a_flag_stage_without_prometheus_is_held(world: World) -> None:
     world.prometheus.stop()
     second = stage_flag(world)
     flag_until(world, 10, second + timedelta(seconds=1))
+
+
+def test_an_analysis_asks_the_prometheus_its_provider_names(world: World) -> None:
+    """provider: eu → $RELCTL_PROMETHEUS_EU_URL; a provider the deployment does not name
+    is an Error naming the variable to set."""
+    named = ANALYSIS.replace("spec:\n", "spec:\n  provider: eu\n", 1)
+    name = ship(world, "2.8.0")
+    world.push_change("Ask the eu Prometheus", {"releases/analyses/http-health.yaml": named})
+    url = world.env.pop("RELCTL_PROMETHEUS_URL")
+    found = until(world, name, measured("http-health/error-ratio@", 1))
+    ratio = next(m for m in found.measurements if m.key.startswith("http-health/error-ratio@"))
+    assert ratio.outcome.value == "Error"
+    assert (
+        ratio.reason == "no Prometheus named 'eu': set $RELCTL_PROMETHEUS_EU_URL where relctl runs"
+    )
+    world.env["RELCTL_PROMETHEUS_EU_URL"] = url
+    found = until(
+        world,
+        name,
+        lambda s: any(
+            m.key.startswith("http-health/error-ratio@") and m.outcome.value == "Successful"
+            for m in s.measurements
+        ),
+    )
+    assert found.phase.name == "MONITORING"
