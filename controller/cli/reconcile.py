@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -51,6 +51,7 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     """Show what the controller would do at a time, and why: decisions, actions in order,
     what is blocked by which window and until when. Changes nothing."""
     now = options.parse_now(at_text)
+    wall = datetime.now(UTC)
     state = build_state(root, now)
     workdir = (root or options.find_root(Path.cwd())).resolve()
     recorded = recorded_statuses(workdir, state.config.spec.git)
@@ -59,7 +60,7 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     else:
         adapters = connect(state.config, os.environ)
         try:
-            observed, _ = observe(state, adapters, workdir, now, recorded=recorded)
+            observed, _ = observe(state, adapters, workdir, now, recorded=recorded, wall=wall)
         finally:
             adapters.close()
     result = planner.plan(state, observed, recorded, now)

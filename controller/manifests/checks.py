@@ -93,15 +93,6 @@ def _metric_gate(
         yield _missing(
             manifest, f"metric of Analysis '{gate.analysis}'", gate.metric, names, (*path, "metric")
         )
-    for metric in names.values() if gate.metric is None else [names.get(gate.metric)]:
-        if metric is not None and metric.baseline is not None:
-            yield manifest.diagnostic(
-                "RC217",
-                f"metric '{metric.name}' of Analysis '{gate.analysis}' compares with a "
-                "baseline taken before a rollout; a go/no-go gate is measured before any "
-                "rollout: name a metric without a baseline",
-                (*path, "analysis"),
-            )
 
 
 def _arguments(
@@ -119,7 +110,7 @@ def _arguments(
     if extra:
         named = ", ".join(f"{{{{ {a} }}}}" for a in extra)
         yield manifest.diagnostic(
-            "RC218",
+            "RC217",
             f"Analysis '{name}' names {named}, which {use} does not have (it has "
             f"{', '.join(allowed)})",
             path,
@@ -180,15 +171,6 @@ def _references(state: DesiredState) -> Iterator[Diagnostic]:
             yield from _arguments(
                 state, flag, stage.analysis, FLAG_ARGUMENTS, "a flag stage", place
             )
-            for metric in state.analyses[stage.analysis].model.spec.metrics:
-                if metric.baseline is not None:
-                    yield flag.diagnostic(
-                        "RC217",
-                        f"metric '{metric.name}' of Analysis '{stage.analysis}' compares with "
-                        "a baseline taken before a release's rollout; a flag stage has none: "
-                        "use an Analysis without a baseline",
-                        place,
-                    )
     for component in state.of_kind(Component):
         yield from each(
             component,

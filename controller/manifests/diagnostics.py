@@ -53,8 +53,7 @@ CODES: dict[str, str] = {
     "RC214": "cluster not declared in the ControllerConfig",
     "RC215": "component not riding the release's train",
     "RC216": "train release version differs from the departure's versionFormat name",
-    "RC217": "a go/no-go gate or flag stage on a metric that needs a baseline",
-    "RC218": "an Analysis naming an argument its use does not have",
+    "RC217": "an Analysis naming an argument its use does not have",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

@@ -181,13 +181,7 @@ def due(
         if gates.metrics and (status is None or not (status.phase.deployed or status.phase.final)):
             units = fleet.units(release, name)
             found += [
-                Request(
-                    t.key,
-                    fill(t.metric.query, dict(t.arguments)),
-                    now,
-                    _traffic(t),
-                    provider=t.provider,
-                )
+                gate_request(t, now)
                 for _, t in gate_targets(name, analyses, units, gates, release.spec.version)
             ]
         wanted = release.spec.rollback.triggers.analysis
@@ -196,6 +190,15 @@ def due(
         units = fleet.units(release, name)
         found += requests(targets(name, analyses, units, wanted, release.spec.version), status, now)
     return found
+
+
+def gate_request(t: Target, now: datetime) -> Request:
+    """A gate's measurement: the metric now, and for a relative condition its mean over
+    the baseline window up to now ("twice what it was over the last hour")."""
+    query = fill(t.metric.query, dict(t.arguments))
+    window = t.metric.baseline.window if t.metric.baseline is not None else None
+    baseline = (query, now - window, now) if window is not None else None
+    return Request(t.key, query, now, _traffic(t), baseline, t.provider)
 
 
 def _traffic(t: Target) -> str | None:
@@ -261,9 +264,11 @@ def gate_criteria(
     vetoes: dict[tuple[str, str], bool] = {}
     conditions: dict[tuple[str, str], str] = {}
     for gate, t in found:
-        request = Request(t.key, fill(t.metric.query, dict(t.arguments)), now, _traffic(t))
+        request = gate_request(t, now)
         got = None if readings is None else readings.get(t.key)
-        one = judge(t.metric, request, got, None)
+        before = got.baseline if got is not None else None
+        baseline = before.value if before is not None and not before.error else None
+        one = judge(t.metric, request, got, baseline)
         explained[t.key] = t.explain(one)
         name = (t.analysis, t.metric.name)
         measured.setdefault(name, []).append(one)

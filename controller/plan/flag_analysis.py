@@ -42,6 +42,8 @@ class Window:
     end: datetime
     provider: str = ""
     """The Prometheus to ask ("": the deployment's default)."""
+    baseline: tuple[datetime, datetime] | None = None
+    """For a relative condition: the window before the flag's first stage."""
 
 
 def windows(
@@ -80,9 +82,16 @@ def windows(
                         stage.at,
                         end,
                         source.model.spec.provider or "",
+                        _baseline(metric, rollout.stages[0].at),
                     )
                 )
     return found
+
+
+def _baseline(metric: Metric, first: datetime) -> tuple[datetime, datetime] | None:
+    if metric.baseline is None:
+        return None
+    return first - metric.baseline.window, first
 
 
 def verdict(window: Window, reading: RangeReading | None) -> StageVerdict:
@@ -98,11 +107,15 @@ def verdict(window: Window, reading: RangeReading | None) -> StageVerdict:
         return outcome or Outcome.INCONCLUSIVE, f"{where}: no data (noData: {metric.no_data})"
     fail = parse_condition(metric.fail_when) if metric.fail_when else None
     passed = parse_condition(metric.pass_when) if metric.pass_when else None
+    before = reading.baseline
+    baseline = before.value if before is not None and not before.error else None
+    if baseline is None and any(c.relative for c in (fail, passed) if c is not None):
+        return Outcome.INCONCLUSIVE, f"{where}: no baseline to compare with"
     failures = [
         v
         for v in reading.values
-        if (fail is not None and fail.holds(v, None))
-        or (passed is not None and not passed.holds(v, None))
+        if (fail is not None and fail.holds(v, baseline))
+        or (passed is not None and not passed.holds(v, baseline))
     ]
     if len(failures) > metric.failure_limit:
         # The furthest past the threshold: the highest of values that must stay low.
@@ -110,9 +123,11 @@ def verdict(window: Window, reading: RangeReading | None) -> StageVerdict:
         high = bound is not None and (bound.op in (">", ">=")) == (bound is fail)
         worst = max(failures) if high else min(failures)
         text = fail.text if fail is not None else f"not {passed.text if passed else ''}"
+        versus = f", baseline {baseline:.6g}" if baseline is not None else ""
         return (
             Outcome.FAILED,
-            f"{where}: {worst:.6g} {text} ({len(failures)} of {len(reading.values)} measurements)",
+            f"{where}: {worst:.6g} {text} ({len(failures)} of {len(reading.values)} "
+            f"measurements{versus})",
         )
     return Outcome.SUCCESSFUL, f"{where}: passed {len(reading.values)} measurements"
 

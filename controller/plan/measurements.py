@@ -132,7 +132,9 @@ class Readings:
 
 @dataclass(frozen=True)
 class RangeReading:
-    """A query's values over a window (NaN left out), or an error."""
+    """A query's values over a window (NaN left out), or an error; with the baseline
+    asked for, when it was."""
 
     values: tuple[float, ...] = ()
     error: str = ""
+    baseline: Reading | None = None

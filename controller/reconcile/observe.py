@@ -56,9 +56,12 @@ def observe(
     now: datetime,
     previous: JiraObservation | None = None,
     recorded: Mapping[str, ReleaseStatus] | None = None,
+    wall: datetime | None = None,
 ) -> tuple[Observed, list[str]]:
     """The world as it is, and problems worth reporting (bad signal files). With the
-    releases' `recorded` statuses, the analysis measurements due are taken too."""
+    releases' `recorded` statuses, the analysis measurements due are taken too; `wall`
+    is the wall-clock instant at which the pass took `now` (they differ under a
+    simulated clock), which maps the pass's instants onto Prometheus' history."""
     jira = None
     if adapters.jira is not None:
         jira = adapters.jira.observe(watched_versions(desired), now=now, previous=previous)
@@ -87,7 +90,9 @@ def observe(
     ]
     observed = Observed(jira, workloads, flags, found, unobserved)
     if recorded is not None:
-        offset = datetime.now(UTC) - now  # a simulated clock's distance from the wall's
+        # A simulated clock's distance from the wall's, taken when the pass began: zero
+        # on the system clock however long the pass has been running.
+        offset = (wall if wall is not None else datetime.now(UTC)) - now
         due = analysis.due(desired, observed, recorded, now)
         if due:
             observed = replace(observed, readings=measure(adapters, due, offset))
@@ -168,5 +173,8 @@ def measure_windows(
         got = prometheus.values(w.query, w.start + offset, w.end + offset, step)
         if got.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
             down[w.provider] = got.error
+        elif w.baseline is not None:
+            start, end = w.baseline
+            got = replace(got, baseline=prometheus.mean(w.query, start + offset, end + offset))
         found[w.key] = got
     return found

@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.adapters.git import Commit, StatusRepository
@@ -176,6 +176,8 @@ class Reconciler:
         self._loaded: tuple[tuple[tuple[str, int, int], ...], loading.LoadResult] | None = None
         self.invalid: str | None = None
         """Why the branch head's manifests are invalid, while the last good ones are used."""
+        self._wall: datetime | None = None
+        """The wall-clock instant the pass under way began (its `now` may be simulated)."""
 
     def close(self) -> None:
         if self._adapters is not None:
@@ -203,6 +205,7 @@ class Reconciler:
         commit: a replica that lost its lease mid-pass stops acting and records nothing
         (the new leader re-plans from the same records, as after a crash)."""
         report = PassReport(pass_id if pass_id is not None else next(_ids), now)
+        self._wall = datetime.now(UTC)  # when the pass took `now` (see observe)
         started = time.monotonic()
         try:
             self._run(report, now, proceed, may_record)
@@ -274,7 +277,7 @@ class Reconciler:
         adapters = self.adapters(state.config)
         before = adapters.requests()
         observed, problems = observe(
-            state, adapters, self.workdir, now, self.previous_jira, recorded
+            state, adapters, self.workdir, now, self.previous_jira, recorded, self._wall
         )
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)

@@ -270,3 +270,24 @@ def test_a_metric_gate_is_one_criterion_met_when_every_workload_passes() -> None
     assert not criterion.met and criterion.actual == "Failed on prod/shop/pay"
     (criterion,), _ = gate_criteria(found, None, NOW)
     assert not criterion.met and criterion.actual.startswith("Error on prod/shop/cart")
+
+
+def test_a_metric_gate_compares_with_its_mean_over_the_window_up_to_now() -> None:
+    from controller.manifests.gates import MetricGate
+    from controller.plan.analysis import gate_criteria, gate_request
+
+    arguments = {"cluster": "prod", "namespace": "shop", "deployment": "cart"}
+    relative = metric(failWhen="> 2x baseline", baseline={"window": "1h"})
+    t = Target("gate:a/errors@prod/shop/cart", "cart", "a", relative, arguments)
+    request = gate_request(t, NOW)
+    assert request.baseline == ("q", NOW - timedelta(hours=1), NOW)
+    found = [(MetricGate(analysis="a"), t)]
+    doubled = {t.key: Readings(Reading(0.05), baseline=Reading(0.02))}
+    (criterion,), measured = gate_criteria(found, doubled, NOW)
+    assert not criterion.met and measured[0].baseline == 0.02
+    steady = {t.key: Readings(Reading(0.03), baseline=Reading(0.02))}
+    (criterion,), _ = gate_criteria(found, steady, NOW)
+    assert criterion.met
+    unknown = {t.key: Readings(Reading(0.03), baseline=Reading(error="unreachable"))}
+    (criterion,), _ = gate_criteria(found, unknown, NOW)
+    assert not criterion.met and criterion.actual.startswith("Inconclusive on")

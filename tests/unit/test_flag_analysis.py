@@ -117,3 +117,32 @@ def test_a_stage_fails_if_any_metric_fails_and_holds_if_any_is_unsettled() -> No
     readings[other.key] = RangeReading((0.01,))
     assert judge([good, other], readings)("f", 1)[0] is S
     assert judge([good, other], readings)("f", 2)[0] is None
+
+
+def test_a_relative_condition_compares_with_the_window_before_the_first_stage() -> None:
+    from controller.plan.flag_analysis import windows
+    from controller.plan.measurements import Reading
+
+    relative = window(failWhen="> 2x baseline", baseline={"window": "30m"})
+    assert verdict(relative, RangeReading((0.03,), baseline=Reading(0.02)))[0] is S
+    failed, why = verdict(relative, RangeReading((0.03, 0.05), baseline=Reading(0.02)))
+    assert failed is F and "0.05 > 2x baseline" in why and "baseline 0.02" in why
+    assert verdict(relative, RangeReading((0.03,)))[0] is N
+    # The window: the half hour before the flag's first stage, whichever stage is judged.
+    from controller.manifests.analysis import Analysis
+    from controller.manifests.documents import Manifest
+
+    analysis = Analysis.model_validate(
+        {
+            "apiVersion": "relctl.dev/v1alpha1",
+            "kind": "Analysis",
+            "metadata": {"name": "a"},
+            "spec": {"metrics": [relative.metric.model_dump(by_alias=True, exclude_none=True)]},
+        }
+    )
+    found = windows(
+        {"f": spec("a", "a", None)},
+        {"a": Manifest(analysis, "a.yaml", None)},
+        T0 + timedelta(hours=2),
+    )  # type: ignore[arg-type]
+    assert {w.baseline for w in found} == {(T0 - timedelta(minutes=30), T0)}
