@@ -39,6 +39,8 @@ SLOW = {
     "test_a_metric_gate_with_no_data_or_no_prometheus_is_not_go",
     "test_a_flag_stage_without_prometheus_is_held",
     "test_an_analysis_asks_the_prometheus_its_provider_names",
+    "test_a_metric_gate_fails_on_latency_above_twice_its_recent_mean",
+    "test_a_flag_stage_fails_on_latency_above_twice_its_mean_before_the_rollout",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

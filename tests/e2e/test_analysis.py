@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -40,18 +41,18 @@ spec:
     - name: error-ratio
       query: >-
         sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
-        deployment="{{ deployment }}", code=~"5.."}[4s]))
+        deployment="{{ deployment }}", code=~"5.."}[10s]))
         / sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
-        deployment="{{ deployment }}"}[4s]))
+        deployment="{{ deployment }}"}[10s]))
       failWhen: "> 5%"
       interval: 1s
       noData: hold
     - name: latency
       query: >-
         sum(rate(http_request_duration_seconds_sum{cluster="{{ cluster }}",
-        deployment="{{ deployment }}"}[4s]))
+        deployment="{{ deployment }}"}[10s]))
         / sum(rate(http_request_duration_seconds_count{cluster="{{ cluster }}",
-        deployment="{{ deployment }}"}[4s]))
+        deployment="{{ deployment }}"}[10s]))
       failWhen: "> 2x baseline"
       baseline: {window: 20s}
       interval: 1s
@@ -169,6 +170,7 @@ def test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence(world: W
 
 
 def test_latency_above_twice_its_baseline_rolls_back(world: World) -> None:
+    healthy_history(world)  # the baseline: the 20 s before the rollout
     world.mark_image(f"{IMAGE}:2.1.0", SLOW)
     name = ship(world, "2.1.0")
     rolled = until(world, name, phase("ROLLED_BACK"))
@@ -221,13 +223,18 @@ def test_a_metric_gate_says_no_go_while_production_errors_and_go_once_it_does_no
     """gates.metrics: the error rate of the image running now, before any rollout."""
     world.mark_image(f"{IMAGE}:1.8.0", ERRORING)
     name = ship(world, "2.5.0", **GATE)
-    held = until(world, name, lambda s: any(d.decision.value == "NO_GO" for d in s.decisions))
+
+    def failed(found: Any) -> bool:  # (before Prometheus has two samples: Inconclusive)
+        verdict = found.last(DecisionKind.NO_GO)
+        return verdict is not None and any(c.actual.startswith("Failed") for c in verdict.criteria)
+
+    held = until(world, name, failed)
     verdict = held.last(DecisionKind.NO_GO)
     (criterion,) = [c for c in verdict.criteria if c.name.startswith("metric:")]
     assert criterion.name == "metric:http-health/error-ratio"
     assert criterion.required == "not > 5%" and criterion.veto and not criterion.met
     assert criterion.actual == "Failed on prod/platform/notifications"
-    (measured,) = verdict.evidence.measurements
+    (measured,) = verdict.evidence.measurements  # the one measurement the verdict was on
     assert measured.value is not None and measured.value > 0.05
     world.mark_image(f"{IMAGE}:1.8.0", HEALTHY)  # production recovers
     went = until(world, name, phase("ROLLING_OUT", "MONITORING"))
@@ -241,7 +248,7 @@ def test_a_query_prometheus_refuses_is_an_error_naming_the_query_in_the_manifest
 ) -> None:
     broken = ANALYSIS.replace(
         '      failWhen: "> 5%"\n', '      failWhen: "> 5%"\n      consecutiveErrorLimit: 0\n'
-    ).replace('code=~"5.."}[4s]))', 'code=~"5.."}[4s])) +')
+    ).replace('code=~"5.."}[10s]))', 'code=~"5.."}[10s])) +')
     name = ship(world, "2.6.0")
     world.push_change("A broken query", {"releases/analyses/http-health.yaml": broken})
     found = until(world, name, measured("http-health/error-ratio@", 1))
@@ -273,8 +280,8 @@ spec:
     - name: error-ratio
       query: >-
         sum(rate(http_requests_total{cluster="{{ cluster }}", namespace="{{ namespace }}",
-        code=~"5.."}[4s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
-        namespace="{{ namespace }}"}[4s]))
+        code=~"5.."}[10s])) / sum(rate(http_requests_total{cluster="{{ cluster }}",
+        namespace="{{ namespace }}"}[10s]))
       failWhen: "> 5%"
       interval: 1s
 """
@@ -408,3 +415,79 @@ def test_an_analysis_asks_the_prometheus_its_provider_names(world: World) -> Non
         ),
     )
     assert found.phase.name == "MONITORING"
+
+
+LATENCY = """\
+apiVersion: relctl.dev/v1alpha1
+kind: Analysis
+metadata: {name: latency}
+spec:
+  metrics:
+    - name: mean
+      query: >-
+        sum(rate(http_request_duration_seconds_sum{cluster="{{ cluster }}",
+        namespace="{{ namespace }}"}[10s]))
+        / sum(rate(http_request_duration_seconds_count{cluster="{{ cluster }}",
+        namespace="{{ namespace }}"}[10s]))
+      failWhen: "> 2x baseline"
+      baseline: {window: 30s}
+      interval: 1s
+"""
+MEAN_LATENCY = (
+    'sum(rate(http_request_duration_seconds_sum{cluster="prod", namespace="platform"}[10s]))'
+    ' / sum(rate(http_request_duration_seconds_count{cluster="prod", namespace="platform"}[10s]))'
+)
+
+
+def prometheus_says(world: World, query: str, check: Callable[[float], bool]) -> None:
+    """Until Prometheus' answer to `query` satisfies `check` (30 s at most)."""
+    assert world.prometheus is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{world.prometheus.url}/api/v1/query", params={"query": query})
+        result = answer.json()["data"]["result"]
+        if result and check(float(result[0]["value"][1])):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus never said what was waited for: {query}")
+
+
+def healthy_history(world: World) -> None:
+    """Until Prometheus holds 15 s of the namespace's healthy latency (a baseline)."""
+    prometheus_says(
+        world,
+        f"count_over_time(({MEAN_LATENCY})[30s:1s])",
+        lambda points: points >= 15,
+    )
+
+
+def test_a_metric_gate_fails_on_latency_above_twice_its_recent_mean(world: World) -> None:
+    """A gate's baseline is the metric's mean over the window up to now."""
+    name = "notifications-2-9-0"
+    healthy_history(world)
+    world.mark_image(f"{IMAGE}:1.8.0", SLOW)  # production slows down now
+    prometheus_says(world, MEAN_LATENCY, lambda seconds: seconds > 0.3)
+    world.push_change("The latency analysis", {"releases/analyses/latency.yaml": LATENCY})
+    ship(world, "2.9.0", gates={"metrics": [{"analysis": "latency"}]})
+    held = until(world, name, lambda s: s.last(DecisionKind.NO_GO) is not None)
+    (criterion,) = [c for c in held.last(DecisionKind.NO_GO).criteria if c.name.startswith("m")]
+    assert criterion.name == "metric:latency/mean" and criterion.required == "not > 2x baseline"
+    assert criterion.actual == "Failed on prod/platform/notifications"
+    (measured,) = held.last(DecisionKind.NO_GO).evidence.measurements
+    assert measured.baseline is not None and measured.value is not None
+    assert measured.value > 2 * measured.baseline
+
+
+def test_a_flag_stage_fails_on_latency_above_twice_its_mean_before_the_rollout(
+    world: World,
+) -> None:
+    healthy_history(world)
+    now = datetime.now(UTC)
+    first, second = now + timedelta(seconds=2), now + timedelta(seconds=10)
+    flag = staged_flag(first, second).replace("namespace-health", "latency")
+    world.push_change(
+        "Stage batched-push behind the latency analysis",
+        {"releases/analyses/latency.yaml": LATENCY, "releases/flags/batched-push.yaml": flag},
+    )
+    world.mark_image(f"{IMAGE}:1.8.0", SLOW)  # slower once the flag is on
+    flag_until(world, 0, second + timedelta(seconds=1))
