@@ -39,14 +39,8 @@ def _reading(data: Mapping[str, Any]) -> Reading:
         return Reading(parse_value(result[1]), series=1)  # type: ignore[index]
     if kind != "vector" or not isinstance(result, list):
         return Reading(error=f"the query returns a {kind}, not an instant vector or scalar")
-    if not result:
-        return Reading()
-    if len(result) > 1:
-        return Reading(
-            error=f"the query returns {len(result)} series; it must return one "
-            "(aggregate it, e.g. with sum or max)",
-            series=len(result),
-        )
+    if len(result) != 1:
+        return _series(result)
     return Reading(parse_value(result[0]["value"][1]), series=1)
 
 
@@ -132,10 +126,7 @@ class Prometheus:
             )
         result = (body.get("data") or {}).get("result") or []
         if len(result) > 1:
-            return RangeReading(
-                error=f"the query returns {len(result)} series; it must return one "
-                "(aggregate it, e.g. with sum or max)"
-            )
+            return RangeReading(error=_series(result).error)
         try:
             raw = result[0]["values"] if result else []
             found = (parse_value(v) for _, v in raw)
@@ -171,18 +162,23 @@ class Prometheus:
             return Reading(error=f"Prometheus' answer is malformed ({exc})")
 
 
+def _series(result: list[Any]) -> Reading:
+    """No data, or more series than the one a metric's query must return."""
+    if not result:
+        return Reading()
+    return Reading(
+        error=f"the query returns {len(result)} series; it must return one "
+        "(aggregate it, e.g. with sum or max)",
+        series=len(result),
+    )
+
+
 def _mean(data: Mapping[str, Any]) -> Reading:
     result = data.get("result")
     if data.get("resultType") != "matrix" or not isinstance(result, list):
         return Reading(error=f"the query returns a {data.get('resultType')}, not a range")
-    if not result:
-        return Reading()
-    if len(result) > 1:
-        return Reading(
-            error=f"the query returns {len(result)} series; it must return one "
-            "(aggregate it, e.g. with sum or max)",
-            series=len(result),
-        )
+    if len(result) != 1:
+        return _series(result)
     values = [v for v in (parse_value(raw) for _, raw in result[0]["values"]) if v is not None]
     if not values:
         return Reading(series=1)

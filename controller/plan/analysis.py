@@ -97,6 +97,19 @@ def rollout_start(status: ReleaseStatus) -> datetime | None:
     return None if started is None else started.at
 
 
+def _arguments(unit: rollouts.Unit, component: str, name: str, version: str) -> dict[str, str]:
+    """What a release's analysis query may name, for one of its workloads."""
+    w = unit.workload
+    return {
+        "cluster": w.cluster,
+        "namespace": w.namespace,
+        "deployment": w.deployment,
+        "component": component,
+        "release": name,
+        "version": version,
+    }
+
+
 def targets(
     name: str,
     analyses: Mapping[str, Manifest[Analysis]],
@@ -115,14 +128,7 @@ def targets(
                 if unit.seen is None or unit.superseded or not (unit.at_target or unit.ours):
                     continue
                 w = unit.workload
-                arguments = {
-                    "cluster": w.cluster,
-                    "namespace": w.namespace,
-                    "deployment": w.deployment,
-                    "component": component,
-                    "release": name,
-                    "version": version,
-                }
+                arguments = _arguments(unit, component, name, version)
                 for index, metric in enumerate(source.model.spec.metrics):
                     key = f"{analysis_name}/{metric.name}@{w.cluster}/{w.namespace}/{w.deployment}"
                     found.setdefault(
@@ -232,14 +238,7 @@ def gate_targets(
                 if unit.seen is None or (w.cluster, w.namespace, w.deployment) in seen:
                     continue
                 seen.add((w.cluster, w.namespace, w.deployment))
-                arguments = {
-                    "cluster": w.cluster,
-                    "namespace": w.namespace,
-                    "deployment": w.deployment,
-                    "component": component,
-                    "release": name,
-                    "version": version,
-                }
+                arguments = _arguments(unit, component, name, version)
                 for index, metric in enumerate(source.model.spec.metrics):
                     if gate.metric not in (None, metric.name):
                         continue
