@@ -60,6 +60,9 @@ class Prometheus:
         self._http = httpx.Client(headers=headers, timeout=timeout, trust_env=False)
         self.requests = 0
         self.errors = 0
+        self.down = ""
+        """Why Prometheus was unreachable or slow, once it was: later requests answer that
+        at once, without waiting another deadline, until `retry()` (each pass)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], timeout: float, name: str = "") -> Prometheus | None:
@@ -81,21 +84,16 @@ class Prometheus:
     def close(self) -> None:
         self._http.close()
 
-    def instant(self, query: str, at: datetime) -> Reading:
-        """The query's value at `at`."""
-        return self._get("/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"})
+    def retry(self) -> None:
+        """Ask again, even if Prometheus was down (a new pass)."""
+        self.down = ""
 
     def mean(self, query: str, start: datetime, end: datetime) -> Reading:
         """The mean of the query's values over [start, end] (twelve steps): a baseline."""
-        step = max((end - start) / 12, timedelta(seconds=1))
-        params = {
-            "query": query,
-            "start": f"{start.timestamp():.3f}",
-            "end": f"{end.timestamp():.3f}",
-            "step": f"{step.total_seconds():g}",
-        }
-        found = self._get("/api/v1/query_range", params, matrix=True)
-        return found
+        found = self.values(query, start, end, max((end - start) / 12, timedelta(seconds=1)))
+        if found.error or not found.values:
+            return Reading(error=found.error)
+        return Reading(sum(found.values) / len(found.values), series=1)
 
     def values(self, query: str, start: datetime, end: datetime, step: timedelta) -> RangeReading:
         """The query's values over [start, end], every `step` (NaN left out)."""
@@ -105,61 +103,59 @@ class Prometheus:
             "end": f"{end.timestamp():.3f}",
             "step": f"{max(step.total_seconds(), 1):g}",
         }
-        self.requests += 1
-        try:
-            answer = self._http.get(self.url + "/api/v1/query_range", params=params)
-            body = answer.json()
-        except httpx.TimeoutException:
-            self.errors += 1
-            return RangeReading(error=f"Prometheus did not answer within {self.timeout:g} s")
-        except httpx.HTTPError as exc:
-            self.errors += 1
-            return RangeReading(error=f"Prometheus is unreachable ({type(exc).__name__})")
-        except ValueError:
-            self.errors += 1
-            return RangeReading(error=f"Prometheus answered {answer.status_code} without JSON")
-        if body.get("status") != "success":
-            self.errors += 1
-            kind = body.get("errorType", "error")
-            return RangeReading(
-                error=f"Prometheus refused the query ({kind}): {body.get('error', '')}"
-            )
-        result = (body.get("data") or {}).get("result") or []
+        data, error = self._ask("/api/v1/query_range", params)
+        if error:
+            return RangeReading(error=error)
+        result = data.get("result")
+        if data.get("resultType") != "matrix" or not isinstance(result, list):
+            return RangeReading(error=f"the query returns a {data.get('resultType')}, not a range")
         if len(result) > 1:
             return RangeReading(error=_series(result).error)
         try:
-            raw = result[0]["values"] if result else []
-            found = (parse_value(v) for _, v in raw)
+            found = (parse_value(v) for _, v in (result[0]["values"] if result else []))
             return RangeReading(tuple(v for v in found if v is not None))
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             self.errors += 1
             return RangeReading(error=f"Prometheus' answer is malformed ({exc})")
 
-    def _get(self, path: str, params: dict[str, str], matrix: bool = False) -> Reading:
+    def instant(self, query: str, at: datetime) -> Reading:
+        """The query's value at `at`."""
+        data, error = self._ask("/api/v1/query", {"query": query, "time": f"{at.timestamp():.3f}"})
+        if error:
+            return Reading(error=error)
+        try:
+            return _reading(data)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self.errors += 1
+            return Reading(error=f"Prometheus' answer is malformed ({exc})")
+
+    def _ask(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """Prometheus' `data`, or why there is none (every failure counted once)."""
+        if self.down:
+            return {}, self.down
         self.requests += 1
         try:
             answer = self._http.get(self.url + path, params=params)
         except httpx.TimeoutException:
             self.errors += 1
-            return Reading(error=f"Prometheus did not answer within {self.timeout:g} s")
+            self.down = f"Prometheus did not answer within {self.timeout:g} s"
+            return {}, self.down
         except httpx.HTTPError as exc:
             self.errors += 1
-            return Reading(error=f"Prometheus is unreachable ({type(exc).__name__})")
+            self.down = f"Prometheus is unreachable ({type(exc).__name__})"
+            return {}, self.down
         try:
             body = answer.json()
         except ValueError:
             self.errors += 1
-            return Reading(error=f"Prometheus answered {answer.status_code} without JSON")
-        if body.get("status") != "success":
+            return {}, f"Prometheus answered {answer.status_code} without JSON"
+        if not isinstance(body, dict) or body.get("status") != "success":
             self.errors += 1
-            kind = body.get("errorType", "error")
-            return Reading(error=f"Prometheus refused the query ({kind}): {body.get('error', '')}")
-        data = body.get("data") or {}
-        try:
-            return _mean(data) if matrix else _reading(data)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            self.errors += 1
-            return Reading(error=f"Prometheus' answer is malformed ({exc})")
+            found = body if isinstance(body, dict) else {}
+            kind = found.get("errorType", "error")
+            return {}, f"Prometheus refused the query ({kind}): {found.get('error', '')}"
+        data = body.get("data")
+        return (data if isinstance(data, dict) else {}), ""
 
 
 def _series(result: list[Any]) -> Reading:
@@ -171,15 +167,3 @@ def _series(result: list[Any]) -> Reading:
         "(aggregate it, e.g. with sum or max)",
         series=len(result),
     )
-
-
-def _mean(data: Mapping[str, Any]) -> Reading:
-    result = data.get("result")
-    if data.get("resultType") != "matrix" or not isinstance(result, list):
-        return Reading(error=f"the query returns a {data.get('resultType')}, not a range")
-    if len(result) != 1:
-        return _series(result)
-    values = [v for v in (parse_value(raw) for _, raw in result[0]["values"]) if v is not None]
-    if not values:
-        return Reading(series=1)
-    return Reading(sum(values) / len(values), series=1)

@@ -383,7 +383,7 @@ def metric_rollback(demo: Demo) -> None:
         out.say(f"{m['key']}: {m['value']:.3g} ({m['reason']}{baseline})", mark="⌁")
         out.say(f"query: {m['query']}", mark=" ", dim=True)
     # A flag staged behind an analysis, where nobody calls: no data holds it at 10%.
-    _quiet(world, "prod-eu", "platform")
+    _quiet(world, "prod-eu", "platform", "notifications")
     first = start + timedelta(seconds=tick + 1)
     demo.push("Stage digest-emails behind the namespace-health analysis", digest_flag(first))
     began = time.monotonic()
@@ -398,11 +398,10 @@ def metric_rollback(demo: Demo) -> None:
     raise RelctlError("the demo never saw digest-emails held at its first stage")
 
 
-def _quiet(world: World, cluster: str, namespace: str) -> None:
-    """Nobody calls `namespace` any more: until Prometheus' rates there are no data."""
-    traffic = world.traffic[cluster]
-    for name in ("notifications",):
-        traffic.set_idle(namespace, name)
+def _quiet(world: World, cluster: str, namespace: str, deployment: str) -> None:
+    """Nobody calls `namespace`'s only Deployment any more: until Prometheus' rates
+    there are no data."""
+    world.traffic[cluster].set_idle(namespace, deployment)
     assert world.prometheus is not None
     query = f'sum(rate(http_requests_total{{cluster="{cluster}",namespace="{namespace}"}}[6s]))'
     deadline = time.monotonic() + 30

@@ -406,8 +406,9 @@ def evaluate(
         return Evaluation(status)
     baselines = dict(status.baselines)
     new: list[Measurement] = []
+    by_key = {t.key: t for t in targets_}
     for request in requests(targets_, status, now):
-        target = next(t for t in targets_ if t.key == request.key)
+        target = by_key[request.key]
         got = None if readings is None else readings.get(request.key)
         captured = got.baseline if got is not None else None
         if request.baseline is not None and captured is not None and not captured.error:

@@ -24,6 +24,12 @@ class Adapters:
     named: dict[str, Prometheus | None] = field(default_factory=dict, repr=False)
     """Providers an Analysis names, connected when first asked for."""
 
+    def retry_prometheus(self) -> None:
+        """A new pass asks every Prometheus again, even one found down before."""
+        for prometheus in (self.prometheus, *self.named.values()):
+            if prometheus is not None:
+                prometheus.retry()
+
     def prometheus_for(self, provider: str) -> Prometheus | None:
         """The provider's Prometheus ("": the default), or None when the deployment does
         not name it."""

@@ -8,7 +8,7 @@ releases deploying there wait, the others go on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +90,7 @@ def observe(
     ]
     observed = Observed(jira, workloads, flags, found, unobserved)
     if recorded is not None:
+        adapters.retry_prometheus()
         # A simulated clock's distance from the wall's, taken when the pass began: zero
         # on the system clock however long the pass has been running.
         offset = (wall if wall is not None else datetime.now(UTC)) - now
@@ -108,40 +109,27 @@ def measure(
 ) -> dict[str, Readings] | None:
     """Take the due analysis measurements, each from its provider's Prometheus (None:
     the deployment names none at all). A provider it does not name answers each of its
-    measurements with an error. Once a Prometheus is unreachable or slow, the rest of
-    this pass's measurements from it are that same error without asking again: a pass
-    never waits longer than one deadline for each.
+    measurements with an error; one found down answers the rest at once (the adapter).
 
     `offset` is the wall clock minus the pass's instant (zero but under a simulated
     clock, `--clock-file` or `--at`): Prometheus holds what happened at wall-clock times,
     so the instants asked about are shifted by it."""
     if adapters.prometheus is None and not any(r.provider for r in due):
         return None
-    down: dict[str, str] = {}
     found: dict[str, Readings] = {}
-
-    def ask(provider: str, query: Callable[..., Reading], *args: object) -> Reading:
-        if provider in down:
-            return Reading(error=down[provider])
-        reading = query(*args)
-        if reading.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
-            down[provider] = reading.error
-        return reading
-
     for request in due:
         prometheus = adapters.prometheus_for(request.provider)
         if prometheus is None:
             found[request.key] = Readings(Reading(error=_unnamed(request.provider)))
             continue
-        p = request.provider
         baseline = None
         if request.baseline is not None:
             query, start, end = request.baseline
-            baseline = ask(p, prometheus.mean, query, start + offset, end + offset)
+            baseline = prometheus.mean(query, start + offset, end + offset)
         traffic = None
         if request.traffic is not None:
-            traffic = ask(p, prometheus.instant, request.traffic, request.at + offset)
-        value = ask(p, prometheus.instant, request.query, request.at + offset)
+            traffic = prometheus.instant(request.traffic, request.at + offset)
+        value = prometheus.instant(request.query, request.at + offset)
         found[request.key] = Readings(value, traffic, baseline)
     return found
 
@@ -156,24 +144,16 @@ def measure_windows(
     adapters: Adapters, windows: list[Window], offset: timedelta
 ) -> dict[str, RangeReading]:
     """Each flag stage window's values, one range query each (at most 10,000 points: a
-    long stage is sampled coarser than its interval), from its provider. Once a
-    Prometheus is unreachable or slow, the rest from it are that error without asking
-    again."""
+    long stage is sampled coarser than its interval), from its provider."""
     found: dict[str, RangeReading] = {}
-    down: dict[str, str] = {}
     for w in windows:
         prometheus = adapters.prometheus_for(w.provider)
         if prometheus is None:
             found[w.key] = RangeReading(error=_unnamed(w.provider))
             continue
-        if w.provider in down:
-            found[w.key] = RangeReading(error=down[w.provider])
-            continue
         step = max(w.metric.interval, (w.end - w.start) / 10_000)
         got = prometheus.values(w.query, w.start + offset, w.end + offset, step)
-        if got.error.startswith(("Prometheus is unreachable", "Prometheus did not answer")):
-            down[w.provider] = got.error
-        elif w.baseline is not None:
+        if not got.error and w.baseline is not None:
             start, end = w.baseline
             got = replace(got, baseline=prometheus.mean(w.query, start + offset, end + offset))
         found[w.key] = got
