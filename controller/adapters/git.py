@@ -388,6 +388,58 @@ class StatusRepository:
             disposition=Disposition.TRANSIENT,
         )
 
+    def tag(self, name: str, revision: str, message: str) -> str:
+        """An annotated tag `name` at `revision`, pushed (tags only: no branch moves).
+        Never moved, never forced: a tag of that name at another commit, here or on the
+        remote, is a GitError that needs a person. Idempotent: one already there is kept."""
+        ref = f"refs/tags/{name}"
+        try:
+            self._git("check-ref-format", ref)
+        except GitError:
+            raise GitError(
+                f"{name!r} is not a valid tag name", disposition=Disposition.STALLED
+            ) from None
+        target = self._git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+        pushing = self.settings.push and self.has_remote()
+        where = self._tagged(ref, pushing)
+        for place, found in where.items():
+            if found != target:
+                raise GitError(
+                    f"tag {name} exists {place} at {found[:12]}, not at {target[:12]} where "
+                    "the release's GO was decided; relctl never moves a tag (delete it or set "
+                    "git.releaseTag)",
+                    disposition=Disposition.STALLED,
+                )
+        if "here" not in where:
+            self._git("tag", "--annotate", "--file=-", name, target, stdin=message)
+        if pushing and "on the remote" not in where:
+            self._git(
+                "push",
+                "--quiet",
+                self.settings.remote,
+                f"{ref}:{ref}",
+                timeout=self.network_timeout,
+            )
+        return f"tag {name} at {target[:12]}" + (" (existed)" if where else "")
+
+    def _tagged(self, ref: str, remote: bool) -> dict[str, str]:
+        """Where `ref` exists already, and the commit it points at."""
+        found: dict[str, str] = {}
+        with contextlib.suppress(GitError):
+            found["here"] = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        if remote:
+            listed = self._git(
+                "ls-remote", "--tags", self.settings.remote, ref, timeout=self.network_timeout
+            )
+            lines: dict[str, str] = {}
+            for line in listed.splitlines():
+                sha, _, name = line.partition("\t")
+                lines[name] = sha
+            peeled = lines.get(f"{ref}^{{}}") or lines.get(ref)
+            if peeled:
+                found["on the remote"] = peeled
+        return found
+
     def log(self, limit: int = 20) -> list[Commit]:
         return [Commit(c.hexsha, str(c.message)) for c in self.repo.iter_commits(max_count=limit)]
 

@@ -10,9 +10,14 @@ CLUSTER: tuple[Rule, ...] = (
     ("apps", "deployments", frozenset({"get", "list", "patch"})),
     ("core.openfeature.dev", "featureflags", frozenset({"get", "list", "create", "update"})),
     ("", "events", frozenset({"create"})),
+    ("batch", "jobs", frozenset({"get", "list", "create"})),
+    ("", "pods", frozenset({"list"})),
+    ("", "pods/log", frozenset({"get"})),
 )
 """Everywhere: workloads are observed and rolled out, FeatureFlags listed across all
-namespaces in one request, rollouts recorded as Events."""
+namespaces in one request, rollouts recorded as Events, step Jobs created and watched (a
+failed one's Pods listed and its log read). Never Secrets: a step's reach them by
+reference, in the cluster."""
 
 LEADER_ELECTION: tuple[Rule, ...] = (
     ("coordination.k8s.io", "leases", frozenset({"get", "create", "update", "patch"})),

@@ -172,6 +172,11 @@ class GitConfig(Model):
     """Author of status commits."""
     push: bool = True
     """Push status commits."""
+    release_tag: str | None = Field(
+        default="{release}", pattern=r"^[A-Za-z0-9._/{}-]+$", max_length=200
+    )
+    """Annotated tag created when a release rolls out, at the revision its GO was decided
+    on: `{release}` and `{version}` are filled in. Never moved or forced; null: none."""
     credentials: DeploymentOnly = None
     """Not allowed: git's credentials are the deployment's (a credential helper)."""
 

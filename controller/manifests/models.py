@@ -20,6 +20,7 @@ from controller.manifests.gates import SignalGate as SignalGate
 from controller.manifests.meta import ApiVersion as ApiVersion
 from controller.manifests.meta import Model as Model
 from controller.manifests.meta import ObjectMeta as ObjectMeta
+from controller.manifests.steps import Steps
 from controller.manifests.types import (
     IMAGE_REPOSITORY,
     IMAGE_TAG,
@@ -67,6 +68,8 @@ class ComponentSpec(Model):
     """Components that must be rolled out before this one."""
     self_heal: bool = False
     """In enforce mode, restore the released image when someone changes it by hand."""
+    steps: Steps | None = None
+    """Jobs run around every release's rollout of it: migrations, smoke tests."""
     description: str = ""
     """What the component is."""
 
@@ -160,6 +163,8 @@ class ReleaseComponent(Model):
     """Version of the component; the image tag unless `tag` is set."""
     tag: str | None = Field(default=None, pattern=IMAGE_TAG)
     """Image tag, when it differs from `version`."""
+    steps: Steps | None = None
+    """Steps for this release, each list given replacing the component's."""
 
 
 class Approval(Model):

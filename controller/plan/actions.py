@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from controller.plan.flags import FlagTarget
 from controller.plan.records import workload_key
+from controller.plan.steps import JobSpec
 
 WorkloadId = tuple[str, str, str]
 """(cluster, namespace, deployment)."""
@@ -29,11 +30,15 @@ class ActionKind(StrEnum):
     RELEASE_VERSION = "release-version"
     COMMENT = "comment"
     APPLY_FLAGS = "apply-flags"
+    RUN_JOB = "run-job"
+    TAG_RELEASE = "tag-release"
 
     @property
     def system(self) -> str:
         if self in (ActionKind.ENSURE_VERSION, ActionKind.RELEASE_VERSION, ActionKind.COMMENT):
             return "jira"
+        if self is ActionKind.TAG_RELEASE:
+            return "git"
         return "kubernetes"
 
 
@@ -201,7 +206,61 @@ class ApplyFlags:
         return f"{self.kind} {self.target.describe()}"
 
 
+@dataclass(frozen=True)
+class RunJob(_ReleaseAction):
+    """Create a step's Job (found by its name if it exists: never a second one)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.RUN_JOB
+    job: JobSpec
+
+    @property
+    def key(self) -> str:
+        return f"job:{self.job.key}"
+
+    @property
+    def done(self) -> str:
+        """What the release's status records once the Job exists."""
+        return self.key
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.job.key} ({self.job.image})"
+
+
+@dataclass(frozen=True)
+class TagRelease(_ReleaseAction):
+    """An annotated tag on the manifests repository at the revision the GO was decided
+    on ("": the revision this pass read); pushed, never moved or forced."""
+
+    kind: ClassVar[ActionKind] = ActionKind.TAG_RELEASE
+    tag: str
+    revision: str
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"tag:{self.tag}"
+
+    @property
+    def done(self) -> str:
+        return self.key
+
+    @property
+    def chain(self) -> str:
+        return f"tag:{self.release}"  # a tag that cannot be made holds back nothing else
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.tag} at {self.revision[:12] or 'this revision'}"
+
+
 Action = (
-    EnsureVersion | ReleaseVersion | Comment | SetImage | RollbackImage | RestoreImage | ApplyFlags
+    EnsureVersion
+    | ReleaseVersion
+    | Comment
+    | SetImage
+    | RollbackImage
+    | RestoreImage
+    | ApplyFlags
+    | RunJob
+    | TagRelease
 )
 ImageAction = SetImage | RollbackImage | RestoreImage

@@ -34,6 +34,7 @@ from controller.plan.phases import (
     releasing,
     rolling,
     scheduling,
+    stepping,
     versions,
 )
 from controller.plan.plans import Finding, Observed, Plan
@@ -42,6 +43,7 @@ from controller.plan.records import DecisionKind, DecisionRecord, Evidence, Rele
 LIFE: tuple[PhaseStep, ...] = (
     deciding.step,  # readiness, the verdict; before departure, DELAY or HOLD: stop
     gating.step,  # clusters observed, Deployments found, no window: ROLLOUT
+    stepping.record,  # the step Jobs' outcomes into the record
     monitoring.watch,  # rollback triggers: ROLLBACK, ROLLBACK_RECOMMENDED
     rolling.restore,  # a rolled-back release's images put back
     rolling.step,  # one component at a time; all available: DEPLOYED
@@ -49,7 +51,7 @@ LIFE: tuple[PhaseStep, ...] = (
     releasing.step,  # RELEASED; Jira versions released, issues commented
 )
 """A release's life after scheduling. Each step acts only in the phases it knows."""
-ALWAYS: tuple[PhaseStep, ...] = (versions.step,)
+ALWAYS: tuple[PhaseStep, ...] = (versions.step, stepping.tag)
 """Steps for every scheduled release, wherever its life stopped."""
 
 

@@ -18,6 +18,7 @@ from controller.plan.flags import FlagTarget
 from controller.plan.measurements import RangeReading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
 from controller.plan.records import DecisionRecord, ReleaseStatus
+from controller.plan.steps import ObservedJob
 from controller.schedule.zones import wall
 
 
@@ -39,6 +40,8 @@ class Observed:
     Prometheus to ask."""
     ranges: Mapping[str, RangeReading] | None = None
     """Flag stage analysis window key → its values over the window; None: no Prometheus."""
+    jobs: Mapping[str, ObservedJob] | None = None
+    """`cluster/namespace/name` → a step Job relctl made; None: none were looked for."""
 
 
 class FindingKind(StrEnum):

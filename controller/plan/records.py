@@ -27,6 +27,7 @@ from controller.plan.measurements import (
     measurement_from,
 )
 from controller.plan.readiness import Criterion
+from controller.plan.steps import StepRecord, step_document, step_from
 
 FORMAT = "relctl.dev/v1alpha1/ReleaseStatus"
 MAX_BYTES = 1024 * 1024
@@ -136,6 +137,8 @@ class Evidence:
     triggers: tuple[str, ...] = ()
     measurements: tuple[Measurement, ...] = ()
     """The measurements of the analyses that decided it (query, value, baseline)."""
+    steps: tuple[StepRecord, ...] = ()
+    """The release's steps around its rollout: item, status, evidence (a checklist)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class ReleaseStatus:
     and workload), oldest first."""
     baselines: Mapping[str, BaselineRecord] = field(default_factory=dict)
     """Metric and workload → its baseline, captured once."""
+    steps: tuple[StepRecord, ...] = ()
+    """The outcome of every step Job that finished (`plan.steps`)."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
@@ -212,6 +217,7 @@ def _evidence_document(evidence: Evidence) -> dict[str, Any]:
         "images": dict(sorted(evidence.images.items())),
         "triggers": list(evidence.triggers),
         "measurements": [measurement_document(m) for m in evidence.measurements],
+        "steps": [step_document(s) for s in evidence.steps],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {})}
 
@@ -258,6 +264,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "done": list(status.done),
         "measurements": [measurement_document(m) for m in status.measurements],
         "baselines": {k: baseline_document(b) for k, b in sorted(status.baselines.items())},
+        "steps": [step_document(s) for s in status.steps],
         "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
@@ -315,6 +322,10 @@ def _evidence_from(raw: Mapping[str, Any], where: str) -> Evidence:
         measurements=tuple(
             measurement_from(m, _parse_time, f"{where}.measurements[{n}]")
             for n, m in enumerate(raw.get("measurements") or ())
+        ),
+        steps=tuple(
+            step_from(s, _parse_time, f"{where}.steps[{n}]")
+            for n, s in enumerate(raw.get("steps") or ())
         ),
     )
 
@@ -387,6 +398,10 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
                 str(k): baseline_from(b, _parse_time, f"{where}: baselines.{k}")
                 for k, b in (raw.get("baselines") or {}).items()
             },
+            steps=tuple(
+                step_from(s, _parse_time, f"{where}: steps[{n}]")
+                for n, s in enumerate(raw.get("steps") or ())
+            ),
             decisions=tuple(
                 _decision_from(d, f"{where}: decisions[{n}]")
                 for n, d in enumerate(raw.get("decisions") or ())

@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from controller.adapters.errors import AdapterError
 from controller.adapters.jira import JiraClient, JiraError
 from controller.adapters.kube import apply_flags
+from controller.adapters.kube_jobs import run_job
 from controller.errors import Disposition, RelctlError
 from controller.plan.actions import (
     Action,
@@ -32,7 +34,9 @@ from controller.plan.actions import (
     ReleaseVersion,
     RestoreImage,
     RollbackImage,
+    RunJob,
     SetImage,
+    TagRelease,
 )
 from controller.plan.plans import Observed, Plan
 from controller.reconcile.connect import Adapters
@@ -75,8 +79,10 @@ def execute(
     on_outcome: Callable[[Outcome], None] = lambda _: None,
     proceed: Callable[[], bool] = lambda: True,
     frozen: frozenset[str] = frozenset(),
+    tagger: Callable[[TagRelease], str] | None = None,
 ) -> list[Outcome]:
-    """`frozen`: releases whose record could not be read; their actions are skipped."""
+    """`frozen`: releases whose record could not be read; their actions are skipped.
+    `tagger` makes a release's git tag (the pass's repository)."""
     outcomes: list[Outcome] = []
     failed: set[str] = set()
     for action in plan.actions:
@@ -90,7 +96,7 @@ def execute(
             outcome = Outcome(action, Result.SKIPPED, "an earlier action of its chain failed")
         else:
             try:
-                detail = _run(action, adapters, observed)
+                detail = _run(action, adapters, observed, tagger)
                 outcome = Outcome(action, Result.DONE, detail)
             except RelctlError as exc:
                 failed.add(action.chain)
@@ -108,7 +114,12 @@ def _jira(adapters: Adapters) -> JiraClient:
     return adapters.jira
 
 
-def _run(action: Action, adapters: Adapters, observed: Observed) -> str:
+def _run(
+    action: Action,
+    adapters: Adapters,
+    observed: Observed,
+    tagger: Callable[[TagRelease], str] | None,
+) -> str:
     match action:
         case EnsureVersion():
             # The versions are listed afresh: an incremental observation may predate them.
@@ -151,3 +162,10 @@ def _run(action: Action, adapters: Adapters, observed: Observed) -> str:
             cluster = adapters.cluster(action.target.cluster)
             changed = apply_flags(cluster, action.target, json.loads(action.document))
             return "applied" if changed else "already applied"
+        case RunJob():
+            made = run_job(adapters.cluster(action.job.cluster), action.job)
+            return f"created Job {action.job.key}" if made else f"Job {action.job.key} exists"
+        case TagRelease():
+            if tagger is None:
+                raise AdapterError("no repository to tag", disposition=Disposition.STALLED)
+            return tagger(action)

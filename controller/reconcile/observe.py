@@ -1,7 +1,9 @@
 """What a pass sees: the Jira versions and issues of every release, the Deployments of
 every namespace a component runs in (one LIST per namespace), the flagd JSON at every
 flag target (one LIST of FeatureFlags per cluster, one of the managed ConfigMaps per
-namespace), and the signals CI committed. Observation only: nothing is changed here.
+namespace), the step Jobs of releases whose steps are under way (one LIST per namespace,
+and a failed Job's Pod log), and the signals CI committed. Observation only: nothing is
+changed here.
 
 A cluster that cannot be observed is reported and left out (`Observed.unobserved`): the
 releases deploying there wait, the others go on."""
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.adapters.kube import KubeError, read_all_flags
+from controller.adapters.kube_jobs import observe_jobs
 from controller.adapters.prometheus import variables
 from controller.manifests import signals
 from controller.manifests.state import DesiredState
@@ -25,9 +28,11 @@ from controller.plan.analysis import Request
 from controller.plan.flag_analysis import Window
 from controller.plan.measurements import RangeReading, Reading, Readings
 from controller.plan.observed import JiraObservation, ObservedWorkload
+from controller.plan.phases import stepping
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
 from controller.plan.records import ReleaseStatus
+from controller.plan.steps import ObservedJob
 from controller.reconcile.connect import Adapters
 
 
@@ -83,12 +88,13 @@ def observe(
             flags.update(read_all_flags(adapters.cluster(cluster), mine))
         except KubeError as exc:
             unobserved.setdefault(cluster, str(exc))
+    jobs = None if recorded is None else _jobs(desired, adapters, recorded, unobserved)
     found, problems = signals.read(root, desired.config.spec.signals_path, desired.releases)
     problems += [
         f"cluster {name} could not be observed ({why}); the releases deploying there wait"
         for name, why in sorted(unobserved.items())
     ]
-    observed = Observed(jira, workloads, flags, found, unobserved)
+    observed = Observed(jira, workloads, flags, found, unobserved, jobs=jobs)
     if recorded is not None:
         adapters.retry_prometheus()
         # A simulated clock's distance from the wall's, taken when the pass began: zero
@@ -102,6 +108,28 @@ def observe(
         if windows and (adapters.prometheus is not None or any(w.provider for w in windows)):
             observed = replace(observed, ranges=measure_windows(adapters, windows, offset))
     return observed, problems
+
+
+def _jobs(
+    desired: DesiredState,
+    adapters: Adapters,
+    recorded: Mapping[str, ReleaseStatus],
+    unobserved: dict[str, str],
+) -> dict[str, ObservedJob] | None:
+    """The step Jobs relctl made where releases have steps under way (None: none are);
+    a cluster whose Jobs cannot be listed is unobserved (its steps wait)."""
+    where, wanted = stepping.watched(desired, recorded)
+    if not where:
+        return None
+    found: dict[str, ObservedJob] = {}
+    for cluster, names in sorted(where.items()):
+        if cluster in unobserved:
+            continue
+        try:
+            found.update(observe_jobs(adapters.cluster(cluster), names, wanted))
+        except KubeError as exc:
+            unobserved[cluster] = str(exc)
+    return found
 
 
 def measure(

@@ -24,7 +24,7 @@ from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
 from controller.plan import planner
-from controller.plan.actions import Comment
+from controller.plan.actions import Comment, RunJob, TagRelease
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
@@ -292,6 +292,7 @@ class Reconciler:
             on_outcome=self.on_outcome,
             proceed=proceed,
             frozen=report.frozen,
+            tagger=lambda tag: repo.tag(tag.tag, tag.revision or report.revision, tag.message),
         )
         wrote_jira = any(
             o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes
@@ -349,7 +350,7 @@ class Reconciler:
         statuses = dict(plan.statuses)
         for outcome in report.outcomes:
             action = outcome.action
-            if outcome.result is Result.DONE and isinstance(action, Comment):
+            if outcome.result is Result.DONE and isinstance(action, Comment | RunJob | TagRelease):
                 statuses[action.release] = statuses[action.release].with_done((action.done,))
         files: dict[str, str] = {}
         for name, status in statuses.items():

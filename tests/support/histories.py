@@ -755,7 +755,15 @@ class History:
             manifests.append(manifest)
         renamed = build_state(state.root, manifests)
         statuses = {
-            mapping.get(n, n): replace(status, release=mapping.get(n, n))
+            mapping.get(n, n): replace(
+                status,
+                release=mapping.get(n, n),
+                # What is done under a release's name (its tag) is renamed with it.
+                done=tuple(
+                    d.replace(n, mapping[n]) if n in mapping and d.startswith("tag:") else d
+                    for d in status.done
+                ),
+            )
             for n, status in recorded.items()
         }
         adapters = connect(state.config, {**os.environ, **self.world.env})

@@ -25,7 +25,9 @@ from controller.plan.actions import (
     ReleaseVersion,
     RestoreImage,
     RollbackImage,
+    RunJob,
     SetImage,
+    TagRelease,
 )
 from controller.plan.observed import (
     PREVIOUS_IMAGE,
@@ -43,6 +45,7 @@ from controller.plan.observed import (
 )
 from controller.plan.plans import Observed, Plan
 from controller.plan.records import ReleaseStatus
+from controller.plan.steps import JobState, ObservedJob
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = REPO / "tests" / "data" / "shop"
@@ -164,15 +167,31 @@ def shop_observed(state: DesiredState, at: datetime) -> Observed:
 
 
 def apply(
-    plan: Plan, observed: Observed, bad: frozenset[str] = frozenset()
+    plan: Plan,
+    observed: Observed,
+    bad: frozenset[str] = frozenset(),
+    failing: Mapping[str, tuple[str, int, str]] | None = None,
 ) -> tuple[Observed, dict[str, ReleaseStatus]]:
     """The world after every action of `plan` succeeded (rollouts complete at once,
-    except to images in `bad`, which fail), and the statuses the pass records."""
+    except to images in `bad`, which fail; step Jobs complete at once, except those whose
+    name contains a key of `failing`, which fail with its (reason, exit code, log)), and
+    the statuses the pass records."""
     jira = observed.jira
     workloads = dict(observed.workloads or {})
     flags = dict(observed.flags or {})
+    jobs = dict(observed.jobs or {})
     statuses = dict(plan.statuses)
     for action in plan.actions:
+        if isinstance(action, RunJob | TagRelease):
+            statuses[action.release] = statuses[action.release].with_done((action.done,))
+        if isinstance(action, RunJob):
+            spec = action.job
+            why = next((v for k, v in (failing or {}).items() if k in spec.name), None)
+            state = JobState.SUCCEEDED if why is None else JobState.FAILED
+            reason, code, log = why or ("", None, "")
+            jobs[spec.key] = ObservedJob(
+                spec.cluster, spec.namespace, spec.name, action.release, state, reason, code, log
+            )
         if isinstance(action, EnsureVersion) and jira is not None:
             jira = _ensure(jira, action)
         elif isinstance(action, ReleaseVersion) and jira is not None:
@@ -201,7 +220,10 @@ def apply(
             )
         elif isinstance(action, ApplyFlags):
             flags[action.target] = json.loads(action.document)["flags"]
-    return replace(observed, jira=jira, workloads=workloads, flags=flags), statuses
+    changed = replace(observed, jira=jira, workloads=workloads, flags=flags)
+    if jobs or observed.jobs is not None:
+        changed = replace(changed, jobs=jobs)
+    return changed, statuses
 
 
 def _ensure(jira: JiraObservation, action: EnsureVersion) -> JiraObservation:

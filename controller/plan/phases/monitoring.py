@@ -11,7 +11,7 @@ from datetime import datetime
 
 from controller.plan import analysis, rollouts
 from controller.plan.measurements import Measurement
-from controller.plan.phases import Context, Draft, Step
+from controller.plan.phases import Context, Draft, Step, stepping
 from controller.plan.phases.gating import unobserved
 from controller.plan.plans import FindingKind
 from controller.plan.records import DecisionKind, Evidence, Phase, ReleaseStatus
@@ -34,6 +34,9 @@ def watch(context: Context, status: ReleaseStatus) -> Step:
             context.release, units, status.unhealthy_since, context.now, context.timezone
         )
     draft.update(unhealthy_since=since)
+    for component in sorted(units):
+        for record in stepping.failed(status, component):
+            fired.append(rollouts.Trigger(component, f"step {record.describe()}"))
     measured: tuple[Measurement, ...] = ()
     targets = _targets(context, units)
     _, holding = analysis.verdicts(targets, status)
@@ -75,19 +78,36 @@ def _trigger(
     reasons = tuple(f"{t.component}: {t.reason}" for t in fired)
     for reason in reasons:
         draft.find(FindingKind.TRIGGER, reason)
-    policy = draft.context.spec.rollback
+    context = draft.context
+    policy = context.spec.rollback
     observed_rollback = any(u.rolled_back for us in units.values() for u in us)
-    if not policy.auto and not observed_rollback:
+    started = [
+        c
+        for c, us in units.items()
+        if any(u.at_target or u.ours for u in us) or stepping.migrated(draft.status, c)
+    ]
+    affected = sorted({t.component for t in fired}) if policy.partial else sorted(started)
+    forward = stepping.irreversible(context, draft.status, affected)
+    if (not policy.auto or forward) and not observed_rollback:
         if draft.status.phase is not Phase.ROLLBACK_RECOMMENDED:
+            why = (
+                f"it ran the irreversible step {'; '.join(forward)}: restoring the previous "
+                "images would run old code against what the step changed; roll forward "
+                "with a fixed release"
+                if forward
+                else "rollback.auto is off: a person decides"
+            )
             draft.record(
                 DecisionKind.ROLLBACK_RECOMMENDED,
-                "rollback triggers fired and rollback.auto is off: a person decides",
-                Evidence(triggers=reasons, measurements=measured),
+                f"rollback triggers fired; {why}",
+                Evidence(
+                    triggers=reasons,
+                    measurements=measured,
+                    steps=stepping.checklist(context, draft.status),
+                ),
             )
             draft.update(phase=Phase.ROLLBACK_RECOMMENDED)
         return draft.stop()
-    started = [c for c, us in units.items() if any(u.at_target or u.ours for u in us)]
-    affected = sorted({t.component for t in fired}) if policy.partial else sorted(started)
     previous = {
         u.key: draft.status.images.get(u.key) or u.previous or ""
         for c in affected
@@ -95,7 +115,8 @@ def _trigger(
     }
     draft.record(
         DecisionKind.ROLLBACK,
-        f"rollback triggers fired; rolling back {', '.join(affected)} to the images "
+        f"rollback triggers fired; rolling back "
+        f"{', '.join(affected) or 'nothing (no component was rolled out yet)'} to the images "
         "recorded before the rollout"
         + (" (partial: only the affected components)" if policy.partial else ""),
         Evidence(
@@ -103,6 +124,7 @@ def _trigger(
             components=tuple(affected),
             images=previous,
             measurements=measured,
+            steps=stepping.checklist(context, draft.status, *affected),
         ),
     )
     draft.update(phase=Phase.ROLLED_BACK, rolled_back=tuple(affected))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from controller.plan import rollouts
 from controller.plan.actions import RollbackImage, SetImage
-from controller.plan.phases import Context, Draft, Step
+from controller.plan.phases import Context, Draft, Step, stepping
 from controller.plan.phases.deciding import judge
 from controller.plan.phases.gating import blocked
 from controller.plan.plans import FindingKind
 from controller.plan.records import DecisionKind, Evidence, Phase, ReleaseStatus
+from controller.plan.steps import When
 from controller.schedule import departures
 
 
@@ -29,7 +30,10 @@ def step(context: Context, status: ReleaseStatus) -> Step:
         DecisionKind.DEPLOYED,
         f"every component rolled out and available; monitoring until "
         f"{context.local(context.now + span)}",
-        Evidence(components=tuple(rollouts.order(list(units), context.fleet.components))),
+        Evidence(
+            components=tuple(rollouts.order(list(units), context.fleet.components)),
+            steps=stepping.checklist(context, draft.status),
+        ),
     )
     draft.update(phase=Phase.MONITORING)
     return draft.done()
@@ -42,6 +46,8 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
     for component in rollouts.order(list(units), fleet.components):
         state = rollouts.progress(units[component])
         if state is rollouts.Progress.COMPLETE:
+            if not stepping.run(draft, component, When.POST):
+                return False  # smoke tests after the rollout: a failure is a trigger
             continue
         if state is rollouts.Progress.MISSING:
             draft.find(FindingKind.ERROR, f"a Deployment of {component} is missing")
@@ -89,6 +95,8 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
                 + "; it goes when the verdict is GO again",
             )
             return False
+        if not stepping.run(draft, component, When.PRE):
+            return False  # migrations before the image changes
         for unit in pending:
             draft.act(
                 SetImage(
@@ -113,7 +121,10 @@ def _complete_elsewhere(context: Context, component: str, releases: frozenset[st
 
 
 def restore(context: Context, status: ReleaseStatus) -> Step:
-    """Restore the recorded images of a rolled-back release (never rolled back again)."""
+    """Restore the recorded images of a rolled-back release (never rolled back again), in
+    reverse dependency order. A component one of whose pre steps succeeded first runs
+    its onRollback steps, with the image of the release being rolled back (which has the
+    down-migrations); the components before it wait for them."""
     draft = Draft(context, status)
     if status.phase is not Phase.ROLLED_BACK or context.fleet.observed.workloads is None:
         return draft.done()
@@ -121,6 +132,10 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
     for component in reversed(rollouts.order(list(units), context.fleet.components)):
         if component not in status.rolled_back:
             continue
+        if stepping.migrated(status, component) and not stepping.run(
+            draft, component, When.ROLLBACK
+        ):
+            return draft.done()
         for unit in units[component]:
             previous = status.images.get(unit.key) or unit.previous
             if not previous or unit.seen is None or unit.running == previous or unit.superseded:
