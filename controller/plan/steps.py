@@ -368,8 +368,8 @@ def succeeded(records: Sequence[StepRecord], component: str, when: When) -> list
 # --- redaction ----------------------------------------------------------------------------
 
 _CREDENTIAL = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"
-    r"(\w*)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
+    r"(?i)\b(\w*?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"
+    r"\w*)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
@@ -392,7 +392,7 @@ def redact(text: str, names: Sequence[str] = ()) -> str:
         kept = re.sub(
             rf"(\b{re.escape(name)}\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)", rf"\g<1>{REDACTED}", kept
         )
-    kept = _CREDENTIAL.sub(lambda m: f"{m[1]}{m[2]}{m[3]}{REDACTED}", kept)
+    kept = _CREDENTIAL.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", kept)
     kept = _BEARER.sub(lambda m: f"{m[1]} {REDACTED}", kept)
     kept = _USERINFO.sub(rf"\g<1>{REDACTED}@", kept)
     return kept[-LOG_CHARS:]

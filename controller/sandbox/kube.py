@@ -317,7 +317,9 @@ class KubeSandbox:
             raise kube_rbac.forbidden(caller, wanted)
         if log and method == "GET":
             pod = store.get(resource, ns, name or "")
-            return Reply(200, kube_workloads.log(pod, query.get("container")))
+            printed = store.logs.get((ns, name or ""))
+            tail, limit = query.get("tailLines"), query.get("limitBytes")
+            return Reply(200, kube_workloads.log(pod, query.get("container"), printed, tail, limit))
         if token and method == "POST":  # TokenRequest: `kubectl create token NAME`
             store.get(resource, ns, name or "")
             issued = self.token_for(ns, name or "")

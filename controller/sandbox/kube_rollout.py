@@ -48,6 +48,8 @@ class RolloutSimulator:
     bad_images: set[str] = field(default_factory=set)
     clock: Callable[[], float] = time.monotonic
     _rollouts: dict[tuple[str, str], _Rollout] = field(default_factory=dict)
+    job_outcomes: dict[str, list[kube_jobs.JobOutcome]] = field(default_factory=dict)
+    """Image → how Jobs running it end (a bad image: exit 1)."""
     _jobs: dict[str, float] = field(default_factory=dict)
     """Job uid → when the simulator first saw it."""
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -63,9 +65,26 @@ class RolloutSimulator:
             self._thread.join(timeout=2)
 
     def mark_bad(self, image: str) -> None:
-        """Rollouts to `image` will never become ready."""
+        """Rollouts to `image` will never become ready; Jobs running it fail (exit 1)."""
         with self.store.lock:
             self.bad_images.add(image)
+            self.job_outcomes.setdefault(image, []).append(kube_jobs.JobOutcome())
+
+    def mark_job(
+        self,
+        image: str,
+        *,
+        exit_code: int = 1,
+        log: str = "",
+        hang: bool = False,
+        command: str = "",
+    ) -> None:
+        """Jobs running `image` (with `command` among their command and args) exit with
+        `exit_code` after printing `log`, or `hang` until their deadline."""
+        outcome = kube_jobs.JobOutcome(exit_code, log, hang, command)
+        with self.store.lock:
+            found = self.job_outcomes.setdefault(image, [])
+            found.insert(0, outcome)  # the latest word first
 
     def _run(self) -> None:
         while not self._stop.wait(min(0.05, self.step / 4)):
@@ -73,7 +92,7 @@ class RolloutSimulator:
 
     def tick(self) -> None:
         with self.store.lock, contextlib.suppress(StoreError):
-            kube_jobs.tick(self.store, self.clock(), self.step, self.bad_images, self._jobs)
+            kube_jobs.tick(self.store, self.clock(), self.step, self.job_outcomes, self._jobs)
         with self.store.lock:
             deployments = self.store.find_type("apps", "v1", "deployments")
             for (namespace, name), obj in list(

@@ -87,6 +87,8 @@ class Store:
     objects: dict[tuple[str, str, str], dict[tuple[str, str], Object]] = field(default_factory=dict)
     revision: int = 1000
     history: deque[WatchEvent] = field(default_factory=lambda: deque(maxlen=10_000))
+    logs: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(namespace, Pod) → what its container printed, when a test said (Jobs)."""
     _dry: bool = False
 
     def __post_init__(self) -> None:

@@ -118,8 +118,9 @@ def _cells(resource: ResourceType, obj: Object) -> list[Any]:
     if resource.kind == "ConfigMap":
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age]
     if resource.kind == "Job":
-        ended = [c["type"] for c in status.get("conditions") or [] if c.get("status") == "True"]
-        state = ended[0] if ended else "Running"
+        held = {c["type"] for c in status.get("conditions") or [] if c.get("status") == "True"}
+        order = ("Complete", "Failed", "Suspended", "FailureTarget", "SuccessCriteriaMet")
+        state = next((kind for kind in order if kind in held), "Running")  # the printer's order
         completions = f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}"
         return [name, state, completions, age]
     if resource.kind == "Lease":

@@ -164,6 +164,7 @@ def _pod(store: Store, replica_set: Object, name: str, ready: bool) -> None:
                 {
                     "name": c.get("name", ""),
                     "image": c.get("image", ""),
+                    "imageID": image_id(c.get("image", "")),
                     "ready": ready,
                     "restartCount": 0,
                     "state": state,
@@ -205,12 +206,33 @@ def collect(store: Store, owner: Object) -> None:
             collect(store, child)
 
 
-def log(pod: Object, container: str | None) -> bytes:
-    """What `kubectl logs` shows of an emulated Pod's container."""
+def image_id(image: str) -> str:
+    """The digest a kubelet reports of the image it pulled (a container status needs one)."""
+    digest = hashlib.sha256(image.encode()).hexdigest()
+    return f"{image.rsplit(':', 1)[0]}@sha256:{digest}"
+
+
+def log(
+    pod: Object,
+    container: str | None,
+    printed: str | None = None,
+    tail_lines: str | None = None,
+    limit_bytes: str | None = None,
+) -> bytes:
+    """What `kubectl logs` shows of an emulated Pod's container: a line saying it started,
+    then what it `printed`; the last `tailLines` lines, at most `limitBytes` bytes (from
+    the start, as the kubelet cuts)."""
     containers = (pod.get("spec") or {}).get("containers") or []
     chosen = next((c for c in containers if c.get("name") == container), None)
     chosen = chosen or (containers[0] if containers else {})
-    return (
+    text = (
         f"relctl sandbox: container {chosen.get('name', '')} of pod "
         f"{pod['metadata']['name']} started from {chosen.get('image', '')}\n"
-    ).encode()
+    ) + (printed.rstrip("\n") + "\n" if printed else "")
+    if tail_lines is not None and tail_lines.isdigit():
+        lines = text.splitlines(keepends=True)
+        text = "".join(lines[len(lines) - int(tail_lines) :]) if int(tail_lines) else ""
+    data = text.encode()
+    if limit_bytes is not None and limit_bytes.isdigit():
+        data = data[: int(limit_bytes)]
+    return data

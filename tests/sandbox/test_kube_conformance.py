@@ -774,6 +774,56 @@ def test_jobs_run_to_completion_or_fail_past_their_backoff_limit(
     assert listed.stdout.split()[:4] == ["NAME", "STATUS", "COMPLETIONS", "AGE"]
 
 
+def test_a_job_ends_with_its_marked_exit_code_and_log_or_at_its_deadline(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """A Job whose image is marked exits with the marked code and prints the marked log
+    (`kubectl logs job/NAME --tail`); one that hangs fails at `activeDeadlineSeconds`
+    (DeadlineExceeded, its Pod killed), `FailureTarget` set before `Failed`, as 1.31 does."""
+    sandbox, apps, ticks = kube
+    rollouts = sandbox.rollouts
+    rollouts.mark_job("shop/migrate:2", exit_code=3, log="applying 0042\nerror: lock timeout")
+    rollouts.mark_job("shop/migrate:3", hang=True)
+    jobs = client.BatchV1Api(apps.api_client)
+    for name, image_ in (("exits", "shop/migrate:2"), ("hangs", "shop/migrate:3")):
+        body = {
+            "metadata": {"name": name},
+            "spec": {
+                "backoffLimit": 0,
+                "activeDeadlineSeconds": 2,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "step", "image": image_}],
+                    }
+                },
+            },
+        }
+        jobs.create_namespaced_job("shop", body)
+    settle(sandbox, ticks, 3)
+    for name, reason in (("exits", "BackoffLimitExceeded"), ("hangs", "DeadlineExceeded")):
+        failed = run_kubectl(
+            tmp_path, "wait", f"job/{name}", "-n", "shop", "--for=condition=failed",
+            "--timeout=10s",
+        )  # fmt: skip
+        assert failed.returncode == 0, failed.stderr
+        conditions = jobs.read_namespaced_job_status(name, "shop").status.conditions
+        assert [(c.type, c.status, c.reason) for c in conditions] == [
+            ("FailureTarget", "True", reason),
+            ("Failed", "True", reason),
+        ]
+    logs = run_kubectl(tmp_path, "logs", "job/exits", "-n", "shop", "--tail=1")
+    assert logs.returncode == 0 and logs.stdout == "error: lock timeout\n", logs.stderr
+    core = client.CoreV1Api(apps.api_client)
+    codes = {
+        pod.metadata.labels["job-name"]: pod.status.container_statuses[0].state.terminated.exit_code
+        for pod in core.list_namespaced_pod("shop", label_selector="job-name").items
+    }
+    assert codes == {"exits": 3, "hangs": 137}
+    listed = run_kubectl(tmp_path, "get", "jobs", "-n", "shop", "--no-headers")
+    assert [line.split()[1] for line in listed.stdout.splitlines()] == ["Failed", "Failed"]
+
+
 def test_finalizers_hold_a_deletion_and_preconditions_guard_it(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks],
 ) -> None:
