@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from controller.manifests import step_checks
 from controller.manifests.analysis import FLAG_ARGUMENTS, RELEASE_ARGUMENTS, arguments_used
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.documents import Manifest
@@ -44,6 +45,7 @@ def check(state: DesiredState) -> list[Diagnostic]:
         _flags,
         _workloads,
         _clusters,
+        step_checks.check,
     ):
         found.extend(rule(state))
     return found

@@ -54,6 +54,9 @@ CODES: dict[str, str] = {
     "RC215": "component not riding the release's train",
     "RC216": "train release version differs from the departure's versionFormat name",
     "RC217": "an Analysis naming an argument its use does not have",
+    "RC218": "onRollback steps beside a step that is not reversible",
+    "RC219": "a maintenance flag that is not an on/off flag of its own",
+    "RC220": "a step whose timeout outlasts its release's monitoring or allow window",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

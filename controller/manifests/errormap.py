@@ -143,7 +143,10 @@ _SECRET_WORDS = ("auth", "token", "secret", "password", "credential")
 
 
 def _secret(loc: tuple[PathPart, ...]) -> bool:
-    """Values under these fields may be credentials pasted inline: never echo them."""
+    """Values under these fields may be credentials pasted inline: never echo them. A
+    step's `secret: {name, key}` names a Kubernetes Secret: a reference, shown."""
+    if len(loc) >= 2 and loc[-2] == "secret" and loc[-1] in ("name", "key"):
+        return False
     return any(isinstance(p, str) and any(w in p.lower() for w in _SECRET_WORDS) for p in loc)
 
 
