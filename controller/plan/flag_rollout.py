@@ -19,7 +19,7 @@ from typing import Any
 
 from controller.manifests.models import FeatureFlagSpec
 from controller.manifests.state import DesiredState
-from controller.plan import flag_analysis
+from controller.plan import flag_analysis, steps
 from controller.plan import flags as flagd
 from controller.plan.actions import Action, ApplyFlags
 from controller.plan.flag_analysis import StageJudge
@@ -66,6 +66,24 @@ def released_by(statuses: Mapping[str, ReleaseStatus]) -> flagd.Released:
     return released
 
 
+def maintenance_of(desired: DesiredState, statuses: Mapping[str, ReleaseStatus]) -> dict[str, str]:
+    """Flag → the release whose maintenance mode holds it on now (its record lists the
+    components in maintenance)."""
+    found: dict[str, str] = {}
+    for name in sorted(statuses):
+        manifest = desired.releases.get(name)
+        if manifest is None or not statuses[name].maintenance:
+            continue
+        for item in manifest.model.spec.components:
+            component = desired.components.get(item.name)
+            if component is None or item.name not in statuses[name].maintenance:
+                continue
+            mode = steps.steps_of(item, component.model).maintenance
+            if mode is not None:
+                found.setdefault(mode.flag, name)
+    return found
+
+
 def judge_of(desired: DesiredState, observed: Observed, now: datetime) -> StageJudge:
     """The stage analyses' verdicts from the range readings the shell took."""
     specs = {name: m.model.spec for name, m in desired.flags.items()}
@@ -80,11 +98,14 @@ def compare(
     target: flagd.FlagTarget,
     actual: Mapping[str, Any] | None,
     judge: StageJudge | None = None,
+    maintenance: Mapping[str, str] | None = None,
 ) -> list[FlagState]:
     """Each flag due at `target`, and each one found there, against what it holds."""
     specs = {name: m.model.spec for name, m in desired.flags.items()}
-    due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge)
-    document = flagd.render(desired, now, released, judge).get(target, {"flags": {}})
+    zone = desired.config.spec.timezone
+    due = flagd.stages(specs, now, released, zone, judge, maintenance)
+    rendered = flagd.render(desired, now, released, judge, maintenance)
+    document = rendered.get(target, {"flags": {}})
     differing = {d.flag for d in flagd.drift(document["flags"], actual)}
     names = sorted(set(document["flags"]) | set(actual or {}))
     return [
@@ -106,7 +127,8 @@ def plan(
     released = released_by(statuses)
     specs = {name: m.model.spec for name, m in desired.flags.items()}
     judge = judge_of(desired, observed, now)
-    due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge)
+    maintenance = maintenance_of(desired, statuses)
+    due = flagd.stages(specs, now, released, desired.config.spec.timezone, judge, maintenance)
     findings: list[Finding] = [
         Finding(FindingKind.FLAG_STAGE, name, f"{name} is {due[name].reason}")
         for name in sorted(specs)
@@ -130,7 +152,7 @@ def plan(
                 )
         return [], findings
     actions: list[Action] = []
-    for target, document in flagd.render(desired, now, released, judge).items():
+    for target, document in flagd.render(desired, now, released, judge, maintenance).items():
         if target not in observed.flags:
             continue
         actual = observed.flags[target]
@@ -168,6 +190,14 @@ def _state(
         return FlagState(name, Applied.MISSING, f"{name} is not at {where} yet: {stage.percent:g}%")
     metadata = have.get("metadata") or {}
     was = metadata.get("rolloutPercent")
+    if metadata.get("managedBy") == "relctl" and isinstance(was, int | float):
+        # relctl's rendering of the other side of a maintenance switch: a switch, not drift
+        other = flagd.FlagStage(name, float(was), 1, "", not stage.maintenance)
+        if stage.maintenance != bool(metadata.get("maintenance")) and all(
+            flagd.flag_json(name, spec, other).get(f) == have.get(f) for f in flagd.FIELDS
+        ):
+            switch = "on" if stage.maintenance else "off"
+            return FlagState(name, Applied.ADVANCING, f"{name} switches {switch} ({stage.reason})")
     if metadata.get("managedBy") == "relctl" and isinstance(was, int | float):
         rendered = flagd.flag_json(name, spec, flagd.FlagStage(name, float(was), 1, ""))
         if all(rendered.get(f) == have.get(f) for f in flagd.FIELDS):

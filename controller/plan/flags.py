@@ -59,6 +59,8 @@ class FlagStage:
     stage: int
     """1-based index of the stage in force; 0 when none is."""
     reason: str
+    maintenance: bool = False
+    """Switched on for a release's maintenance mode: everyone gets variant `on`."""
 
 
 def target_of(spec: FeatureFlagSpec) -> FlagTarget:
@@ -74,12 +76,17 @@ def stages(
     released: Released,
     timezone: str = "UTC",
     judge: StageJudge | None = None,
+    maintenance: Mapping[str, str] | None = None,
 ) -> dict[str, FlagStage]:
     """The stage due at `at` for every flag, stage analyses (`judge`: none judged, when
-    omitted) and dependencies applied; times in reasons are written in `timezone`."""
+    omitted) and dependencies applied; times in reasons are written in `timezone`.
+    `maintenance`: flag → the release whose maintenance mode switches it on now."""
     own = {
         name: _own_stage(name, spec, at, released, timezone, judge) for name, spec in flags.items()
     }
+    for name, release in (maintenance or {}).items():
+        if name in own:
+            own[name] = FlagStage(name, 0.0, 0, f"on for {release}'s maintenance mode", True)
     result: dict[str, FlagStage] = {}
 
     def resolve(name: str, seen: frozenset[str]) -> FlagStage:
@@ -148,7 +155,7 @@ def flag_json(name: str, spec: FeatureFlagSpec, stage: FlagStage) -> dict[str, A
     body: dict[str, Any] = {
         "state": spec.state,
         "variants": dict(spec.variants),
-        "defaultVariant": spec.default_variant,
+        "defaultVariant": "on" if stage.maintenance else spec.default_variant,
     }
     rollout = spec.rollout
     if rollout is not None and stage.percent > 0 and rollout.variant != spec.default_variant:
@@ -157,6 +164,8 @@ def flag_json(name: str, spec: FeatureFlagSpec, stage: FlagStage) -> dict[str, A
             "fractional": [[rollout.variant, weight], [spec.default_variant, TOTAL_WEIGHT - weight]]
         }
     metadata: dict[str, Any] = {"managedBy": "relctl", "rolloutPercent": stage.percent}
+    if stage.maintenance:
+        metadata["maintenance"] = True
     if spec.owner:
         metadata["owner"] = spec.owner
     if spec.jira_issue:
@@ -182,19 +191,27 @@ Due = tuple[str, FeatureFlagSpec, FlagStage]
 
 
 def _due(
-    state: DesiredState, at: datetime, released: Released, judge: StageJudge | None = None
+    state: DesiredState,
+    at: datetime,
+    released: Released,
+    judge: StageJudge | None = None,
+    maintenance: Mapping[str, str] | None = None,
 ) -> list[Due]:
     specs = {name: m.model.spec for name, m in state.flags.items()}
-    stage = stages(specs, at, released, judge=judge)
+    stage = stages(specs, at, released, judge=judge, maintenance=maintenance)
     return [(name, spec, stage[name]) for name, spec in specs.items()]
 
 
 def render(
-    state: DesiredState, at: datetime, released: Released, judge: StageJudge | None = None
+    state: DesiredState,
+    at: datetime,
+    released: Released,
+    judge: StageJudge | None = None,
+    maintenance: Mapping[str, str] | None = None,
 ) -> dict[FlagTarget, dict[str, Any]]:
     """One flagd document per target, for the stage due at `at`."""
     grouped: dict[FlagTarget, list[Due]] = {}
-    for item in _due(state, at, released, judge):
+    for item in _due(state, at, released, judge, maintenance):
         grouped.setdefault(target_of(item[1]), []).append(item)
     return {target: document(items) for target, items in sorted(grouped.items())}
 

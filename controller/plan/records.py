@@ -181,6 +181,8 @@ class ReleaseStatus:
     """Metric and workload → its baseline, captured once."""
     steps: tuple[StepRecord, ...] = ()
     """The outcome of every step Job that finished (`plan.steps`)."""
+    maintenance: tuple[str, ...] = ()
+    """Components whose maintenance flag is on for this release now."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
@@ -265,6 +267,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "measurements": [measurement_document(m) for m in status.measurements],
         "baselines": {k: baseline_document(b) for k, b in sorted(status.baselines.items())},
         "steps": [step_document(s) for s in status.steps],
+        "maintenance": list(status.maintenance),
         "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
@@ -402,6 +405,7 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
                 step_from(s, _parse_time, f"{where}: steps[{n}]")
                 for n, s in enumerate(raw.get("steps") or ())
             ),
+            maintenance=tuple(str(c) for c in raw.get("maintenance") or ()),
             decisions=tuple(
                 _decision_from(d, f"{where}: decisions[{n}]")
                 for n, d in enumerate(raw.get("decisions") or ())

@@ -5,6 +5,7 @@ Job's conditions, and the redaction of logs. The world is `tests.support.world`'
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -254,3 +255,47 @@ def test_step_records_survive_the_status_file() -> None:
     again = from_yaml(to_yaml(status), "status/releases/x.yaml")
     assert again.steps == status.steps
     assert again.decisions == status.decisions
+
+
+def with_flag(state: Any, name: str, **spec: Any) -> Any:
+    from controller.manifests.models import FeatureFlag
+    from controller.manifests.state import build_state
+
+    manifests = []
+    for manifest in state.manifests:
+        if isinstance(manifest.model, FeatureFlag) and manifest.name == name:
+            raw = manifest.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            raw["spec"].update(spec)
+            manifest = replace(manifest, model=FeatureFlag.model_validate(raw))
+        manifests.append(manifest)
+    return build_state(state.root, manifests)
+
+
+def test_maintenance_mode_is_on_before_the_first_step_and_off_after_the_rollout() -> None:
+    flag = "legacy-cart-fallback"
+    state = with_flag(
+        state_with({"preRollout": [MIGRATE], "maintenance": {"flag": flag}}),
+        flag,
+        defaultVariant="off",
+    )
+    plans, _, recorded = run(state)
+    timeline: list[str] = []
+    for result in plans:
+        for action in result.actions:
+            if action.kind is ActionKind.APPLY_FLAGS:
+                held = json.loads(action.document)["flags"]
+                if flag in held:
+                    timeline.append(f"{flag} {held[flag]['defaultVariant']}")
+            elif action.release == NAME and action.kind is not ActionKind.TAG_RELEASE:
+                timeline.append(describe(action).rsplit(" ", 1)[0])
+    ordered = [t for n, t in enumerate(timeline) if n == 0 or timeline[n - 1] != t]
+    assert ordered == [
+        f"{flag} off",  # the flag's own state, applied ahead of time
+        f"{flag} on",  # before the ledger's first step; the migration waits to see it on
+        "job payments-2026-25-ledger-migrate-pre1",
+        "set-image ledger",
+        "set-image payments-api",  # the ledger's rollout complete: payments goes, and
+        f"{flag} off",  # in the same pass the flag goes off
+    ]
+    assert recorded[NAME].maintenance == ()
+    assert recorded[NAME].phase is Phase.MONITORING

@@ -48,6 +48,7 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
         if state is rollouts.Progress.COMPLETE:
             if not stepping.run(draft, component, When.POST):
                 return False  # smoke tests after the rollout: a failure is a trigger
+            stepping.maintenance_off(draft, component)
             continue
         if state is rollouts.Progress.MISSING:
             draft.find(FindingKind.ERROR, f"a Deployment of {component} is missing")
@@ -95,6 +96,8 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
                 + "; it goes when the verdict is GO again",
             )
             return False
+        if not stepping.maintenance_on(draft, component):
+            return False  # maintenance mode on before the first step
         if not stepping.run(draft, component, When.PRE):
             return False  # migrations before the image changes
         for unit in pending:
@@ -131,15 +134,18 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
     units = context.fleet.units(context.release, context.name)
     for component in reversed(rollouts.order(list(units), context.fleet.components)):
         if component not in status.rolled_back:
+            stepping.maintenance_off(draft, component)  # not rolled back: it is over
             continue
         if stepping.migrated(status, component) and not stepping.run(
             draft, component, When.ROLLBACK
         ):
             return draft.done()
+        restored = True
         for unit in units[component]:
             previous = status.images.get(unit.key) or unit.previous
             if not previous or unit.seen is None or unit.running == previous or unit.superseded:
                 continue
+            restored = False
             draft.act(
                 RollbackImage(
                     context.name,
@@ -147,4 +153,6 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
                     unit.change(previous),
                 )
             )
+        if restored:
+            stepping.maintenance_off(draft, component)  # back on its previous image
     return draft.done()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from controller.manifests.state import DesiredState
-from controller.plan import steps
+from controller.plan import flags, steps
 from controller.plan.actions import RunJob, TagRelease
 from controller.plan.phases import Context, Draft, Step
 from controller.plan.plans import FindingKind
@@ -69,6 +69,47 @@ def run(draft: Draft, component: str, when: When) -> bool:
         )
     draft.find(FindingKind.ROLLOUT, f"{component}: {why}")
     return False
+
+
+def maintenance_on(draft: Draft, component: str) -> bool:
+    """True when `component` needs no maintenance mode or its flag is on at its target.
+    Otherwise the release's record switches it on (the flag path applies it this pass)
+    and the component waits to see it applied before its first step."""
+    context = draft.context
+    mode = _mode(context, component)
+    if mode is None:
+        return True
+    if component not in draft.status.maintenance:
+        draft.update(maintenance=(*draft.status.maintenance, component))
+        draft.find(FindingKind.ROLLOUT, f"{component}: maintenance mode on ({mode})")
+        return False
+    flag = context.fleet.desired.flags.get(mode)
+    observed = context.fleet.observed.flags
+    applied = None
+    if flag is not None and observed is not None:
+        held = observed.get(flags.target_of(flag.model.spec)) or {}
+        applied = (held.get(mode) or {}).get("defaultVariant")
+    if applied == "on":
+        return True
+    draft.find(FindingKind.WAITING, f"{component} waits for its maintenance flag {mode} to be on")
+    return False
+
+
+def maintenance_off(draft: Draft, component: str) -> None:
+    """`component` is done (or restored): its maintenance flag goes off."""
+    if component in draft.status.maintenance:
+        left = tuple(c for c in draft.status.maintenance if c != component)
+        draft.update(maintenance=left)
+        draft.find(FindingKind.ROLLOUT, f"{component}: maintenance mode off")
+
+
+def _mode(context: Context, component: str) -> str | None:
+    for item in context.spec.components:
+        found = context.fleet.desired.components.get(item.name)
+        if item.name == component and found is not None:
+            mode = steps.steps_of(item, found.model).maintenance
+            return None if mode is None else mode.flag
+    return None
 
 
 def failed(status: ReleaseStatus, component: str) -> list[StepRecord]:
