@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,13 +29,8 @@ import yaml
 
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
-from controller.cli.demo_manifests import (
-    HOTFIX,
-    HOTFIX_IMAGE,
-    NEW_RELEASE,
-    NEW_RELEASE_PATH,
-    digest_flag,
-)
+from controller.cli.demo_manifests import NEW_RELEASE, NEW_RELEASE_PATH
+from controller.cli.demo_scenes import metric_rollback, smoke_rollback
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.reconcile import logs
@@ -44,7 +39,6 @@ from controller.reconcile.passes import Reconciler
 from controller.reconcile.server import Server
 from controller.reconcile.webhooks import sign
 from controller.sandbox.prometheus import binary as prometheus_binary
-from controller.sandbox.traffic import ERRORING
 from controller.sandbox.world import World, git
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -267,7 +261,7 @@ class Demo:
 def run(demo: Demo) -> None:
     """The story, step by step."""
     out, world = demo.out, demo.world
-    out.steps = 10
+    out.steps = 11
 
     out.header("2026-11-23 12:00", "The controller starts and takes the lease")
     demo.set_time("2026-11-23T12:00:00+01:00")
@@ -347,71 +341,17 @@ def run(demo: Demo) -> None:
     )
     metric_rollback(demo)
 
+    out.header(
+        "2026-12-10 17:00",
+        "A payments hotfix fails its smoke test: down-migration first, then rollback",
+    )
+    smoke_rollback(demo)
+
     out.header("2026-12-11 10:30", "new-checkout-flow advances from 10% to 50%")
     demo.set_time("2026-12-11T10:30:00+01:00")
     demo.narrate(demo.webhook())
     assert demo.http is not None
     (demo.workspace / "calendar.ics").write_bytes(demo.http.get("/calendar.ics").content)
-
-
-def metric_rollback(demo: Demo) -> None:
-    """A hotfix whose image answers 12% of requests with errors: the traffic simulator
-    serves what users would see, Prometheus scrapes it, the analysis measures it pass
-    after pass (the simulated clock moving a second a pass) and rolls back."""
-    out, world = demo.out, demo.world
-    if world.prometheus is None:
-        out.say("Prometheus is not installed (apt-get install prometheus): step skipped", mark="!")
-        return
-    world.mark_image(HOTFIX_IMAGE, ERRORING)
-    out.say(f"(the sandbox's users will get errors from {HOTFIX_IMAGE})", mark=" ", dim=True)
-    start = datetime.fromisoformat("2026-12-10T16:30:00+01:00")
-    demo.set_time(start.isoformat())
-    demo.push("Ship storefront 4.2.1 as a hotfix, watched by an analysis", HOTFIX)
-    for tick in range(120):
-        demo.set_time((start + timedelta(seconds=tick)).isoformat())
-        status = demo.webhook()
-        demo.narrate(status)
-        if demo.phase(status, "storefront-4-2-1") == "RolledBack":
-            break
-        time.sleep(0.25)  # real seconds pass for the simulated users and for Prometheus
-    else:
-        raise RelctlError("the demo never saw the analysis roll storefront 4.2.1 back")
-    text = git(world.remote, "show", "HEAD:status/releases/storefront-4-2-1.yaml")
-    decision = next(d for d in yaml.safe_load(text)["decisions"] if d["decision"] == "ROLLBACK")
-    for m in decision["evidence"]["measurements"]:
-        baseline = f", baseline {m['baseline']:.3g}" if "baseline" in m else ""
-        out.say(f"{m['key']}: {m['value']:.3g} ({m['reason']}{baseline})", mark="⌁")
-        out.say(f"query: {m['query']}", mark=" ", dim=True)
-    # A flag staged behind an analysis, where nobody calls: no data holds it at 10%.
-    _quiet(world, "prod-eu", "platform", "notifications")
-    first = start + timedelta(seconds=tick + 1)
-    demo.push("Stage digest-emails behind the namespace-health analysis", digest_flag(first))
-    began = time.monotonic()
-    for _ in range(120):
-        # The clock moves with the wall's now: the stage's window is what Prometheus saw.
-        demo.set_time((first + timedelta(seconds=time.monotonic() - began)).isoformat())
-        status = demo.webhook()
-        demo.narrate(status)
-        if any("held at stage 1" in f["message"] for f in status["findings"]):
-            return
-        time.sleep(0.25)
-    raise RelctlError("the demo never saw digest-emails held at its first stage")
-
-
-def _quiet(world: World, cluster: str, namespace: str, deployment: str) -> None:
-    """Nobody calls `namespace`'s only Deployment any more: until Prometheus' rates
-    there are no data."""
-    world.traffic[cluster].set_idle(namespace, deployment)
-    assert world.prometheus is not None
-    query = f'sum(rate(http_requests_total{{cluster="{cluster}",namespace="{namespace}"}}[6s]))'
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = httpx.get(f"{world.prometheus.url}/api/v1/query", params={"query": query})
-        result = found.json()["data"]["result"]
-        if not result or float(result[0]["value"][1]) == 0:
-            return
-        time.sleep(0.2)
-    raise RelctlError(f"Prometheus still sees traffic in {cluster}/{namespace}")
 
 
 def _keep(demo: Demo, keep: Path) -> Path:
@@ -440,8 +380,10 @@ def command(keep: Path | None) -> None:
     controller (its loop, leader election, HTTP endpoints, signed webhook and git
     recording, unchanged) then lives through a train cycle on a simulated clock: a
     release scheduled by a push, code freeze, a hotfix, a bad image rolled back, a NO_GO
-    then GO after an approval commit, a rollout in dependency order, versions released
-    with notes, a flag advancing 10% → 50%, and a release held by the holiday freeze.
+    then GO after an approval commit, a rollout in dependency order with a migration
+    before and a smoke test after, versions released with notes and tagged in git, a
+    release held by the holiday freeze, rollbacks on an error rate and on a failed smoke
+    test (its down-migration first), and a flag advancing 10% → 50%.
     Nothing leaves 127.0.0.1; nothing outside the temporary folder (and --keep DIR) is
     written.
     """
@@ -465,6 +407,8 @@ def command(keep: Path | None) -> None:
         click.echo(f"done in {time.monotonic() - narrator.started:.1f} s. The decisions, in git:")
         for line in git(demo.world.remote, "log", "--format=%h %s", "-40").splitlines():
             click.echo(f"  {line}")
+        tags = git(demo.world.remote, "tag", "-l").split()
+        click.echo(f"Release tags, each at the revision of its GO: {', '.join(tags)}")
         if keep is None:
             click.echo("\nRerun with --keep DIR to keep the repository, notes, calendar and log.")
             return
@@ -474,6 +418,7 @@ def command(keep: Path | None) -> None:
         ("the decisions", f"git -C {repo} log --format='%h %s%n%b'"),
         ("the release notes", f"{repo}/status/notes/"),
         ("the decision records", f"{repo}/status/releases/"),
+        ("the release tags", f"git -C {repo} tag -n3"),
         ("the calendar (ICS)", f"{keep}/calendar.ics"),
         ("the controller's JSON log", f"{keep}/controller.log"),
     ):

@@ -1,5 +1,6 @@
 """The manifests people push during `relctl demo`: a release put on the next train, a
-storefront hotfix watched by an analysis, and a flag staged behind one."""
+storefront hotfix watched by an analysis, a flag staged behind one, and a payments hotfix
+whose smoke test fails."""
 
 from __future__ import annotations
 
@@ -100,3 +101,30 @@ spec:
   target: {{kind: FeatureFlag, cluster: prod-eu, namespace: platform, name: platform-flags}}
 """,
     }
+
+
+SMOKE_RELEASE = {
+    "releases/releases/payments-2-5-1.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata: {name: payments-2-5-1}
+spec:
+  description: Idempotency keys for wallet top-ups (a schema migration).
+  version: payments-2.5.1
+  type: hotfix
+  date: "2026-12-10T17:00:00+01:00"
+  components:
+    - {name: payments, version: 2.5.1}
+  rollback:
+    auto: true
+""",
+}
+SMOKE_FAILS = (
+    "registry.shop.example/shop/payments:2.5.1",
+    "smoke-test",
+    "checking POST /wallets/top-up ... ok\n"
+    "checking POST /payments/capture ... 500 Internal Server Error\n"
+    "PAYMENTS_API_TOKEN=pat-0123456789abcdef used for the checks\n"
+    "smoke-test: 1 of 14 checks failed",
+)
+"""(image, command word, log): what the sandbox makes 2.5.1's smoke test print and fail."""

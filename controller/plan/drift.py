@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import rollouts
+from controller.plan import rollouts, steps
 from controller.plan.actions import Action, RestoreImage, WorkloadId
 from controller.plan.plans import Finding, FindingKind, Observed
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus
@@ -45,16 +45,19 @@ def images(
         status = statuses[name]
         if not status.phase.settled and not status.phase.in_flux:
             continue
-        units = rollouts.units_of(
-            desired.releases[name].model, name, components, observed.workloads
-        )
+        manifest = desired.releases[name].model
+        units = rollouts.units_of(manifest, name, components, observed.workloads)
         # A rollout that never completed (rolled back or stopped for a person) set only
         # the workloads its annotation is on: nothing else is the release's to expect.
         complete = status.last(DecisionKind.DEPLOYED) is not None
         for component, found in units.items():
             for unit in found:
-                if status.phase.in_flux:
-                    in_flux.add(unit.key)
+                if status.phase.in_flux or (
+                    status.phase is Phase.ROLLED_BACK
+                    and component in status.rolled_back
+                    and steps.undoing(name, manifest, components, status.steps, component)
+                ):
+                    in_flux.add(unit.key)  # changing, or waiting for its down-migration
                     continue
                 image = unit.target
                 if status.phase is Phase.ROLLED_BACK and component in status.rolled_back:

@@ -365,6 +365,22 @@ def succeeded(records: Sequence[StepRecord], component: str, when: When) -> list
     ]
 
 
+def undoing(
+    name: str,
+    release: Release,
+    components: Mapping[str, Component],
+    records: Sequence[StepRecord],
+    component: str,
+) -> bool:
+    """A rolled-back component whose onRollback steps are due and not all done: its
+    previous image waits for them (it is in flux, not drifted)."""
+    if not succeeded(records, component, When.PRE):
+        return False
+    done = {r.key for r in records if r.state is JobState.SUCCEEDED}
+    group = items(name, release, components, When.ROLLBACK).get(component, [])
+    return any(i.key not in done for i in group)
+
+
 # --- redaction ----------------------------------------------------------------------------
 
 _CREDENTIAL = re.compile(

@@ -353,9 +353,11 @@ class Reconciler:
             if outcome.result is Result.DONE and isinstance(action, Comment | RunJob | TagRelease):
                 statuses[action.release] = statuses[action.release].with_done((action.done,))
         files: dict[str, str] = {}
+        written: dict[str, ReleaseStatus] = {}
         for name, status in statuses.items():
             if plan.recorded.get(name) == status or name in report.frozen:
                 continue
+            written[name] = status
             stamped = replace(
                 status,
                 decisions=tuple(
@@ -369,7 +371,7 @@ class Reconciler:
                 files[f"{NOTES_DIR}/{name}.md"] = text
         commit = None
         if files:
-            subject, body, trailers = commit_message(plan, report.revision)
+            subject, body, trailers = commit_message(plan, report.revision, written)
             commit = repo.record(files, subject, body, trailers)
         # Also what an earlier pass committed but could not push: late, never lost.
         if remote and repo.unpushed():
@@ -377,19 +379,24 @@ class Reconciler:
         return commit
 
 
-def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str, str]]]:
+def commit_message(
+    plan: Plan, revision: str, written: Mapping[str, ReleaseStatus] | None = None
+) -> tuple[str, str, list[tuple[str, str]]]:
     """`relctl: <release> <DECISION>` (several, comma-separated, when a pass decided for
-    several releases), a body with each rationale, and trailers."""
+    several releases), a body with each rationale, and trailers. A pass that decided
+    nothing says what it recorded of each release it `written`: measurements, Jobs
+    started, step results."""
     decisions = plan.decisions
     latest: dict[str, str] = {}
     for release, record in decisions:
         latest[release] = record.decision.value
+    notes: dict[str, str] = {}
     if not latest:
-        for name in plan.changed():
-            status = plan.statuses[name]
-            measured = [m for m in status.measurements if m.at == plan.at]
-            latest[name] = f"measured ({len(measured)})" if measured else status.phase.name
-    items = [f"{name} {decision}" for name, decision in latest.items()]
+        for name, status in sorted(
+            (written or {n: plan.statuses[n] for n in plan.changed()}).items()
+        ):
+            notes[name] = _recorded(plan, status)
+    items = [f"{name} {decision}" for name, decision in {**latest, **notes}.items()]
     subject = (
         "relctl: " + ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
     )
@@ -397,10 +404,28 @@ def commit_message(plan: Plan, revision: str) -> tuple[str, str, list[tuple[str,
     trailers: list[tuple[str, str]] = []
     for name, decision in latest.items():
         trailers.append(("Relctl-Release", name))
-        if not decision.startswith("measured"):
-            trailers.append(("Relctl-Decision", decision))
+        trailers.append(("Relctl-Decision", decision))
+    trailers.extend(("Relctl-Release", name) for name in notes)
     trailers.append(("Relctl-Source-Revision", revision))
     return subject, body, trailers
+
+
+def _recorded(plan: Plan, status: ReleaseStatus) -> str:
+    """What a pass without a decision recorded of a release: "measured (2)", "started 2
+    Jobs", "steps: smoke-test Failed", or its phase."""
+    before = plan.recorded.get(status.release)
+    parts = []
+    measured = [m for m in status.measurements if m.at == plan.at]
+    if measured:
+        parts.append(f"measured ({len(measured)})")
+    started = set(status.done) - set(before.done if before else ())
+    jobs = [d for d in started if d.startswith("job:")]
+    if jobs:
+        parts.append(f"started {len(jobs)} Job{'s' if len(jobs) > 1 else ''}")
+    finished = [r for r in status.steps if before is None or r not in before.steps]
+    if finished:
+        parts.append("steps: " + ", ".join(sorted({f"{r.step} {r.state}" for r in finished})))
+    return ", ".join(parts) or status.phase.name
 
 
 def findings_of(report: PassReport) -> list[Finding]:

@@ -29,7 +29,7 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert elapsed < 60
     out = done.stdout
     for expected in (
-        "10/10",
+        "11/11",
         "leader: True",
         "set-image       prod-eu/payments/ledger",
         "rollback-image  prod-eu/platform/notifications",
@@ -46,8 +46,20 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "analysis http-health/error-ratio@prod-eu/shop/storefront",
         'query: sum(rate(http_requests_total{cluster="prod-eu", deployment="storefront"',
         "digest-emails is held at stage 1: analysis Inconclusive",
+        "run-job         prod-eu/payments/payments-2026-25-payments-migrate-pre1",
+        "payments postRollout smoke-test on prod-eu/payments: Failed (BackoffLimitExceeded, "
+        "exit 1)",
+        "payments onRollback migrate-down on prod-eu/payments: Succeeded",
+        "Release tags, each at the revision of its GO: notifications-1-9, payments-2-5-1,",
     ):
         assert expected in out, expected
+    # The migration before payments' image, the smoke test after; the failed smoke
+    # test's rollback runs the down-migration before the previous image is restored.
+    assert out.index("payments-2026-25-payments-migrate-pre1") < out.index("payments:2.5.0")
+    assert out.index("payments:2.5.0") < out.index("payments-2026-25-payments-smoke-test-post1")
+    assert out.index("payments-2-5-1-payments-migrate-down-undo1") < out.index(
+        "rollback-image  prod-eu/payments/payments-api"
+    )
     # Dependency order: ledger before payments (payments dependsOn ledger), catalog
     # before checkout before storefront.
     assert out.index("prod-eu/payments/ledger") < out.index("payments:2.5.0")
@@ -88,6 +100,23 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert catalog.planned is not None and catalog.planned.date().isoformat() == "2026-12-22"
     assert catalog.departure is not None and catalog.departure.date().isoformat() == "2027-01-05"
     assert [d.decision for d in catalog.decisions] == ["RESCHEDULED"]
+    # The failed smoke test is in the record: exit code, the log's tail, the token masked.
+    smoke = status("payments-2-5-1")
+    assert smoke.phase == "RolledBack"
+    failed = [r for r in smoke.steps if r.state == "Failed"]
+    assert failed and failed[0].exit_code == 1 and "1 of 14 checks failed" in failed[0].log
+    history = subprocess.run(
+        ["git", "-C", str(repo), "log", "-p"], capture_output=True, text=True
+    ).stdout
+    assert "pat-0123456789abcdef" not in history
+    # Every release that rolled out is tagged, annotated, at the revision of its GO.
+    go = next(d for d in shop.decisions if d.decision == "GO")
+    tagged = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "shop-2026-25^{commit}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert tagged == go.revision
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 

@@ -1,0 +1,118 @@
+"""The longer scenes of `relctl demo`: a hotfix that an analysis rolls back on the error
+rate users see (with a flag held where nobody calls), and a payments hotfix whose smoke
+test fails, so that its rollback runs the down-migration before the previous image."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import yaml
+
+from controller.cli.demo_manifests import (
+    HOTFIX,
+    HOTFIX_IMAGE,
+    SMOKE_FAILS,
+    SMOKE_RELEASE,
+    digest_flag,
+)
+from controller.errors import RelctlError
+from controller.sandbox.traffic import ERRORING
+from controller.sandbox.world import World, git
+
+if TYPE_CHECKING:
+    from controller.cli.demo import Demo
+
+
+def metric_rollback(demo: Demo) -> None:
+    """A hotfix whose image answers 12% of requests with errors: the traffic simulator
+    serves what users would see, Prometheus scrapes it, the analysis measures it pass
+    after pass (the simulated clock moving a second a pass) and rolls back."""
+    out, world = demo.out, demo.world
+    if world.prometheus is None:
+        out.say("Prometheus is not installed (apt-get install prometheus): step skipped", mark="!")
+        return
+    world.mark_image(HOTFIX_IMAGE, ERRORING)
+    out.say(f"(the sandbox's users will get errors from {HOTFIX_IMAGE})", mark=" ", dim=True)
+    start = datetime.fromisoformat("2026-12-10T16:30:00+01:00")
+    demo.set_time(start.isoformat())
+    demo.push("Ship storefront 4.2.1 as a hotfix, watched by an analysis", HOTFIX)
+    for tick in range(120):
+        demo.set_time((start + timedelta(seconds=tick)).isoformat())
+        status = demo.webhook()
+        demo.narrate(status)
+        if demo.phase(status, "storefront-4-2-1") == "RolledBack":
+            break
+        time.sleep(0.25)  # real seconds pass for the simulated users and for Prometheus
+    else:
+        raise RelctlError("the demo never saw the analysis roll storefront 4.2.1 back")
+    text = git(world.remote, "show", "HEAD:status/releases/storefront-4-2-1.yaml")
+    decision = next(d for d in yaml.safe_load(text)["decisions"] if d["decision"] == "ROLLBACK")
+    for m in decision["evidence"]["measurements"]:
+        baseline = f", baseline {m['baseline']:.3g}" if "baseline" in m else ""
+        out.say(f"{m['key']}: {m['value']:.3g} ({m['reason']}{baseline})", mark="⌁")
+        out.say(f"query: {m['query']}", mark=" ", dim=True)
+    # A flag staged behind an analysis, where nobody calls: no data holds it at 10%.
+    _quiet(world, "prod-eu", "platform", "notifications")
+    first = start + timedelta(seconds=tick + 1)
+    demo.push("Stage digest-emails behind the namespace-health analysis", digest_flag(first))
+    began = time.monotonic()
+    for _ in range(120):
+        # The clock moves with the wall's now: the stage's window is what Prometheus saw.
+        demo.set_time((first + timedelta(seconds=time.monotonic() - began)).isoformat())
+        status = demo.webhook()
+        demo.narrate(status)
+        if any("held at stage 1" in f["message"] for f in status["findings"]):
+            return
+        time.sleep(0.25)
+    raise RelctlError("the demo never saw digest-emails held at its first stage")
+
+
+def _quiet(world: World, cluster: str, namespace: str, deployment: str) -> None:
+    """Nobody calls `namespace`'s only Deployment any more: until Prometheus' rates
+    there are no data."""
+    world.traffic[cluster].set_idle(namespace, deployment)
+    assert world.prometheus is not None
+    query = f'sum(rate(http_requests_total{{cluster="{cluster}",namespace="{namespace}"}}[6s]))'
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{world.prometheus.url}/api/v1/query", params={"query": query})
+        result = found.json()["data"]["result"]
+        if not result or float(result[0]["value"][1]) == 0:
+            return
+        time.sleep(0.2)
+    raise RelctlError(f"Prometheus still sees traffic in {cluster}/{namespace}")
+
+
+def smoke_rollback(demo: Demo) -> None:
+    """payments 2.5.1 migrates its schema, rolls out, and fails its smoke test (the
+    sandbox's Job exits 1 with a log): the rollback runs the down-migration with the
+    2.5.1 image, then restores 2.5.0. The record keeps the exit code and the log."""
+    out, world = demo.out, demo.world
+    image, command, log = SMOKE_FAILS
+    for cluster in world.clusters.values():
+        cluster.rollouts.mark_job(image, exit_code=1, log=log, command=command)
+    out.say(f"(the sandbox's smoke test of {image} will fail)", mark=" ", dim=True)
+    demo.set_time("2026-12-10T17:00:00+01:00")
+    demo.push("Ship payments 2.5.1 as a hotfix", SMOKE_RELEASE)
+    name = "payments-2-5-1"
+
+    def restored(status: dict[str, Any]) -> bool:
+        if demo.phase(status, name) != "RolledBack":
+            return False
+        text = git(world.remote, "show", f"HEAD:status/releases/{name}.yaml")
+        steps = yaml.safe_load(text).get("steps") or []
+        undone = [s for s in steps if s["when"] == "onRollback" and s["status"] == "Succeeded"]
+        return len(undone) == 2
+
+    demo.passes_until(restored, "payments 2.5.1 rolled back after its down-migration")
+    demo.narrate(demo.webhook())  # the images restored after the down-migration
+    text = git(world.remote, "show", f"HEAD:status/releases/{name}.yaml")
+    record = yaml.safe_load(text)
+    for item in record["steps"]:
+        out.say(f"{item['item']}: {item['status']}", mark="☑")
+    failed = next(s for s in record["steps"] if s["status"] == "Failed")
+    last = failed.get("log", "").splitlines()[-1:]
+    out.say(f"{failed['job']}: exit {failed.get('exitCode')}; its log ends {last}", mark="⌁")
