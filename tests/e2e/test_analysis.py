@@ -148,6 +148,7 @@ GATE = {"gates": {"metrics": [{"analysis": "http-health", "metric": "error-ratio
 
 def test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence(world: World) -> None:
     world.mark_image(f"{IMAGE}:2.0.0", ERRORING)
+    healthy_history(world)  # the latency's baseline: the 20 s before the rollout
     name = ship(world, "2.0.0")
     rolled = until(world, name, phase("ROLLED_BACK"))
     decision = rolled.last()
@@ -162,7 +163,7 @@ def test_an_error_rate_above_the_threshold_rolls_back_with_its_evidence(world: W
     assert any("analysis http-health/error-ratio" in t for t in decision.evidence.triggers)
     # Every measurement is in the status file, with the latency's baseline captured once.
     assert any(m.key.startswith("http-health/latency@") for m in rolled.measurements)
-    assert all(b.value is not None for b in rolled.baselines.values())
+    assert all(b.value is not None for b in rolled.baselines.values()), rolled.baselines
     for sandbox in world.clusters.values():
         kind = sandbox.store.find_type("apps", "v1", "deployments")
         cart = sandbox.store.get(kind, "platform", "notifications")
