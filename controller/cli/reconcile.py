@@ -145,8 +145,18 @@ def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
                 lines.append(f"      {c.name:<24} {c.required:<14} {c.actual:<14} {mark}")
             for m in record.evidence.measurements:
                 lines.append(f"      measured {_measurement(m, timezone)}")
+            lines += [f"      trigger {t}" for t in record.evidence.triggers]
             if record.revision:
                 lines.append(f"      source revision {record.revision[:12]}")
+    if status.steps:
+        lines.append("  steps (item, status, evidence):")
+        for step in status.steps:
+            at = f" at {wall(step.at, timezone)}" if step.at else ""
+            lines.append(f"    {step.describe()}{at}, Job {step.job}")
+            if full and step.log:
+                lines += [f"      | {line}" for line in step.log.splitlines()]
+    if status.maintenance:
+        lines.append(f"  maintenance mode on for {', '.join(status.maintenance)}")
     latest: dict[str, Measurement] = {m.key: m for m in status.measurements}
     if latest:
         lines.append("  analyses (latest measurement of each metric and workload):")

@@ -229,7 +229,7 @@ class RunJob(_ReleaseAction):
 @dataclass(frozen=True)
 class TagRelease(_ReleaseAction):
     """An annotated tag on the manifests repository at the revision the GO was decided
-    on ("": the revision this pass read); pushed, never moved or forced."""
+    on; pushed, never moved or forced."""
 
     kind: ClassVar[ActionKind] = ActionKind.TAG_RELEASE
     tag: str
@@ -249,7 +249,7 @@ class TagRelease(_ReleaseAction):
         return f"tag:{self.release}"  # a tag that cannot be made holds back nothing else
 
     def describe(self) -> str:
-        return f"{self.kind} {self.tag} at {self.revision[:12] or 'this revision'}"
+        return f"{self.kind} {self.tag} at {self.revision[:12]}"
 
 
 Action = (

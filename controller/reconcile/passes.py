@@ -292,7 +292,7 @@ class Reconciler:
             on_outcome=self.on_outcome,
             proceed=proceed,
             frozen=report.frozen,
-            tagger=lambda tag: repo.tag(tag.tag, tag.revision or report.revision, tag.message),
+            tagger=lambda tag: repo.tag(tag.tag, tag.revision, tag.message),
         )
         wrote_jira = any(
             o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes

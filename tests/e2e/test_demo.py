@@ -109,6 +109,14 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         ["git", "-C", str(repo), "log", "-p"], capture_output=True, text=True
     ).stdout
     assert "pat-0123456789abcdef" not in history
+    shown = subprocess.run(
+        [sys.executable, "-m", "controller", "status", "payments-2-5-1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "payments onRollback migrate-down on prod-eu/payments: Succeeded" in shown
+    assert "| smoke-test: 1 of 14 checks failed" in shown
     # Every release that rolled out is tagged, annotated, at the revision of its GO.
     go = next(d for d in shop.decisions if d.decision == "GO")
     tagged = subprocess.run(

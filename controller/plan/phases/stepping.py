@@ -150,7 +150,8 @@ def irreversible(context: Context, status: ReleaseStatus, components: list[str])
 
 def tag(context: Context, status: ReleaseStatus) -> Step:
     """Once the release rolled out: its annotated tag, at the revision of the GO it
-    rolled out on."""
+    rolled out on, as recorded (a pass killed before recording leaves no tag that a
+    re-decided GO could contradict)."""
     draft = Draft(context, status)
     template = context.fleet.desired.config.spec.git.release_tag
     rollout = status.last(DecisionKind.ROLLOUT)
@@ -165,6 +166,8 @@ def tag(context: Context, status: ReleaseStatus) -> Step:
         None,
     )
     decided = go if go is not None else rollout
+    if not decided.revision:
+        return draft.done()  # decided this pass: tagged once its record holds the revision
     message = (
         f"relctl: {context.name} {context.spec.version}\n\n"
         f"{decided.decision} at {decided.at.isoformat()}: {decided.rationale}\n"
