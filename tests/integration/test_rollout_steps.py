@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from controller.plan.records import from_yaml
-from controller.reconcile.passes import PassReport, Reconciler
+from controller.reconcile.passes import Reconciler
 from controller.sandbox.world import World, git
 from tests.e2e.test_crash_safety import Crasher, crash_passes
+from tests.integration.test_reconcile_life import run
 from tests.support.world import at
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,15 +75,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     world.simulate_time()
     with world as w:
         yield w
-
-
-def run(world: World, reconciler: Reconciler, now: datetime) -> PassReport:
-    world.set_time(now)
-    report = reconciler.run(now)
-    assert report.error is None, report.error
-    refused = [o.detail for o in report.outcomes if "403" in o.detail]
-    assert refused == [], refused
-    return report
 
 
 def status(world: World) -> Any:

@@ -262,14 +262,28 @@ def at(text: str) -> datetime:
 def with_release(state: DesiredState, name: str, **spec: Any) -> DesiredState:
     """`state` with release `name`'s spec fields replaced (camelCase keys, as in YAML)."""
     from controller.manifests.models import Release
+
+    return _with_spec(state, Release, name, spec)
+
+
+def with_flag(state: DesiredState, name: str, **spec: Any) -> DesiredState:
+    """`state` with flag `name`'s spec fields replaced (camelCase keys, as in YAML)."""
+    from controller.manifests.models import FeatureFlag
+
+    return _with_spec(state, FeatureFlag, name, spec)
+
+
+def _with_spec(
+    state: DesiredState, kind: type[Any], name: str, spec: Mapping[str, Any]
+) -> DesiredState:
     from controller.manifests.state import build_state
 
     manifests = []
     for manifest in state.manifests:
-        if isinstance(manifest.model, Release) and manifest.name == name:
+        if isinstance(manifest.model, kind) and manifest.name == name:
             raw = manifest.model.model_dump(mode="json", by_alias=True, exclude_none=True)
             raw["spec"].update(spec)
-            manifest = replace(manifest, model=Release.model_validate(raw))
+            manifest = replace(manifest, model=kind.model_validate(raw))
         manifests.append(manifest)
     return build_state(state.root, manifests)
 

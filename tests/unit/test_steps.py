@@ -17,7 +17,7 @@ from controller.plan.planner import plan
 from controller.plan.plans import Observed, Plan
 from controller.plan.records import DecisionKind, Phase, ReleaseStatus, from_yaml, to_yaml
 from controller.plan.steps import Condition, JobState, When
-from tests.support.world import apply, at, with_release
+from tests.support.world import apply, at, with_flag, with_release
 from tests.unit.test_planner import go_world
 
 NAME = "payments-2026-25"
@@ -257,20 +257,6 @@ def test_step_records_survive_the_status_file() -> None:
     assert again.decisions == status.decisions
 
 
-def with_flag(state: Any, name: str, **spec: Any) -> Any:
-    from controller.manifests.models import FeatureFlag
-    from controller.manifests.state import build_state
-
-    manifests = []
-    for manifest in state.manifests:
-        if isinstance(manifest.model, FeatureFlag) and manifest.name == name:
-            raw = manifest.model.model_dump(mode="json", by_alias=True, exclude_none=True)
-            raw["spec"].update(spec)
-            manifest = replace(manifest, model=FeatureFlag.model_validate(raw))
-        manifests.append(manifest)
-    return build_state(state.root, manifests)
-
-
 def test_maintenance_mode_is_on_before_the_first_step_and_off_after_the_rollout() -> None:
     flag = "legacy-cart-fallback"
     state = with_flag(
@@ -299,3 +285,16 @@ def test_maintenance_mode_is_on_before_the_first_step_and_off_after_the_rollout(
     ]
     assert recorded[NAME].maintenance == ()
     assert recorded[NAME].phase is Phase.MONITORING
+
+
+def test_a_rolled_back_release_leaves_the_jobs_of_its_rollout_unjudged() -> None:
+    """Once rolled back, only its onRollback Jobs are looked for: a post step Job it left
+    behind, unseen, is not recorded as vanished."""
+    state = state_with(*STEPS)
+    _, observed, recorded = run(state, failing={"ledger-migrate": ("BackoffLimitExceeded", 3, "")})
+    status = recorded[NAME]
+    assert status.phase is Phase.ROLLED_BACK
+    smoke = f"job:prod-eu/payments/{NAME}-payments-smoke-post1"
+    left = {**recorded, NAME: replace(status, done=(*status.done, smoke))}
+    later = plan(state, replace(observed, jobs={}), left, at("2026-12-08T15:00:00+01:00"))
+    assert [r.reason for r in later.statuses[NAME].steps if r.step == "smoke"] == []

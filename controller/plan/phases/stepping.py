@@ -28,7 +28,8 @@ def record(context: Context, status: ReleaseStatus) -> Step:
     if not (status.phase.deployed or status.phase is Phase.ROLLED_BACK):
         return draft.done()
     observed = context.fleet.observed
-    wanted = [i for when in When for group in items(context, when).values() for i in group]
+    whens = _watched(status.phase)
+    wanted = [i for when in whens for group in items(context, when).values() for i in group]
     settled = steps.settle(
         status.steps, status.done, wanted, observed.jobs, observed.unobserved, context.now
     )
@@ -198,6 +199,12 @@ WATCHED = frozenset(
 )
 
 
+def _watched(phase: Phase) -> tuple[When, ...]:
+    """The steps whose Jobs matter in `phase`: a rolled-back release's onRollback steps
+    alone (a post step it left running is no longer its concern)."""
+    return (When.ROLLBACK,) if phase is Phase.ROLLED_BACK else tuple(When)
+
+
 def watched(
     desired: DesiredState, recorded: Mapping[str, ReleaseStatus]
 ) -> tuple[dict[str, set[str]], frozenset[str]]:
@@ -212,8 +219,7 @@ def watched(
         if status is None or status.phase not in WATCHED:
             continue
         known = {r.key: r for r in status.steps}
-        whens = (When.ROLLBACK,) if status.phase is Phase.ROLLED_BACK else tuple(When)
-        for when in whens:
+        for when in _watched(status.phase):
             for group in steps.items(name, manifest.model, components, when).values():
                 for item in group:
                     finished = known.get(item.key)
