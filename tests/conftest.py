@@ -41,6 +41,9 @@ SLOW = {
     "test_an_analysis_asks_the_prometheus_its_provider_names",
     "test_a_metric_gate_fails_on_latency_above_twice_its_recent_mean",
     "test_a_flag_stage_fails_on_latency_above_twice_its_mean_before_the_rollout",
+    "test_a_rollout_commits_each_image_in_dependency_order",
+    "test_a_persons_commit_landing_during_the_push_is_kept",
+    "test_a_failed_rollout_is_rolled_back_by_a_new_commit",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

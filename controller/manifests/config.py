@@ -27,6 +27,7 @@ _WHERE = {
     "webhook": "RELCTL_WEBHOOK_SECRET (or RELCTL_WEBHOOK_SECRET_FILE)",
     "credentials": "git's own credential helper (the chart's secrets.git)",
     "token": "RELCTL_PROMETHEUS_TOKEN (or RELCTL_PROMETHEUS_TOKEN_FILE)",
+    "url": "RELCTL_ENVIRONMENT_<NAME>_URL (the environment's name upper-cased, '-' as '_')",
 }
 
 DeploymentOnly = Annotated[
@@ -186,6 +187,23 @@ class GitConfig(Model):
         refuse("credentials", value)
 
 
+class EnvironmentConfig(Model):
+    """An environment repository that a GitOps agent (Argo CD, Flux) applies to a
+    cluster; components with the git method commit their images to it. Its URL is the
+    deployment's: $RELCTL_ENVIRONMENT_<NAME>_URL (the name upper-cased, '-' as '_'),
+    with git's own credential helper; never written here."""
+
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$")
+    """Branch the agent applies."""
+    url: DeploymentOnly = None
+    """Not allowed: where relctl pushes is the deployment's ($RELCTL_ENVIRONMENT_<NAME>_URL)."""
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _no_url(cls, value: Any) -> None:
+        refuse("url", value)
+
+
 class FlagPolicy(Model):
     """Feature-flag housekeeping."""
 
@@ -204,6 +222,8 @@ class ControllerConfigSpec(Model):
     """Clusters by name, as referenced by workloads and flag targets."""
     git: GitConfig = Field(default_factory=GitConfig)
     """Decision recording."""
+    environments: dict[Name, EnvironmentConfig] = Field(default_factory=dict)
+    """Environment repositories, by name, for components deployed with the git method."""
     mode: Literal["observe", "enforce"] = "observe"
     """observe: compute and record, change nothing in Jira or clusters. enforce: act."""
     interval: Duration = Field(default_factory=lambda: parse_duration("1m"))

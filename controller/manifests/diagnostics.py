@@ -57,6 +57,8 @@ CODES: dict[str, str] = {
     "RC218": "onRollback steps beside a step that is not reversible",
     "RC219": "a maintenance flag that is not an on/off flag of its own",
     "RC220": "a step whose timeout outlasts its release's monitoring or allow window",
+    "RC221": "a git method locator naming an image other than the component's",
+    "RC222": "a git method workload without a locator, or a locator without the git method",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, JsonValue, model_validator
 
+from controller.manifests.deploy import Deploy, Locator
 from controller.manifests.gates import ApprovalGate as ApprovalGate
 from controller.manifests.gates import CompletionGate as CompletionGate
 from controller.manifests.gates import CountGate as CountGate
@@ -51,6 +52,9 @@ class Workload(Model):
     """Name of the Deployment."""
     container: Name
     """Name of the container whose image relctl sets."""
+    locator: Locator | None = None
+    """With the component's git method: where this workload's image lives in the
+    environment repository."""
 
 
 class ComponentSpec(Model):
@@ -70,6 +74,9 @@ class ComponentSpec(Model):
     """In enforce mode, restore the released image when someone changes it by hand."""
     steps: Steps | None = None
     """Jobs run around every release's rollout of it: migrations, smoke tests."""
+    deploy: Deploy = Field(default_factory=Deploy)
+    """How its image changes: a patch of the Deployment, or a commit to an environment
+    repository that Argo CD or Flux applies."""
     description: str = ""
     """What the component is."""
 

@@ -14,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
+from controller.manifests.deploy import Locator
 from controller.plan.flags import FlagTarget
 from controller.plan.records import workload_key
 from controller.plan.steps import JobSpec
@@ -43,6 +44,18 @@ class ActionKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a git-method workload's image lives: the environment repository and the
+    locator in it. None on an ImageChange: the Deployment is patched."""
+
+    environment: str
+    locator: Locator
+    repository: str
+    """The component's image repository."""
+    component: str
+
+
+@dataclass(frozen=True)
 class ImageChange:
     cluster: str
     namespace: str
@@ -52,6 +65,8 @@ class ImageChange:
     """The image to set."""
     current: str
     """The image seen when planning."""
+    source: Source | None = None
+    """With the git method: the commit to make instead of a patch."""
 
     @property
     def workload(self) -> WorkloadId:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from controller.manifests.models import Component, Release, Workload
-from controller.plan.actions import ImageChange
+from controller.plan.actions import ImageChange, Source
 from controller.plan.observed import (
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
@@ -38,6 +38,8 @@ class Unit:
     superseded: bool = False
     """A later release has since set this workload's image: it is no longer ours to
     roll out, watch or roll back."""
+    source: Source | None = None
+    """With the git method: where its image is committed."""
 
     @property
     def key(self) -> str:
@@ -75,8 +77,9 @@ class Unit:
         """Setting this container to `image`, from what it runs now."""
         w = self.workload
         return ImageChange(
-            w.cluster, w.namespace, w.deployment, w.container, image, self.running or ""
-        )
+            w.cluster, w.namespace, w.deployment, w.container, image, self.running or "",
+            self.source,
+        )  # fmt: skip
 
 
 def units_of(
@@ -100,7 +103,14 @@ def units_of(
             seen = workloads.get((w.cluster, w.namespace, w.deployment))
             owner = seen.annotations.get(RELEASE_ANNOTATION, "") if seen is not None else ""
             superseded = bool(owner) and owner != name and newer(owner)
-            units.append(Unit(name, item.name, spec.jira_project, w, target, seen, superseded))
+            source = (
+                Source(spec.deploy.environment, w.locator, spec.image, item.name)
+                if spec.deploy.environment is not None and w.locator is not None
+                else None
+            )
+            units.append(
+                Unit(name, item.name, spec.jira_project, w, target, seen, superseded, source)
+            )
         found[item.name] = units
     return found
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from controller.adapters.envrepo import EnvironmentRepository
+from controller.adapters.git import GitError
 from controller.adapters.jira import JiraClient, settings_from
 from controller.adapters.kube import KubeCluster, KubeError
 from controller.adapters.prometheus import Prometheus
-from controller.manifests.config import ControllerConfig
+from controller.errors import Disposition
+from controller.manifests.config import ControllerConfig, EnvironmentConfig, GitAuthor
 
 
 @dataclass
@@ -23,6 +27,28 @@ class Adapters:
     timeout: float = 10.0
     named: dict[str, Prometheus | None] = field(default_factory=dict, repr=False)
     """Providers an Analysis names, connected when first asked for."""
+    environments: Mapping[str, EnvironmentConfig] = field(default_factory=dict)
+    author: GitAuthor = field(default_factory=GitAuthor)
+    clones: Path | None = None
+    """Where environment repositories are cloned (the pass sets it: the manifests
+    clone's git folder); None: nowhere, the git method cannot act."""
+    opened: dict[str, EnvironmentRepository] = field(default_factory=dict, repr=False)
+
+    def environment(self, name: str) -> EnvironmentRepository:
+        """The environment repository `name`, at the URL the deployment gives it."""
+        if name not in self.opened:
+            settings = self.environments.get(name)
+            if settings is None or self.clones is None:
+                raise GitError(
+                    f"environment {name!r} is not declared in relctl.yaml's environments"
+                    if settings is None
+                    else f"environment {name!r}: no folder to clone it into",
+                    disposition=Disposition.STALLED,
+                )
+            self.opened[name] = EnvironmentRepository.of(
+                name, settings, self.env, self.clones / name, self.author
+            )
+        return self.opened[name]
 
     def retry_prometheus(self) -> None:
         """A new pass asks every Prometheus again, even one found down before."""
@@ -75,4 +101,12 @@ def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
         name: KubeCluster.connect(name, c, env) for name, c in sorted(spec.clusters.items())
     }
     timeout = spec.prometheus.timeout.total_seconds()
-    return Adapters(jira, clusters, Prometheus.from_env(env, timeout), dict(env), timeout)
+    return Adapters(
+        jira,
+        clusters,
+        Prometheus.from_env(env, timeout),
+        dict(env),
+        timeout,
+        environments=dict(spec.environments),
+        author=spec.git.author,
+    )

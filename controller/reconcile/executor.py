@@ -108,6 +108,32 @@ def execute(
     return outcomes
 
 
+DECISIONS = {
+    ActionKind.SET_IMAGE: "ROLLOUT",
+    ActionKind.ROLLBACK_IMAGE: "ROLLBACK",
+    ActionKind.RESTORE_IMAGE: "REPAIRED",
+}
+
+
+def _commit(action: SetImage | RollbackImage | RestoreImage, adapters: Adapters) -> str:
+    """The git method: the image committed to the environment repository (the GitOps
+    agent applies it; the rollout is judged in the cluster as for a patch)."""
+    change = action.change
+    source = change.source
+    assert source is not None
+    repository = adapters.environment(source.environment)
+    trailers = [
+        ("Relctl-Release", action.release),
+        ("Relctl-Component", source.component),
+        ("Relctl-Decision", DECISIONS[action.kind]),
+        ("Relctl-Previous-Image", change.current or "unknown"),
+    ]
+    subject = f"relctl: {action.release} {DECISIONS[action.kind]} {source.component} {change.image}"
+    sha = repository.set_image(source.locator, source.repository, change.image, trailers, subject)
+    where = f"{source.environment}:{source.locator.file}"
+    return f"committed {change.image} to {where} ({sha[:12]})" if sha else f"{where} holds it"
+
+
 def _jira(adapters: Adapters) -> JiraClient:
     if adapters.jira is None:
         raise JiraError("relctl.yaml declares no jira; cannot act on Jira")
@@ -144,6 +170,8 @@ def _run(
                 return f"{action.issue} already has the comment"
             jira.comment(action.issue, action.text, marker=action.marker)
             return f"commented on {action.issue}"
+        case SetImage() | RollbackImage() | RestoreImage() if action.change.source is not None:
+            return _commit(action, adapters)
         case SetImage() | RollbackImage() | RestoreImage():
             change = action.change
             cluster = adapters.cluster(change.cluster)

@@ -275,6 +275,7 @@ class Reconciler:
             )
         report.frozen = report.frozen | frozenset(unreadable)
         adapters = self.adapters(state.config)
+        adapters.clones = repo.git_dir / "relctl-environments"
         before = adapters.requests()
         observed, problems = observe(
             state, adapters, self.workdir, now, self.previous_jira, recorded, self._wall

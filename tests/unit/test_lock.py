@@ -17,13 +17,18 @@ def pins(name: str) -> dict[str, str]:
     for block in text.split("\n"):
         match = PIN.match(block)
         if match:
-            found[match[1].lower().replace("_", "-")] = match[2]
+            found[normal(match[1])] = match[2]
     assert "--hash=sha256:" in text
     return found
 
 
+def normal(name: str) -> str:
+    """A project name as PEP 503 compares them (ruamel.yaml is ruamel-yaml)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def named(requirement: str) -> str:
-    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    return normal(re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0])
 
 
 def test_every_declared_dependency_is_locked() -> None:

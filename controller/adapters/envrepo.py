@@ -1,0 +1,191 @@
+"""Environment repositories: where a GitOps agent (Argo CD, Flux) reads what the cluster
+should run. For a component deployed with the git method, relctl changes an image by a
+commit here, as Kargo's git-commit/git-push steps and Argo CD Image Updater's git
+write-back do.
+
+- Where: the URL is the deployment's ($RELCTL_ENVIRONMENT_<NAME>_URL; git's credential
+  helper supplies credentials), never the manifests'. The clone lives in the manifests
+  clone's git folder (`relctl-environments/<name>`), outside any work tree relctl reads.
+- `set_image`: fetch, reset to the remote branch, rewrite the one value (`locators`),
+  commit that one file with trailers (Relctl-Release, Relctl-Component, Relctl-Decision,
+  Relctl-Previous-Image), push. A push refused because someone pushed meanwhile starts
+  over from their commit: theirs is kept, never forced over. A value already there is
+  not committed again (idempotent: a pass killed after its push repeats nothing).
+- `observe`: the value each locator holds at the branch's head, and the last commit that
+  changed its file (sha, author, and the release its trailer names): who changed it.
+
+Every git process has a deadline (`git.run_git`). Paths stay inside the clone.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from controller.adapters import locators
+from controller.adapters.git import (
+    NETWORK_TIMEOUT,
+    REJECTED,
+    GitError,
+    git_environment,
+    message_with_trailers,
+    run_git,
+)
+from controller.errors import Disposition
+from controller.manifests.config import EnvironmentConfig, GitAuthor
+from controller.manifests.deploy import Locator
+
+ATTEMPTS = 5
+
+
+def variable(name: str) -> str:
+    """$RELCTL_ENVIRONMENT_<NAME>_URL: the deployment's word on where `name` lives."""
+    return f"RELCTL_ENVIRONMENT_{name.upper().replace('-', '_')}_URL"
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a locator's file holds at the branch's head, and who last changed the file."""
+
+    image: str | None
+    commit: str
+    author: str
+    release: str
+    """The release its Relctl-Release trailer names ("": a person's commit)."""
+
+
+class EnvironmentRepository:
+    def __init__(
+        self, name: str, url: str, settings: EnvironmentConfig, folder: Path, author: GitAuthor
+    ) -> None:
+        self.name, self.url, self.branch = name, url, settings.branch
+        self.folder = folder
+        self.author = author
+        self._env = git_environment()
+        self.requests = 0
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        settings: EnvironmentConfig,
+        env: Mapping[str, str],
+        folder: Path,
+        author: GitAuthor,
+    ) -> EnvironmentRepository:
+        url = env.get(variable(name), "")
+        if not url:
+            raise GitError(
+                f"environment {name}: set ${variable(name)} where relctl runs (the URL of "
+                "the environment repository)",
+                disposition=Disposition.STALLED,
+            )
+        return cls(name, url, settings, folder, author)
+
+    def _git(self, *args: str, network: bool = False, stdin: str | None = None) -> str:
+        identity = ["-c", f"user.name={self.author.name}", "-c", f"user.email={self.author.email}"]
+        timeout = NETWORK_TIMEOUT if network else 30.0
+        return run_git([*identity, *args], self.folder, timeout, stdin=stdin, env=self._env)
+
+    def sync(self) -> str:
+        """The clone at the remote branch's head (made on first use); its sha."""
+        self.requests += 1
+        if not (self.folder / ".git").is_dir():
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            run_git(
+                ["clone", "--quiet", "--single-branch", "--branch", self.branch, self.url,
+                 str(self.folder)],
+                self.folder.parent,
+                NETWORK_TIMEOUT,
+                env=self._env,
+            )  # fmt: skip
+        else:
+            self._git("fetch", "--quiet", "origin", self.branch, network=True)
+            self._git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+        return self._git("rev-parse", "HEAD")
+
+    def _path(self, relative: str) -> Path:
+        """The file, confined to the clone (no `..`, no symbolic link on the way)."""
+        step = self.folder
+        for part in PurePosixPath(relative).parts:
+            step = step / part
+            if part in ("..", "/") or step.is_symlink():
+                raise locators.LocatorError(
+                    f"environment {self.name}: {relative} leaves the repository or is a "
+                    "symbolic link"
+                )
+        return step
+
+    def _text(self, locator: Locator) -> str:
+        path = self._path(locator.file)
+        if not path.is_file():
+            head = self._git("rev-parse", "--short", "HEAD")
+            raise locators.LocatorError(
+                f"environment {self.name}: {locator.file} does not exist at {head}"
+            )
+        return path.read_text(encoding="utf-8")
+
+    def observe(self, wanted: Sequence[tuple[Locator, str]]) -> dict[Locator, Value]:
+        """Each (locator, component image)'s value at the head of the branch (synced)."""
+        self.sync()
+        found: dict[Locator, Value] = {}
+        for locator, image in wanted:
+            where = f"{self.name}:{locator.file}"
+            current = locators.read(self._text(locator), locator, image, where)
+            line = self._git(
+                "log", "-1", "--format=%H%x00%an <%ae>%x00%(trailers:key=Relctl-Release,valueonly)",
+                "--", locator.file,
+            )  # fmt: skip
+            commit, author, release = ([*line.split("\x00"), "", "", ""])[:3]
+            found[locator] = Value(current, commit, author, release.strip())
+        return found
+
+    def set_image(
+        self,
+        locator: Locator,
+        image: str,
+        target: str,
+        trailers: Sequence[tuple[str, str]],
+        subject: str,
+    ) -> str:
+        """Commit `target` as the locator's image and push; the commit's sha, or "" when
+        the branch already holds it."""
+        where = f"{self.name}:{locator.file}"
+        for _ in range(ATTEMPTS):
+            head = self.sync()
+            text = self._text(locator)
+            try:
+                changed = locators.write(text, locator, image, target, where)
+            except locators.LocatorError as exc:
+                raise locators.LocatorError(f"{exc} (at {head[:12]})") from None
+            if changed == text:
+                return ""
+            self._path(locator.file).write_text(changed, encoding="utf-8")
+            self._git("add", "--", locator.file)
+            message = message_with_trailers(subject, "", list(trailers))
+            self._git("commit", "--quiet", "--file=-", "--", locator.file, stdin=message)
+            sha = self._git("rev-parse", "HEAD")
+            try:
+                self.requests += 1
+                self._git(
+                    "push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}", network=True
+                )
+                return sha
+            except GitError as exc:
+                if not any(word in str(exc) for word in REJECTED):
+                    raise
+            # Someone pushed meanwhile: start again from theirs.
+        raise GitError(
+            f"environment {self.name}: could not push after {ATTEMPTS} attempts (the branch "
+            "keeps moving); the next pass tries again",
+            disposition=Disposition.TRANSIENT,
+        )
+
+
+def folder_for(git_dir: Path, name: str) -> Path:
+    """Where the clone of environment `name` lives: in the manifests clone's git folder."""
+    return git_dir / "relctl-environments" / name

@@ -1,0 +1,98 @@
+"""A GitOps agent for the sandbox, in Argo CD's place: it applies an environment
+repository (a bare repository on disk) to the Kubernetes emulator with the real
+`kubectl kustomize` and `kubectl apply --server-side`, so the emulator's apply, field
+ownership and validation are what a real agent meets.
+
+`sync()` applies the branch's head, one application (a folder of the repository) at a
+time: a folder with a kustomization.yaml is built with `kubectl kustomize`, any other is
+applied as it is. It takes the fields it applies back from any other manager
+(`--force-conflicts`), which is what Argo CD's self-heal does to a Deployment patched by
+hand: a direct patch of an image the repository also sets does not survive a sync. It
+can be told to fail (`failing`), as a sync does on a manifest the cluster refuses.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from controller.sandbox.kube import KubeSandbox
+
+MANAGER = "argocd-controller"
+
+
+class SyncError(Exception):
+    """A sync that failed: what kubectl said."""
+
+
+class GitOpsSyncer:
+    def __init__(
+        self,
+        remote: Path,
+        sandbox: KubeSandbox,
+        apps: Mapping[str, str],
+        workspace: Path,
+        branch: str = "main",
+    ) -> None:
+        """`apps`: application name → its folder in the repository."""
+        self.remote, self.sandbox, self.apps = remote, sandbox, dict(apps)
+        self.workspace, self.branch = workspace, branch
+        self.checkout = workspace / "checkout"
+        workspace.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = sandbox.kubeconfig(workspace / "kubeconfig", "gitops")
+        self.failing = ""
+        """When set, every sync fails with this message (and applies nothing)."""
+        self.revision = ""
+        """The revision the last successful sync applied."""
+        self.syncs = 0
+
+    def _run(self, *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
+        done = subprocess.run(
+            list(args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=cwd,
+        )
+        if done.returncode != 0:
+            raise SyncError(f"{' '.join(args[:3])}: {done.stderr.strip()[:500]}")
+        return done.stdout
+
+    def _fetch(self) -> str:
+        if not (self.checkout / ".git").is_dir():
+            self._run("git", "clone", "-q", "-b", self.branch, str(self.remote), str(self.checkout))
+        else:
+            self._run("git", "fetch", "-q", "origin", self.branch, cwd=self.checkout)
+            self._run("git", "reset", "-q", "--hard", f"origin/{self.branch}", cwd=self.checkout)
+        return self._run("git", "rev-parse", "HEAD", cwd=self.checkout).strip()
+
+    def sync(self) -> str:
+        """Apply the branch's head; its revision."""
+        if self.failing:
+            raise SyncError(self.failing)
+        revision = self._fetch()
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise SyncError("kubectl is not installed")
+        for name, folder in sorted(self.apps.items()):
+            path = self.checkout / folder
+            if (path / "kustomization.yaml").is_file():
+                rendered = self._run(kubectl, "kustomize", str(path))
+                source = ["-f", "-"]
+            else:
+                rendered, source = None, ["-f", str(path)]
+            try:
+                self._run(
+                    kubectl, "--kubeconfig", str(self.kubeconfig), "apply", "--server-side",
+                    "--force-conflicts", f"--field-manager={MANAGER}", *source,
+                    stdin=rendered,
+                )  # fmt: skip
+            except SyncError as exc:
+                raise SyncError(f"application {name} at {revision[:12]}: {exc}") from None
+        self.revision = revision
+        self.syncs += 1
+        return revision

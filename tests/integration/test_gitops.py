@@ -1,0 +1,258 @@
+"""The git deployment method through the real reconciler: images committed to an
+environment repository (a bare repository on disk) that the sandbox's GitOps agent
+applies to the Kubernetes emulator with the real kubectl. The rollout in dependency
+order, a rollback as a new commit, a person's commit landing during relctl's push kept,
+a file whose shape changed refused, and a self-healing agent that reverts the kubernetes
+method's patch while the git method's change stays."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.plan.records import from_yaml
+from controller.reconcile.passes import Reconciler
+from controller.sandbox.gitops import GitOpsSyncer
+from controller.sandbox.world import World, git
+from tests.integration.test_reconcile_life import run
+from tests.support.world import at
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "gitops"
+DEPARTURE = at("2026-12-08T14:00:00+01:00")
+CATALOG = "registry.shop.example/shop/catalog"
+STOREFRONT = "registry.shop.example/shop/storefront"
+KUSTOMIZATION = "apps/storefront/kustomization.yaml"
+
+
+def release(name: str, components: dict[str, str], **spec: Any) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "relctl.dev/v1alpha1",
+            "kind": "Release",
+            "metadata": {"name": name},
+            "spec": {
+                "version": name,
+                "date": DEPARTURE.isoformat(),
+                "components": [{"name": c, "version": v} for c, v in components.items()],
+                "rollback": {"auto": True, **spec.pop("rollback", {})},
+                **spec,
+            },
+        },
+        sort_keys=False,
+    )
+
+
+@dataclass
+class Shop:
+    world: World
+    environment: Path
+    """The environment repository (bare)."""
+    agent: GitOpsSyncer
+    person: Path
+    """A person's clone of the environment repository."""
+
+    def image(self, deployment: str) -> str:
+        store = self.world.clusters["prod"].store
+        found = store.get(store.find_type("apps", "v1", "deployments"), "shop", deployment)
+        return str(found["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def status(self, name: str) -> Any:
+        return from_yaml(git(self.world.remote, "show", f"main:status/releases/{name}.yaml"), name)
+
+    def commits(self) -> list[str]:
+        return git(self.environment, "log", "--format=%s", "main").splitlines()
+
+    def push(self, message: str, files: dict[str, str]) -> str:
+        git(self.person, "pull", "-q", "--rebase")
+        for relative, text in files.items():
+            (self.person / relative).write_text(text, encoding="utf-8")
+        git(self.person, "add", "-A")
+        git(self.person, "commit", "-q", "-m", message)
+        git(self.person, "push", "-q")
+        return git(self.person, "rev-parse", "HEAD")
+
+    def drive(self, until: Callable[[], bool], passes: int = 25) -> list[Any]:
+        """A pass a minute, the agent syncing after each, until `until()`."""
+        reconciler = Reconciler(self.world.controller, {**os.environ, **self.world.env})
+        reports = []
+        now = DEPARTURE
+        try:
+            for _ in range(passes):
+                reports.append(run(self.world, reconciler, now))
+                self.agent.sync()
+                if until():
+                    return reports
+                now += timedelta(minutes=1)
+                self.world.advance(60.0)
+        finally:
+            reconciler.close()
+        raise AssertionError(f"never got there; environment log: {self.commits()}")
+
+
+@contextlib.contextmanager
+def shop_with(tmp_path: Path, *releases: tuple[str, str]) -> Iterator[Shop]:
+    source = tmp_path / "source"
+    shutil.copytree(DATA, source, ignore=shutil.ignore_patterns("environment"))
+    (source / "releases/releases").mkdir()
+    for name, text in releases:
+        (source / f"releases/releases/{name}.yaml").write_text(text, encoding="utf-8")
+    environment = tmp_path / "environment.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(environment))
+    seed = tmp_path / "person"
+    git(tmp_path, "clone", "-q", str(environment), str(seed))
+    shutil.copytree(DATA / "environment", seed, dirs_exist_ok=True)
+    git(seed, "add", "-A")
+    git(seed, "-c", "user.name=Dana Ops", "-c", "user.email=dana@shop.example", "commit", "-q",
+        "-m", "The shop's production environment")  # fmt: skip
+    git(seed, "config", "user.name", "Dana Ops")
+    git(seed, "config", "user.email", "dana@shop.example")
+    git(seed, "push", "-q", "origin", "main")
+    world = World(
+        source,
+        tmp_path / "world",
+        jira_seed=REPO / "tests/data/jira/shop.yaml",
+        running={"catalog": "2.3.0", "storefront": "4.2.0", "search": "7.0.0"},
+        step=1.0,
+        rbac=True,
+    )
+    world.workspace.mkdir()
+    world.simulate_time()
+    with world:
+        world.env["RELCTL_ENVIRONMENT_SHOP_ENV_URL"] = str(environment)
+        apps = {"catalog": "apps/catalog", "storefront": "apps/storefront", "search": "apps/search"}
+        agent = GitOpsSyncer(environment, world.clusters["prod"], apps, tmp_path / "agent")
+        agent.sync()
+        yield Shop(world, environment, agent, seed)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Shop]:
+    shop_3 = release("shop-3", {"catalog": "2.4.0", "storefront": "4.3.0"})
+    with shop_with(tmp_path, ("shop-3", shop_3)) as shop:
+        yield shop
+
+
+def test_a_rollout_commits_each_image_in_dependency_order(shop: Shop) -> None:
+    shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+    assert shop.image("catalog") == f"{CATALOG}:2.4.0"
+    assert shop.image("storefront") == f"{STOREFRONT}:4.3.0"
+    mine = [c for c in shop.commits() if c.startswith("relctl:")]
+    assert mine == [
+        f"relctl: shop-3 ROLLOUT storefront {STOREFRONT}:4.3.0",
+        f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0",
+    ]  # newest first: catalog (which storefront dependsOn) went first
+    body = git(shop.environment, "log", "-1", "--format=%B", "main")
+    assert (
+        "Relctl-Release: shop-3\nRelctl-Component: storefront\nRelctl-Decision: ROLLOUT\n" in body
+    )
+    assert f"Relctl-Previous-Image: {STOREFRONT}:4.2.0" in body
+    # One file a commit, one line of it: the comments and the quotes are kept.
+    changed = git(shop.environment, "show", "--format=", "--name-only", "main").splitlines()
+    assert changed == [KUSTOMIZATION]
+    diff = git(shop.environment, "show", "--format=", "-U0", "main").splitlines()
+    assert [d for d in diff if d[:1] in "+-" and d[:3] not in ("+++", "---")] == [
+        '-    newTag: "4.2.0"  # promoted by relctl',
+        '+    newTag: "4.3.0"  # promoted by relctl',
+    ]
+
+
+def test_a_failed_rollout_is_rolled_back_by_a_new_commit(shop: Shop) -> None:
+    shop.world.clusters["prod"].rollouts.mark_bad(f"{STOREFRONT}:4.3.0")
+    shop.drive(
+        lambda: (
+            shop.status("shop-3").phase.value == "RolledBack"
+            and shop.image("storefront").endswith(":4.2.0")
+            and shop.image("catalog").endswith(":2.3.0")
+        )
+    )
+    mine = [c for c in shop.commits() if c.startswith("relctl:")]
+    assert mine[:2] == [  # newest first: in reverse dependency order, storefront first
+        f"relctl: shop-3 ROLLBACK catalog {CATALOG}:2.3.0",
+        f"relctl: shop-3 ROLLBACK storefront {STOREFRONT}:4.2.0",
+    ]
+    assert len(mine) == 4  # two rollouts, two rollbacks: history is never rewritten
+    text = git(shop.environment, "show", f"main:{KUSTOMIZATION}")
+    assert 'newTag: "4.2.0"  # promoted by relctl' in text
+
+
+REFUSE_ONCE = """#!/bin/sh
+# A person's commit lands while relctl pushes: relctl's first push is refused.
+[ -f "{marker}" ] && exit 0
+touch "{marker}"
+# Outside receive-pack's quarantine, as another push would be.
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+tree=$(git rev-parse main^{{tree}})
+export GIT_AUTHOR_NAME=Dana GIT_AUTHOR_EMAIL=dana@shop.example
+export GIT_COMMITTER_NAME=Dana GIT_COMMITTER_EMAIL=dana@shop.example
+human=$(echo "Scale search for the sale" | git commit-tree "$tree" -p main)
+git update-ref refs/heads/main "$human"
+echo "main moved" >&2
+exit 1
+"""
+
+
+def test_a_persons_commit_landing_during_the_push_is_kept(shop: Shop, tmp_path: Path) -> None:
+    hook = shop.environment / "hooks" / "pre-receive"
+    hook.write_text(REFUSE_ONCE.format(marker=tmp_path / "refused"), encoding="utf-8")
+    hook.chmod(0o755)
+    shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+    assert (tmp_path / "refused").exists()
+    log = shop.commits()
+    assert "Scale search for the sale" in log
+    assert log.index(f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0") < log.index(
+        "Scale search for the sale"
+    )  # relctl's commit went on top of the person's
+
+
+def test_a_file_whose_shape_changed_stops_the_release_naming_it(shop: Shop) -> None:
+    text = (shop.person / KUSTOMIZATION).read_text(encoding="utf-8")
+    shop.push(
+        "Pin storefront by digest",
+        {KUSTOMIZATION: text.replace('newTag: "4.2.0"', "digest: sha256:" + "a" * 64)},
+    )
+    failures: list[str] = []
+    reconciler = Reconciler(shop.world.controller, {**os.environ, **shop.world.env})
+    now = DEPARTURE
+    try:
+        for _ in range(10):
+            report = run(shop.world, reconciler, now)
+            failures += [o.detail for o in report.outcomes if o.failed]
+            shop.agent.sync()
+            if failures:
+                break
+            now += timedelta(minutes=1)
+            shop.world.advance(60.0)
+    finally:
+        reconciler.close()
+    assert failures and f"shop-env:{KUSTOMIZATION}" in failures[0] and "digest" in failures[0]
+    assert shop.image("storefront").startswith(f"{STOREFRONT}@sha256:")  # the person's pin
+    assert not any("storefront" in c for c in shop.commits() if c.startswith("relctl:"))
+
+
+def test_a_self_healing_agent_reverts_a_patch_but_keeps_a_commit(tmp_path: Path) -> None:
+    both = release("mixed-1", {"catalog": "2.4.0", "search": "7.1.0"}, rollback={"partial": True})
+    with shop_with(tmp_path, ("mixed-1", both)) as shop:
+        shop.drive(lambda: shop.status("mixed-1").phase.value in ("RolledBack", "Monitoring"))
+        # relctl patched search; the agent applied the repository's 7.0.0 over it.
+        patches = [p for m, p, _ in shop.world.clusters["prod"].requests("PATCH") if "/search" in p]
+        assert patches, "relctl never patched search"
+        assert shop.image("search") == "registry.shop.example/shop/search:7.0.0"
+        # The git method's change is the repository's: it stays.
+        assert shop.image("catalog") == f"{CATALOG}:2.4.0"
+        status = shop.status("mixed-1")
+        rollback = status.last("ROLLBACK")
+        assert (
+            rollback is not None
+            and "runs its previous image again" in rollback.evidence.triggers[0]
+        )
+        assert rollback.evidence.components == ("search",)
