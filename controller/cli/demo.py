@@ -30,7 +30,7 @@ import yaml
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
 from controller.cli.demo_manifests import NEW_RELEASE, NEW_RELEASE_PATH
-from controller.cli.demo_scenes import metric_rollback, smoke_rollback
+from controller.cli.demo_scenes import Agent, gitops_hotfix, metric_rollback, smoke_rollback
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.reconcile import logs
@@ -98,12 +98,15 @@ class Demo:
         self.thread: threading.Thread | None = None
         self.server: Server | None = None
         self.log_file: IO[str] | None = None
+        self.agent: Agent | None = None
+        """The GitOps agent applying the environment repository (None without kubectl)."""
 
     # -- setting up -------------------------------------------------------------------
 
     def start(self) -> None:
         world = self.world.start()
         world.env["RELCTL_WEBHOOK_SECRET"] = self.secret
+        self.agent = Agent.start(self.workspace, world)
         self.log_file = (self.workspace / "controller.log").open("w", encoding="utf-8")
         logs.configure(self.log_file, logging.INFO)
         lease_cluster = sorted(world.clusters)[0]
@@ -129,6 +132,8 @@ class Demo:
         return self.clock_now
 
     def stop(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
         if self.controller is not None:
             self.controller.stop()
         if self.thread is not None:
@@ -261,7 +266,7 @@ class Demo:
 def run(demo: Demo) -> None:
     """The story, step by step."""
     out, world = demo.out, demo.world
-    out.steps = 11
+    out.steps = 12
 
     out.header("2026-11-23 12:00", "The controller starts and takes the lease")
     demo.set_time("2026-11-23T12:00:00+01:00")
@@ -347,6 +352,9 @@ def run(demo: Demo) -> None:
     )
     smoke_rollback(demo)
 
+    out.header("2026-12-10 17:30", "search moves to Argo CD: its hotfix is a commit, not a patch")
+    gitops_hotfix(demo)
+
     out.header("2026-12-11 10:30", "new-checkout-flow advances from 10% to 50%")
     demo.set_time("2026-12-11T10:30:00+01:00")
     demo.narrate(demo.webhook())
@@ -362,6 +370,8 @@ def _keep(demo: Demo, keep: Path) -> Path:
     git(demo.workspace, "clone", "-q", str(demo.world.remote), str(repo))
     for name in ("calendar.ics", "controller.log"):
         shutil.copy2(demo.workspace / name, keep / name)
+    if demo.agent is not None:
+        shutil.copytree(demo.agent.environment, keep / "environment.git")
     return repo
 
 
@@ -383,7 +393,8 @@ def command(keep: Path | None) -> None:
     then GO after an approval commit, a rollout in dependency order with a migration
     before and a smoke test after, versions released with notes and tagged in git, a
     release held by the holiday freeze, rollbacks on an error rate and on a failed smoke
-    test (its down-migration first), and a flag advancing 10% → 50%.
+    test (its down-migration first), a hotfix shipped by a commit to the environment
+    repository a GitOps agent applies, and a flag advancing 10% → 50%.
     Nothing leaves 127.0.0.1; nothing outside the temporary folder (and --keep DIR) is
     written.
     """
@@ -419,6 +430,7 @@ def command(keep: Path | None) -> None:
         ("the release notes", f"{repo}/status/notes/"),
         ("the decision records", f"{repo}/status/releases/"),
         ("the release tags", f"git -C {repo} tag -n3"),
+        ("the environment repository", f"git -C {keep}/environment.git log --format='%h %s%n%b'"),
         ("the calendar (ICS)", f"{keep}/calendar.ics"),
         ("the controller's JSON log", f"{keep}/controller.log"),
     ):

@@ -1,6 +1,7 @@
 """The manifests people push during `relctl demo`: a release put on the next train, a
-storefront hotfix watched by an analysis, a flag staged behind one, and a payments hotfix
-whose smoke test fails."""
+storefront hotfix watched by an analysis, a flag staged behind one, a payments hotfix
+whose smoke test fails, and search moved to the git method with a hotfix through the
+environment repository (whose first content is here too)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,78 @@ SMOKE_FAILS = (
     "smoke-test: 1 of 14 checks failed",
 )
 """(image, command word, log): what the sandbox makes 2.5.1's smoke test print and fail."""
+
+
+ENVIRONMENT = {
+    "apps/search/deployment.yaml": """\
+# search in prod-us, as the GitOps agent applies it. The tag is the overlay's.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: search
+  namespace: platform
+  labels: {app: search}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 1
+  selector:
+    matchLabels: {app: search}
+  template:
+    metadata:
+      labels: {app: search}
+    spec:
+      containers:
+        - name: search
+          image: registry.shop.example/shop/search
+""",
+    "apps/search/kustomization.yaml": """\
+# Production search: relctl promotes the tag below; people own the rest.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: registry.shop.example/shop/search
+    newTag: "0.0.0"  # promoted by relctl
+""",
+}
+"""The environment repository shop-env, as the platform team first pushed it."""
+GITOPS = {
+    "releases/components/search.yaml": """\
+# yaml-language-server: $schema=../../schemas/relctl.schema.json
+apiVersion: relctl.dev/v1alpha1
+kind: Component
+metadata:
+  name: search
+  labels: {tier: backend}
+spec:
+  description: Product search. Deployed by Argo CD from the shop-env repository.
+  jiraProject: PLAT
+  image: registry.shop.example/shop/search
+  owner: team-platform
+  dependsOn: [catalog]
+  deploy: {method: git, environment: shop-env}
+  workloads:
+    - cluster: prod-us
+      namespace: platform
+      deployment: search
+      container: search
+      locator:
+        file: apps/search/kustomization.yaml
+        kustomizeImage: registry.shop.example/shop/search
+""",
+    "releases/releases/search-6-9-1.yaml": """\
+apiVersion: relctl.dev/v1alpha1
+kind: Release
+metadata: {name: search-6-9-1}
+spec:
+  description: Typo tolerance for brand names, shipped through the environment repository.
+  version: search-6.9.1
+  type: hotfix
+  date: "2026-12-10T17:30:00+01:00"
+  components:
+    - {name: search, version: 6.9.1}
+  rollback:
+    auto: true
+""",
+}

@@ -1,17 +1,25 @@
 """The longer scenes of `relctl demo`: a hotfix that an analysis rolls back on the error
-rate users see (with a flag held where nobody calls), and a payments hotfix whose smoke
-test fails, so that its rollback runs the down-migration before the previous image."""
+rate users see (with a flag held where nobody calls), a payments hotfix whose smoke test
+fails, so that its rollback runs the down-migration before the previous image, and a
+search hotfix shipped by a commit to an environment repository that a GitOps agent
+applies (the agent's thread is here too)."""
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
 
 from controller.cli.demo_manifests import (
+    ENVIRONMENT,
+    GITOPS,
     HOTFIX,
     HOTFIX_IMAGE,
     SMOKE_FAILS,
@@ -19,6 +27,7 @@ from controller.cli.demo_manifests import (
     digest_flag,
 )
 from controller.errors import RelctlError
+from controller.sandbox.gitops import GitOpsSyncer, SyncError
 from controller.sandbox.traffic import ERRORING
 from controller.sandbox.world import World, git
 
@@ -116,3 +125,84 @@ def smoke_rollback(demo: Demo) -> None:
     failed = next(s for s in record["steps"] if s["status"] == "Failed")
     last = failed.get("log", "").splitlines()[-1:]
     out.say(f"{failed['job']}: exit {failed.get('exitCode')}; its log ends {last}", mark="⌁")
+
+
+@dataclass
+class Agent:
+    """Argo CD's part: the environment repository shop-env applied to prod-us, every
+    0.2 s, by the sandbox's GitOps agent (the real kubectl)."""
+
+    environment: Path
+    syncer: GitOpsSyncer
+    stopping: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    error: str = ""
+
+    @classmethod
+    def start(cls, workspace: Path, world: World) -> Agent | None:
+        """None without kubectl: the demo says so and skips the GitOps step."""
+        if shutil.which("kubectl") is None:
+            return None
+        environment = workspace / "environment.git"
+        git(workspace, "init", "-q", "--bare", "-b", "main", str(environment))
+        seed = workspace / "environment-seed"
+        git(workspace, "clone", "-q", str(environment), str(seed))
+        for relative, text in ENVIRONMENT.items():
+            (seed / relative).parent.mkdir(parents=True, exist_ok=True)
+            (seed / relative).write_text(text, encoding="utf-8")
+        git(seed, "add", "-A")
+        git(seed, "-c", "user.name=Platform team", "-c", "user.email=platform@shop.example",
+            "commit", "-q", "-m", "The shop's production environment")  # fmt: skip
+        git(seed, "push", "-q", "origin", "main")
+        world.env["RELCTL_ENVIRONMENT_SHOP_ENV_URL"] = str(environment)
+        syncer = GitOpsSyncer(
+            environment, world.clusters["prod-us"], {"search": "apps/search"}, workspace / "agent"
+        )
+        agent = cls(environment, syncer)
+        agent.thread = threading.Thread(target=agent._run, name="gitops-agent", daemon=True)
+        agent.thread.start()
+        return agent
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.2):
+            try:
+                self.syncer.sync()
+                self.error = ""
+            except SyncError as exc:
+                self.error = str(exc)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def gitops_hotfix(demo: Demo) -> None:
+    """search moves to the git method; its hotfix is committed to shop-env, the agent
+    applies it, and relctl judges the rollout in the cluster as for a patch."""
+    out, world, agent = demo.out, demo.world, demo.agent
+    if agent is None:
+        out.say(
+            "kubectl is not installed (apt-get install kubernetes-client): step skipped", mark="!"
+        )
+        return
+    demo.set_time("2026-12-10T17:30:00+01:00")
+    demo.push("search: deploy through shop-env (Argo CD); ship 6.9.1", GITOPS)
+    demo.passes_until(
+        lambda s: demo.phase(s, "search-6-9-1") in ("Monitoring", "Released"),
+        "search 6.9.1 deployed through the environment repository",
+    )
+    log = git(agent.environment, "log", "--format=%h %s (%an)", "main").splitlines()
+    for line in reversed(log):
+        out.say(f"shop-env {line}", mark="⎇", fg="cyan")
+    body = git(agent.environment, "log", "-1", "--format=%b", "main").strip()
+    out.say(" ".join(body.splitlines()), mark=" ", dim=True)
+    diff = git(agent.environment, "show", "--format=", "-U0", "main").splitlines()
+    for line in diff:
+        if line[:1] in "+-" and line[:3] not in ("+++", "---"):
+            out.say(line, mark="±")
+    store = world.clusters["prod-us"].store
+    found = store.get(store.find_type("apps", "v1", "deployments"), "platform", "search")
+    image = found["spec"]["template"]["spec"]["containers"][0]["image"]
+    applied = agent.syncer.revision[:8]
+    out.say(f"prod-us/platform/search runs {image}, as the agent applied {applied}", mark="✓")

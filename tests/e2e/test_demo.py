@@ -29,7 +29,7 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert elapsed < 60
     out = done.stdout
     for expected in (
-        "11/11",
+        "12/12",
         "leader: True",
         "set-image       prod-eu/payments/ledger",
         "rollback-image  prod-eu/platform/notifications",
@@ -51,6 +51,8 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "exit 1)",
         "payments onRollback migrate-down on prod-eu/payments: Succeeded",
         "Release tags, each at the revision of its GO: notifications-1-9, payments-2-5-1,",
+        '± +    newTag: "6.9.1"  # promoted by relctl',
+        "prod-us/platform/search runs registry.shop.example/shop/search:6.9.1, as the agent",
     ):
         assert expected in out, expected
     # The migration before payments' image, the smoke test after; the failed smoke
@@ -125,6 +127,16 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         text=True,
     ).stdout.strip()
     assert tagged == go.revision
+    # The environment repository kept: relctl's commit, with its trailers, over the team's.
+    environment = subprocess.run(
+        ["git", "-C", str(keep / "environment.git"), "log", "--format=%an|%s|%b"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "relctl|relctl: search-6-9-1 ROLLOUT search registry.shop.example/shop/search:6.9.1" in (
+        environment
+    )
+    assert "Relctl-Decision: ROLLOUT" in environment and "Platform team|" in environment
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 
