@@ -44,6 +44,8 @@ SLOW = {
     "test_a_rollout_commits_each_image_in_dependency_order",
     "test_a_persons_commit_landing_during_the_push_is_kept",
     "test_a_failed_rollout_is_rolled_back_by_a_new_commit",
+    "test_a_pass_killed_after_its_push_repeats_nothing",
+    "test_a_persons_commit_to_the_environment_is_drift_and_self_heal_commits_it_back",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from controller.adapters import locators
@@ -36,6 +35,7 @@ from controller.adapters.git import (
 from controller.errors import Disposition
 from controller.manifests.config import EnvironmentConfig, GitAuthor
 from controller.manifests.deploy import Locator
+from controller.plan.observed import SourceValue
 
 ATTEMPTS = 5
 
@@ -43,17 +43,6 @@ ATTEMPTS = 5
 def variable(name: str) -> str:
     """$RELCTL_ENVIRONMENT_<NAME>_URL: the deployment's word on where `name` lives."""
     return f"RELCTL_ENVIRONMENT_{name.upper().replace('-', '_')}_URL"
-
-
-@dataclass(frozen=True)
-class Value:
-    """What a locator's file holds at the branch's head, and who last changed the file."""
-
-    image: str | None
-    commit: str
-    author: str
-    release: str
-    """The release its Relctl-Release trailer names ("": a person's commit)."""
 
 
 class EnvironmentRepository:
@@ -129,10 +118,10 @@ class EnvironmentRepository:
             )
         return path.read_text(encoding="utf-8")
 
-    def observe(self, wanted: Sequence[tuple[Locator, str]]) -> dict[Locator, Value]:
+    def observe(self, wanted: Sequence[tuple[Locator, str]]) -> dict[Locator, SourceValue]:
         """Each (locator, component image)'s value at the head of the branch (synced)."""
         self.sync()
-        found: dict[Locator, Value] = {}
+        found: dict[Locator, SourceValue] = {}
         for locator, image in wanted:
             where = f"{self.name}:{locator.file}"
             current = locators.read(self._text(locator), locator, image, where)
@@ -141,7 +130,7 @@ class EnvironmentRepository:
                 "--", locator.file,
             )  # fmt: skip
             commit, author, release = ([*line.split("\x00"), "", "", ""])[:3]
-            found[locator] = Value(current, commit, author, release.strip())
+            found[locator] = SourceValue(current, commit, author, release.strip())
         return found
 
     def set_image(

@@ -70,18 +70,21 @@ def images(
     findings: list[Finding] = []
     for key, (image, release, unit) in sorted(expected.items()):
         w = unit.workload
-        if key in in_flux or unit.seen is None or unit.running == image:
+        source = observed.sources.get(key) if unit.source is not None else None
+        current = source.image if source is not None else unit.running
+        if key in in_flux or unit.seen is None or current == image:
             continue
         if (w.cluster, w.namespace, w.deployment) in busy:
             continue
-        findings.append(
-            Finding(
-                FindingKind.DRIFT,
-                unit.component,
-                f"{w.cluster}/{w.namespace}/{w.deployment} container {w.container} runs "
-                f"{unit.running}; release {release} put {image} there",
-            )
-        )
+        where = f"{w.cluster}/{w.namespace}/{w.deployment} container {w.container}"
+        if source is not None and unit.source is not None:
+            # The git method: the environment repository is what the cluster will run.
+            file = f"{unit.source.environment}:{unit.source.locator.file}"
+            said = f"{file} holds {current} since {source.commit[:12]} by {source.author}"
+            message = f"{said}; release {release} put {image} there ({where})"
+        else:
+            message = f"{where} runs {current}; release {release} put {image} there"
+        findings.append(Finding(FindingKind.DRIFT, unit.component, message))
         if components[unit.component].spec.self_heal:
             why = held(unit.component, w.cluster)
             if why is not None:

@@ -166,6 +166,18 @@ class ObservedWorkload:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceValue:
+    """A git-method workload's image as its environment repository holds it, and the
+    last commit that changed its file: who, and for which release (its trailer)."""
+
+    image: str | None
+    commit: str
+    author: str
+    release: str
+    """"": a person's commit (no Relctl-Release trailer)."""
+
+
 def rollout_state(
     generation: int,
     observed_generation: int,

@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.adapters.errors import AdapterError
 from controller.adapters.kube import KubeError, read_all_flags
 from controller.adapters.kube_jobs import observe_jobs
 from controller.adapters.prometheus import variables
 from controller.manifests import signals
+from controller.manifests.deploy import Locator
 from controller.manifests.state import DesiredState
 from controller.plan import analysis, flag_analysis
 from controller.plan import flags as flagd
@@ -27,11 +29,11 @@ from controller.plan.actions import WorkloadId
 from controller.plan.analysis import Request
 from controller.plan.flag_analysis import Window
 from controller.plan.measurements import RangeReading, Reading, Readings
-from controller.plan.observed import JiraObservation, ObservedWorkload
+from controller.plan.observed import JiraObservation, ObservedWorkload, SourceValue
 from controller.plan.phases import stepping
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
-from controller.plan.records import ReleaseStatus
+from controller.plan.records import ReleaseStatus, workload_key
 from controller.plan.steps import ObservedJob
 from controller.reconcile.connect import Adapters
 
@@ -94,7 +96,8 @@ def observe(
         f"cluster {name} could not be observed ({why}); the releases deploying there wait"
         for name, why in sorted(unobserved.items())
     ]
-    observed = Observed(jira, workloads, flags, found, unobserved, jobs=jobs)
+    sources = _sources(desired, adapters, problems)
+    observed = Observed(jira, workloads, flags, found, unobserved, jobs=jobs, sources=sources)
     if recorded is not None:
         adapters.retry_prometheus()
         # A simulated clock's distance from the wall's, taken when the pass began: zero
@@ -129,6 +132,31 @@ def _jobs(
             found.update(observe_jobs(adapters.cluster(cluster), names, wanted))
         except KubeError as exc:
             unobserved[cluster] = str(exc)
+    return found
+
+
+def _sources(
+    desired: DesiredState, adapters: Adapters, problems: list[str]
+) -> dict[str, SourceValue]:
+    """Each git-method workload's image in its environment repository (one fetch per
+    repository); a repository that cannot be read is a problem, and its values absent."""
+    wanted: dict[str, list[tuple[str, Locator, str]]] = {}
+    for component in desired.components.values():
+        spec = component.model.spec
+        if spec.deploy.environment is None:
+            continue
+        for w in spec.workloads:
+            if w.locator is not None:
+                key = workload_key(w.cluster, w.namespace, w.deployment, w.container)
+                wanted.setdefault(spec.deploy.environment, []).append((key, w.locator, spec.image))
+    found: dict[str, SourceValue] = {}
+    for name, items in sorted(wanted.items()):
+        try:
+            values = adapters.environment(name).observe([(loc, image) for _, loc, image in items])
+        except AdapterError as exc:
+            problems.append(f"environment {name} could not be read: {exc}")
+            continue
+        found.update((key, values[loc]) for key, loc, _ in items if loc in values)
     return found
 
 

@@ -256,3 +256,62 @@ def test_a_self_healing_agent_reverts_a_patch_but_keeps_a_commit(tmp_path: Path)
             and "runs its previous image again" in rollback.evidence.triggers[0]
         )
         assert rollback.evidence.components == ("search",)
+
+
+def test_a_pass_killed_after_its_push_repeats_nothing(shop: Shop) -> None:
+    """Each minute a pass commits and pushes, then dies before recording (a fresh process
+    takes over): every image is committed once, every decision recorded once."""
+    env = {**os.environ, **shop.world.env}
+    now = DEPARTURE
+    for _ in range(20):
+        shop.world.set_time(now)
+        doomed = Reconciler(shop.world.controller, env)
+        try:
+            doomed.run(now, may_record=lambda: False)  # killed before its record
+        finally:
+            doomed.close()
+        shop.agent.sync()
+        survivor = Reconciler(shop.world.controller, env)
+        try:
+            run(shop.world, survivor, now)
+        finally:
+            survivor.close()
+        shop.agent.sync()
+        if shop.status("shop-3").phase.value == "Monitoring":
+            break
+        now += timedelta(minutes=1)
+        shop.world.advance(60.0)
+    mine = [c for c in shop.commits() if c.startswith("relctl:")]
+    assert len(mine) == 2, mine
+    kinds = [d.decision.value for d in shop.status("shop-3").decisions]
+    assert kinds == ["GO", "ROLLOUT", "DEPLOYED"]
+
+
+def test_a_persons_commit_to_the_environment_is_drift_and_self_heal_commits_it_back(
+    shop: Shop,
+) -> None:
+    component = yaml.safe_load((DATA / "releases/components/storefront.yaml").read_text())
+    component["spec"]["selfHeal"] = True
+    shop.world.push_change(
+        "storefront heals itself",
+        {"releases/components/storefront.yaml": yaml.safe_dump(component, sort_keys=False)},
+    )
+    shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+    git(shop.person, "pull", "-q", "--rebase")
+    text = (shop.person / KUSTOMIZATION).read_text(encoding="utf-8")
+    sha = shop.push("Try storefront 9.9.9", {KUSTOMIZATION: text.replace('"4.3.0"', '"9.9.9"')})
+    reconciler = Reconciler(shop.world.controller, {**os.environ, **shop.world.env})
+    try:
+        report = run(shop.world, reconciler, DEPARTURE + timedelta(minutes=30))
+    finally:
+        reconciler.close()
+    assert report.plan is not None
+    drift = [f.message for f in report.plan.findings if f.kind == "drift"]
+    author = git(shop.environment, "log", "-1", "--format=%an <%ae>", sha)
+    assert drift == [
+        f"shop-env:{KUSTOMIZATION} holds {STOREFRONT}:9.9.9 since {sha[:12]} by {author}; "
+        f"release shop-3 put {STOREFRONT}:4.3.0 there (prod/shop/storefront container web)"
+    ]
+    assert shop.commits()[0] == f"relctl: shop-3 REPAIRED storefront {STOREFRONT}:4.3.0"
+    assert 'newTag: "4.3.0"' in git(shop.environment, "show", f"main:{KUSTOMIZATION}")
+    assert shop.commits()[1] == "Try storefront 9.9.9"  # a new commit over theirs
