@@ -15,7 +15,13 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from controller.manifests.meta import Model
-from controller.manifests.types import IMAGE_REPOSITORY, Name, RelativePath
+from controller.manifests.types import (
+    IMAGE_REPOSITORY,
+    Duration,
+    Name,
+    RelativePath,
+    parse_duration,
+)
 
 KEY_PATH = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 
@@ -62,6 +68,9 @@ class Deploy(Model):
     environment repository, and the cluster's GitOps agent applies it."""
     environment: Name | None = None
     """With git: the environment repository, as relctl.yaml's `environments` names it."""
+    apply_deadline: Duration = Field(default_factory=lambda: parse_duration("10m"))
+    """With git: how long the GitOps agent may take to apply relctl's commit before the
+    release counts it as a failed rollout (a rollback trigger)."""
 
     @model_validator(mode="after")
     def _environment(self) -> Deploy:

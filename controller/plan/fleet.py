@@ -74,6 +74,7 @@ class Fleet:
             self.components,
             self.observed.workloads or {},
             lambda other: self.newer(name, other),
+            self.observed.sources,
         )
 
     def held(self, component: str, cluster: str) -> str | None:

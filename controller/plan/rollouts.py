@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from controller.manifests.models import Component, Release, Workload
@@ -18,6 +18,7 @@ from controller.plan.observed import (
     RELEASE_ANNOTATION,
     ObservedWorkload,
     RolloutState,
+    SourceValue,
 )
 from controller.plan.records import workload_key
 from controller.schedule.zones import wall
@@ -40,6 +41,10 @@ class Unit:
     roll out, watch or roll back."""
     source: Source | None = None
     """With the git method: where its image is committed."""
+    held: SourceValue | None = None
+    """With the git method: the environment repository's value and its last commit."""
+    apply_deadline: timedelta | None = None
+    """With the git method: how long the agent may take to apply a commit."""
 
     @property
     def key(self) -> str:
@@ -53,6 +58,24 @@ class Unit:
     @property
     def at_target(self) -> bool:
         return self.running == self.target
+
+    @property
+    def committed(self) -> SourceValue | None:
+        """With the git method: the repository's value when it is the target (the cluster
+        may not run it yet)."""
+        return self.held if self.held is not None and self.held.image == self.target else None
+
+    @property
+    def touched(self) -> bool:
+        """The release's change reached it: it runs the target, carries the release's
+        annotation, or (git method) its repository holds the target."""
+        return self.at_target or self.ours or self.committed is not None
+
+    @property
+    def current(self) -> str | None:
+        """What the workload is set to: the repository's value with the git method (what
+        the agent applies), else the image the cluster runs."""
+        return self.held.image if self.held is not None else self.running
 
     @property
     def ours(self) -> bool:
@@ -88,6 +111,7 @@ def units_of(
     components: Mapping[str, Component],
     workloads: Mapping[tuple[str, str, str], ObservedWorkload],
     newer: Callable[[str], bool] = lambda _: False,
+    sources: Mapping[str, SourceValue] | None = None,
 ) -> dict[str, list[Unit]]:
     """Component → its units, for every component the release ships. `newer(release)`:
     whether another release departs after this one (its image change supersedes)."""
@@ -108,9 +132,15 @@ def units_of(
                 if spec.deploy.environment is not None and w.locator is not None
                 else None
             )
+            key = workload_key(w.cluster, w.namespace, w.deployment, w.container)
+            held = (sources or {}).get(key) if source is not None else None
+            deadline = spec.deploy.apply_deadline if source is not None else None
             units.append(
-                Unit(name, item.name, spec.jira_project, w, target, seen, superseded, source)
-            )
+                Unit(
+                    name, item.name, spec.jira_project, w, target, seen, superseded, source,
+                    held, deadline,
+                )
+            )  # fmt: skip
         found[item.name] = units
     return found
 
@@ -162,6 +192,18 @@ def progress(units: Sequence[Unit]) -> Progress:
     return Progress.ROLLING
 
 
+def committed(unit: Unit) -> str:
+    """ "…:4.3.0 is committed to shop-env:apps/…/kustomization.yaml (2c933f640a27)"."""
+    assert unit.source is not None and unit.committed is not None
+    where = f"{unit.source.environment}:{unit.source.locator.file}"
+    return f"{unit.target} is committed to {where} ({unit.committed.commit[:12]})"
+
+
+def unapplied(unit: Unit, since: datetime, timezone: str) -> str:
+    """Why a git-method unit is not at its target: committed, not applied in time."""
+    return f"{committed(unit)}; the GitOps agent has not applied it since {wall(since, timezone)}"
+
+
 @dataclass(frozen=True)
 class Trigger:
     component: str
@@ -188,6 +230,14 @@ def triggers(
             where = f"{unit.workload.cluster}/{seen.namespace}/{seen.deployment}"
             if unit.rolled_back:
                 fired.append(Trigger(component, f"{where} runs its previous image again"))
+                continue
+            if unit.committed is not None and not unit.at_target and unit.apply_deadline:
+                # The git method: committed, not applied by the GitOps agent yet.
+                mark = f"{unit.key}#unapplied"
+                first = unhealthy_since.get(mark, now)
+                since[mark] = first
+                if now - first >= unit.apply_deadline:
+                    fired.append(Trigger(component, f"{where}: {unapplied(unit, first, timezone)}"))
                 continue
             if not unit.at_target:
                 continue

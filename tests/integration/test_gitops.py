@@ -21,7 +21,7 @@ import yaml
 
 from controller.plan.records import from_yaml
 from controller.reconcile.passes import Reconciler
-from controller.sandbox.gitops import GitOpsSyncer
+from controller.sandbox.gitops import GitOpsSyncer, SyncError
 from controller.sandbox.world import World, git
 from tests.integration.test_reconcile_life import run
 from tests.support.world import at
@@ -89,7 +89,8 @@ class Shop:
         try:
             for _ in range(passes):
                 reports.append(run(self.world, reconciler, now))
-                self.agent.sync()
+                with contextlib.suppress(SyncError):  # a failing agent fails its sync only
+                    self.agent.sync()
                 if until():
                     return reports
                 now += timedelta(minutes=1)
@@ -315,3 +316,29 @@ def test_a_persons_commit_to_the_environment_is_drift_and_self_heal_commits_it_b
     assert shop.commits()[0] == f"relctl: shop-3 REPAIRED storefront {STOREFRONT}:4.3.0"
     assert 'newTag: "4.3.0"' in git(shop.environment, "show", f"main:{KUSTOMIZATION}")
     assert shop.commits()[1] == "Try storefront 9.9.9"  # a new commit over theirs
+
+
+def test_a_commit_the_agent_never_applies_is_a_rollback_trigger(shop: Shop) -> None:
+    """The agent fails every sync: relctl commits once, says what it waits for, and after
+    the component's applyDeadline (10 minutes) rolls the release back."""
+    shop.agent.failing = "ComparisonError: rpc error: code = Unknown"
+    reports = shop.drive(lambda: shop.status("shop-3").phase.value == "RolledBack", passes=15)
+    waiting = {
+        f.message for r in reports if r.plan is not None for f in r.plan.findings
+        if "waiting for the GitOps agent" in f.message
+    }  # fmt: skip
+    assert waiting == {
+        f"catalog: {CATALOG}:2.4.0 is committed to shop-env:apps/catalog/deployment.yaml "
+        f"({git(shop.environment, 'rev-parse', 'main~1')[:12]}); waiting for the GitOps agent"
+    }
+    rollback = shop.status("shop-3").last("ROLLBACK")
+    assert (
+        "the GitOps agent has not applied it since 2026-12-08 14:01"
+        in rollback.evidence.triggers[0]
+    )
+    assert rollback.at - DEPARTURE >= timedelta(minutes=11)  # seen at 14:01, plus 10m
+    mine = [c for c in shop.commits() if c.startswith("relctl:")]
+    assert mine == [
+        f"relctl: shop-3 ROLLBACK catalog {CATALOG}:2.3.0",
+        f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0",
+    ]  # committed once; storefront (after catalog) never started

@@ -84,7 +84,7 @@ def _trigger(
     started = [
         c
         for c, us in units.items()
-        if any(u.at_target or u.ours for u in us) or stepping.migrated(draft.status, c)
+        if any(u.touched for u in us) or stepping.migrated(draft.status, c)
     ]
     affected = sorted({t.component for t in fired}) if policy.partial else sorted(started)
     forward = stepping.irreversible(context, draft.status, affected)

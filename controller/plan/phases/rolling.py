@@ -62,7 +62,14 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
                 f"{component} is left to release {', '.join(later)}, which departs later",
             )
             continue
-        pending = [u for u in units[component] if not u.at_target and not u.superseded]
+        pending = [
+            u for u in units[component] if not u.at_target and not u.superseded and not u.committed
+        ]
+        if not pending and any(u.committed and not u.at_target for u in units[component]):
+            waiting = [u for u in units[component] if u.committed and not u.at_target]
+            notes = "; ".join(rollouts.committed(u) for u in waiting)
+            draft.find(FindingKind.ROLLOUT, f"{component}: {notes}; waiting for the GitOps agent")
+            return False
         if not pending:
             message = "; ".join(
                 f"{u.workload.cluster}/{u.workload.deployment}: {u.seen.message}"
@@ -143,7 +150,7 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
         restored = True
         for unit in units[component]:
             previous = status.images.get(unit.key) or unit.previous
-            if not previous or unit.seen is None or unit.running == previous or unit.superseded:
+            if not previous or unit.seen is None or unit.current == previous or unit.superseded:
                 continue
             restored = False
             draft.act(
