@@ -60,6 +60,21 @@ class Locator(Model):
         return f"{self.file} ({self.form}: {what})"
 
 
+class Application(Model):
+    """The Argo CD Application that applies the component's folder of the environment
+    repository; relctl reads its status to say why a commit is not applied yet."""
+
+    cluster: Name
+    """Cluster (from relctl.yaml) where Argo CD keeps the Application."""
+    namespace: Name = "argocd"
+    """Its namespace."""
+    name: Name
+    """Its name."""
+
+    def describe(self) -> str:
+        return f"Argo CD Application {self.cluster}/{self.namespace}/{self.name}"
+
+
 class Deploy(Model):
     """How the component's image changes."""
 
@@ -68,6 +83,8 @@ class Deploy(Model):
     environment repository, and the cluster's GitOps agent applies it."""
     environment: Name | None = None
     """With git: the environment repository, as relctl.yaml's `environments` names it."""
+    application: Application | None = None
+    """With git: the Argo CD Application to read sync and health from (optional)."""
     apply_deadline: Duration = Field(default_factory=lambda: parse_duration("10m"))
     """With git: how long the GitOps agent may take to apply relctl's commit before the
     release counts it as a failed rollout (a rollback trigger)."""

@@ -178,6 +178,25 @@ class SourceValue:
     """"": a person's commit (no Relctl-Release trailer)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ApplicationState:
+    """An Argo CD Application's status: what it synced, how healthy, why it failed."""
+
+    sync: str
+    """Synced, OutOfSync, Unknown."""
+    revision: str
+    health: str
+    """Healthy, Progressing, Degraded, Missing, …"""
+    phase: str = ""
+    """The last operation's phase: Succeeded, Failed, Error, Running."""
+    message: str = ""
+
+    def describe(self) -> str:
+        failed = self.phase in ("Failed", "Error")
+        why = f"; sync {self.phase}: {self.message}" if failed and self.message else ""
+        return f"{self.sync} at {self.revision[:12] or '-'}, {self.health}{why}"
+
+
 def rollout_state(
     generation: int,
     observed_generation: int,

@@ -16,7 +16,12 @@ from controller.manifests.signals import SignalValue
 from controller.plan.actions import Action, WorkloadId
 from controller.plan.flags import FlagTarget
 from controller.plan.measurements import RangeReading, Readings
-from controller.plan.observed import JiraObservation, ObservedWorkload, SourceValue
+from controller.plan.observed import (
+    ApplicationState,
+    JiraObservation,
+    ObservedWorkload,
+    SourceValue,
+)
 from controller.plan.records import DecisionRecord, ReleaseStatus
 from controller.plan.steps import ObservedJob
 from controller.schedule.zones import wall
@@ -42,6 +47,8 @@ class Observed:
     """Flag stage analysis window key → its values over the window; None: no Prometheus."""
     jobs: Mapping[str, ObservedJob] | None = None
     """`cluster/namespace/name` → a step Job relctl made; None: none were looked for."""
+    applications: Mapping[str, ApplicationState] = field(default_factory=dict)
+    """Component → the status of the Argo CD Application its deploy names (when read)."""
     sources: Mapping[str, SourceValue] = field(default_factory=dict)
     """Workload key → its image in the environment repository (git-method workloads
     whose repository could be read)."""

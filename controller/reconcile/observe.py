@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.adapters.applications import read_application
 from controller.adapters.errors import AdapterError
 from controller.adapters.kube import KubeError, read_all_flags
 from controller.adapters.kube_jobs import observe_jobs
@@ -29,7 +30,12 @@ from controller.plan.actions import WorkloadId
 from controller.plan.analysis import Request
 from controller.plan.flag_analysis import Window
 from controller.plan.measurements import RangeReading, Reading, Readings
-from controller.plan.observed import JiraObservation, ObservedWorkload, SourceValue
+from controller.plan.observed import (
+    ApplicationState,
+    JiraObservation,
+    ObservedWorkload,
+    SourceValue,
+)
 from controller.plan.phases import stepping
 from controller.plan.plans import Observed
 from controller.plan.readiness import projects_of
@@ -97,7 +103,17 @@ def observe(
         for name, why in sorted(unobserved.items())
     ]
     sources = _sources(desired, adapters, problems)
-    observed = Observed(jira, workloads, flags, found, unobserved, jobs=jobs, sources=sources)
+    applications = _applications(desired, adapters, problems)
+    observed = Observed(
+        jira,
+        workloads,
+        flags,
+        found,
+        unobserved,
+        jobs=jobs,
+        sources=sources,
+        applications=applications,
+    )
     if recorded is not None:
         adapters.retry_prometheus()
         # A simulated clock's distance from the wall's, taken when the pass began: zero
@@ -157,6 +173,22 @@ def _sources(
             problems.append(f"environment {name} could not be read: {exc}")
             continue
         found.update((key, values[loc]) for key, loc, _ in items if loc in values)
+    return found
+
+
+def _applications(
+    desired: DesiredState, adapters: Adapters, problems: list[str]
+) -> dict[str, ApplicationState]:
+    """The Argo CD Application status of each git-method component that names one."""
+    found: dict[str, ApplicationState] = {}
+    for name, component in sorted(desired.components.items()):
+        application = component.model.spec.deploy.application
+        if application is None:
+            continue
+        try:
+            found[name] = read_application(adapters.cluster(application.cluster), application)
+        except KubeError as exc:
+            problems.append(f"{application.describe()} could not be read: {exc}")
     return found
 
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from controller.sandbox.kube import KubeSandbox
 
 MANAGER = "argocd-controller"
+NAMESPACE = "argocd"
+APPLICATIONS = ("argoproj.io", "v1alpha1", "applications")
 
 
 class SyncError(Exception):
@@ -35,6 +39,7 @@ class GitOpsSyncer:
         apps: Mapping[str, str],
         workspace: Path,
         branch: str = "main",
+        crd: Path | None = None,
     ) -> None:
         """`apps`: application name → its folder in the repository."""
         self.remote, self.sandbox, self.apps = remote, sandbox, dict(apps)
@@ -47,6 +52,10 @@ class GitOpsSyncer:
         self.revision = ""
         """The revision the last successful sync applied."""
         self.syncs = 0
+        self.argo = crd is not None and crd.is_file()
+        if self.argo and crd is not None:
+            sandbox.load_crd(crd)
+            sandbox.ensure_namespace(NAMESPACE)
 
     def _run(self, *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
         done = subprocess.run(
@@ -72,6 +81,15 @@ class GitOpsSyncer:
 
     def sync(self) -> str:
         """Apply the branch's head; its revision."""
+        try:
+            revision = self._apply()
+        except SyncError as exc:
+            self._report(None, str(exc))
+            raise
+        self._report(revision, "")
+        return revision
+
+    def _apply(self) -> str:
         if self.failing:
             raise SyncError(self.failing)
         revision = self._fetch()
@@ -96,3 +114,48 @@ class GitOpsSyncer:
         self.revision = revision
         self.syncs += 1
         return revision
+
+    def _report(self, revision: str | None, error: str) -> None:
+        """Each application's status, as Argo CD writes it after a sync (or a failed one)."""
+        if not self.argo:
+            return
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        store = self.sandbox.store
+        kind = store.find_type(*APPLICATIONS)
+        for name, folder in sorted(self.apps.items()):
+            status: dict[str, Any] = {
+                "sync": {
+                    "status": "Synced" if revision else "OutOfSync",
+                    "revision": revision or self.revision,
+                },
+                "health": {"status": "Healthy" if revision else "Degraded"},
+            }
+            if error:
+                status["operationState"] = {
+                    "operation": {"sync": {"revision": self.revision}},
+                    "phase": "Failed",
+                    "message": error,
+                    "startedAt": now,
+                    "finishedAt": now,
+                }
+            body = {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "project": "default",
+                    "destination": {"server": "https://kubernetes.default.svc"},
+                    "source": {
+                        "repoURL": str(self.remote),
+                        "path": folder,
+                        "targetRevision": self.branch,
+                    },
+                },
+                "status": status,
+            }
+            with store.lock:
+                if (NAMESPACE, name) in store.objects.get(APPLICATIONS, {}):
+                    current = store.get(kind, NAMESPACE, name)
+                    store.update(kind, NAMESPACE, name, {**current, "status": status})
+                else:
+                    store.create(kind, NAMESPACE, body)

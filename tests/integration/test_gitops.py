@@ -32,6 +32,8 @@ DEPARTURE = at("2026-12-08T14:00:00+01:00")
 CATALOG = "registry.shop.example/shop/catalog"
 STOREFRONT = "registry.shop.example/shop/storefront"
 KUSTOMIZATION = "apps/storefront/kustomization.yaml"
+CRD = REPO.parent / "shared" / "argocd" / "application-crd.yaml"
+"""Argo CD's published Application CRD: the agent's status is written in its shape."""
 
 
 def release(name: str, components: dict[str, str], **spec: Any) -> str:
@@ -131,7 +133,7 @@ def shop_with(tmp_path: Path, *releases: tuple[str, str]) -> Iterator[Shop]:
     with world:
         world.env["RELCTL_ENVIRONMENT_SHOP_ENV_URL"] = str(environment)
         apps = {"catalog": "apps/catalog", "storefront": "apps/storefront", "search": "apps/search"}
-        agent = GitOpsSyncer(environment, world.clusters["prod"], apps, tmp_path / "agent")
+        agent = GitOpsSyncer(environment, world.clusters["prod"], apps, tmp_path / "agent", crd=CRD)
         agent.sync()
         yield Shop(world, environment, agent, seed)
 
@@ -327,9 +329,12 @@ def test_a_commit_the_agent_never_applies_is_a_rollback_trigger(shop: Shop) -> N
         f.message for r in reports if r.plan is not None for f in r.plan.findings
         if "waiting for the GitOps agent" in f.message
     }  # fmt: skip
+    synced = git(shop.environment, "rev-parse", "main~2")[:12]  # the agent's last success
     assert waiting == {
         f"catalog: {CATALOG}:2.4.0 is committed to shop-env:apps/catalog/deployment.yaml "
-        f"({git(shop.environment, 'rev-parse', 'main~1')[:12]}); waiting for the GitOps agent"
+        f"({git(shop.environment, 'rev-parse', 'main~1')[:12]}); waiting for the GitOps agent "
+        f"(Argo CD Application prod/argocd/catalog: OutOfSync at {synced}, Degraded; sync "
+        "Failed: ComparisonError: rpc error: code = Unknown)"
     }
     rollback = shop.status("shop-3").last("ROLLBACK")
     assert (

@@ -68,7 +68,10 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
         if not pending and any(u.committed and not u.at_target for u in units[component]):
             waiting = [u for u in units[component] if u.committed and not u.at_target]
             notes = "; ".join(rollouts.committed(u) for u in waiting)
-            draft.find(FindingKind.ROLLOUT, f"{component}: {notes}; waiting for the GitOps agent")
+            agent = _agent(context, component)
+            draft.find(
+                FindingKind.ROLLOUT, f"{component}: {notes}; waiting for the GitOps agent{agent}"
+            )
             return False
         if not pending:
             message = "; ".join(
@@ -119,6 +122,13 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
         draft.find(FindingKind.ROLLOUT, f"rolling out {component}")
         return False
     return True
+
+
+def _agent(context: Context, component: str) -> str:
+    """What the component's Argo CD Application says, when it names one and it was read."""
+    state = context.fleet.observed.applications.get(component)
+    spec = context.fleet.components[component].spec.deploy.application
+    return f" ({spec.describe()}: {state.describe()})" if state and spec else ""
 
 
 def _complete_elsewhere(context: Context, component: str, releases: frozenset[str]) -> bool:
