@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,10 +60,18 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
         observed = Observed()
     else:
         adapters = connect(state.config, os.environ)
-        try:
-            observed, _ = observe(state, adapters, workdir, now, recorded=recorded, wall=wall)
-        finally:
-            adapters.close()
+        with tempfile.TemporaryDirectory(prefix="relctl-plan-") as clones:
+            # Environment repositories are read from fresh clones: a locator whose file or
+            # key is missing there is said here, before the controller would fail on it.
+            adapters.clones = Path(clones)
+            try:
+                observed, problems = observe(
+                    state, adapters, workdir, now, recorded=recorded, wall=wall
+                )
+            finally:
+                adapters.close()
+        for problem in problems:
+            click.echo(f"warning: {problem}", err=True)
     result = planner.plan(state, observed, recorded, now)
     renderer = {"text": render.to_text, "markdown": render.to_markdown, "json": render.to_json}
     click.echo(renderer[fmt](result), nl=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -347,3 +349,22 @@ def test_a_commit_the_agent_never_applies_is_a_rollback_trigger(shop: Shop) -> N
         f"relctl: shop-3 ROLLBACK catalog {CATALOG}:2.3.0",
         f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0",
     ]  # committed once; storefront (after catalog) never started
+
+
+def test_relctl_plan_names_a_locator_the_environment_no_longer_has(shop: Shop) -> None:
+    text = (shop.person / KUSTOMIZATION).read_text(encoding="utf-8")
+    shop.push("Drop the image override", {KUSTOMIZATION: text.split("images:")[0]})
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "plan", "--at", DEPARTURE.isoformat()],
+        cwd=shop.world.controller,
+        env={**os.environ, **shop.world.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"warning: environment shop-env could not be read: shop-env:{KUSTOMIZATION} has no "
+        f"images entry named {STOREFRONT}"
+    ) in done.stderr
