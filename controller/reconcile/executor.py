@@ -7,9 +7,11 @@
   its lease), the action under way has finished and the rest are skipped. A skipped
   action is what a crash leaves behind: the next pass, here or elsewhere, plans it again.
 - Every action is idempotent, so the next pass completes what this one left: versions
-  are matched by name, images compared before they are set, and a Jira comment is
-  looked for (by its marker) before it is posted, so a pass killed between posting and
-  recording never comments twice.
+  are matched by name, images compared before they are set (a patch, or with the git
+  method a commit the environment repository may already hold), a step's Job found by
+  its name, a release's tag by its name and commit, and a Jira comment looked for (by its
+  marker) before it is posted, so a pass killed between posting and recording never
+  comments twice.
 """
 
 from __future__ import annotations

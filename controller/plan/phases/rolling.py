@@ -1,9 +1,12 @@
 """Rolling out, one component at a time in dependency order: a component waits for the
 components it dependsOn that another release is rolling out, for its windows, and for
 a GO judged in the pass that starts it (a veto mid-rollout pauses the rest); a
-component a later-departing release also rolls out is left to it. When every component
-is rolled out and available: DEPLOYED, and monitoring begins. `restore` puts back the
-images recorded before the rollout of a rolled-back release."""
+component a later-departing release also rolls out is left to it. A component's
+maintenance flag goes on and its pre steps run before its image changes, its post steps
+once its rollout is complete (`stepping`); with the git method, an image its environment
+repository already holds is waited for, not committed again. When every component is
+rolled out and available: DEPLOYED, and monitoring begins. `restore` puts back the
+images recorded before the rollout of a rolled-back release, after its down-migrations."""
 
 from __future__ import annotations
 
