@@ -79,22 +79,28 @@ class EnvironmentRepository:
         return run_git([*identity, *args], self.folder, timeout, stdin=stdin, env=self._env)
 
     def sync(self) -> str:
-        """The clone at the remote branch's head (made on first use); its sha."""
+        """The clone at the remote branch's head (made on first use); its sha. The clone
+        holds nothing of its own (every change is pushed or dropped), so one a killed
+        pass left broken (a stale lock, a half-made commit) is made again."""
         self.requests += 1
-        if not (self.folder / ".git").is_dir():
-            if self.folder.exists():
-                shutil.rmtree(self.folder)
-            self.folder.parent.mkdir(parents=True, exist_ok=True)
-            run_git(
-                ["clone", "--quiet", "--single-branch", "--branch", self.branch, self.url,
-                 str(self.folder)],
-                self.folder.parent,
-                NETWORK_TIMEOUT,
-                env=self._env,
-            )  # fmt: skip
-        else:
-            self._git("fetch", "--quiet", "origin", self.branch, network=True)
-            self._git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+        if (self.folder / ".git").is_dir():
+            try:
+                self._git("fetch", "--quiet", "origin", self.branch, network=True)
+                self._git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+                return self._git("rev-parse", "HEAD")
+            except GitError as exc:
+                if "fetch" in str(exc) and "lock" not in str(exc):
+                    raise  # the remote is unreachable: cloning again would not help
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        run_git(
+            ["clone", "--quiet", "--single-branch", "--branch", self.branch, self.url,
+             str(self.folder)],
+            self.folder.parent,
+            NETWORK_TIMEOUT,
+            env=self._env,
+        )  # fmt: skip
         return self._git("rev-parse", "HEAD")
 
     def _path(self, relative: str) -> Path:

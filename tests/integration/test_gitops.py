@@ -368,3 +368,12 @@ def test_relctl_plan_names_a_locator_the_environment_no_longer_has(shop: Shop) -
         f"warning: environment shop-env could not be read: shop-env:{KUSTOMIZATION} has no "
         f"images entry named {STOREFRONT}"
     ) in done.stderr
+
+
+def test_a_clone_a_killed_pass_left_locked_is_made_again(shop: Shop) -> None:
+    shop.drive(lambda: any(c.startswith("relctl:") for c in shop.commits()))
+    clone = shop.world.controller / ".git" / "relctl-environments" / "shop-env"
+    (clone / ".git" / "index.lock").write_text("", encoding="utf-8")  # git died holding it
+    shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+    assert shop.image("storefront") == f"{STOREFRONT}:4.3.0"
+    assert not (clone / ".git" / "index.lock").exists()
