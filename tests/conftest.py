@@ -22,6 +22,7 @@ def repo() -> Path:
 
 SLOW = {
     "test_guarantees_hold_over_generated_histories",
+    "test_guarantees_hold_over_generated_histories_through_git",
     "test_killed_at_every_git_step_converges_without_duplicates",
     "test_crashed_after_every_write_converges_without_duplicates",
     "test_leader_killed_mid_rollout_standby_completes",

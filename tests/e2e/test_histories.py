@@ -149,6 +149,16 @@ class Histories(RuleBasedStateMachine):
             self.tmp.cleanup()
 
 
+class GitHistories(Histories):
+    """The same histories with api deployed by commits to an environment repository
+    that a GitOps agent applies: the guarantees hold for both methods."""
+
+    @initialize()
+    def start(self) -> None:
+        self.history = History(Path(self.tmp.name), method="git")
+        self.history.run_pass()
+
+
 EXAMPLES = int(os.environ.get("RELCTL_HISTORIES", "0") or 0)
 CI_HISTORIES = 12
 """Histories the default run takes (about 7 s each here)."""
@@ -161,6 +171,23 @@ def test_guarantees_hold_over_generated_histories() -> None:
     run = Histories.TestCase
     run.settings = settings(
         max_examples=CI_HISTORIES,
+        stateful_step_count=30,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+        database=None,
+    )
+    run().runTest()
+
+
+@pytest.mark.timeout(900)
+def test_guarantees_hold_over_generated_histories_through_git() -> None:
+    """The bounded run again, with the git method (fewer histories: each pass also runs
+    the agents' kubectl)."""
+    run = GitHistories.TestCase
+    run.settings = settings(
+        max_examples=CI_HISTORIES // 2,
         stateful_step_count=30,
         deadline=None,
         derandomize=True,

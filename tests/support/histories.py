@@ -44,6 +44,7 @@ from controller.reconcile.connect import connect
 from controller.reconcile.executor import Result
 from controller.reconcile.observe import observe
 from controller.reconcile.passes import PassReport, Reconciler
+from controller.sandbox.gitops import GitOpsSyncer, SyncError
 from controller.sandbox.jira_state import Issue
 from controller.sandbox.world import World, git
 from controller.schedule import departures, windows
@@ -115,11 +116,68 @@ class Declared:
         return yaml.safe_dump(document, sort_keys=False)
 
 
+GIT_COMPONENT = "api"
+"""With the git method, api deploys by commits to the environment repository `acme-env`,
+which a GitOps agent per cluster applies (the others are patched)."""
+
+
+def git_base(workspace: Path) -> tuple[Path, Path]:
+    """BASE with api on the git method, and its environment repository (bare): the
+    manifests' folder and the repository's path."""
+    base = workspace / "base-git"
+    shutil.copytree(BASE, base)
+    config = yaml.safe_load((base / "relctl.yaml").read_text(encoding="utf-8"))
+    config["spec"]["environments"] = {"acme-env": {"branch": "main"}}
+    (base / "relctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path = base / "releases/components" / f"{GIT_COMPONENT}.yaml"
+    component = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec = component["spec"]
+    spec["deploy"] = {"method": "git", "environment": "acme-env"}
+    image = spec["image"]
+    for w in spec["workloads"]:
+        w["locator"] = {"file": f"{w['cluster']}/kustomization.yaml", "kustomizeImage": image}
+    path.write_text(yaml.safe_dump(component, sort_keys=False), encoding="utf-8")
+    environment = workspace / "acme-env.git"
+    git(workspace, "init", "-q", "--bare", "-b", "main", str(environment))
+    seed = workspace / "acme-env-seed"
+    git(workspace, "clone", "-q", str(environment), str(seed))
+    for w in spec["workloads"]:
+        folder = seed / w["cluster"]
+        folder.mkdir()
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": w["deployment"], "namespace": w["namespace"],
+                         "labels": {"app": w["deployment"]}},
+            "spec": {
+                "replicas": 2,
+                "progressDeadlineSeconds": 5,
+                "selector": {"matchLabels": {"app": w["deployment"]}},
+                "template": {
+                    "metadata": {"labels": {"app": w["deployment"]}},
+                    "spec": {"containers": [{"name": w["container"], "image": image}]},
+                },
+            },
+        }  # fmt: skip
+        (folder / "deployment.yaml").write_text(yaml.safe_dump(deployment), encoding="utf-8")
+        (folder / "kustomization.yaml").write_text(
+            "resources: [deployment.yaml]\nimages:\n"
+            f'  - name: {image}\n    newTag: "0.0.0"  # promoted by relctl\n',
+            encoding="utf-8",
+        )
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "acme's environments")
+    git(seed, "push", "-q", "origin", "main")
+    return base, environment
+
+
 @dataclass
 class History:
-    """One history: a world, a controller and what was done to them."""
+    """One history: a world, a controller and what was done to them. With `method`
+    git, api deploys through an environment repository that a GitOps agent applies."""
 
     workspace: Path
+    method: str = "kubernetes"
     world: World = field(init=False)
     reconciler: Reconciler = field(init=False)
     now: datetime = START
@@ -137,10 +195,32 @@ class History:
     """The records on the remote when the history finished."""
 
     def __post_init__(self) -> None:
-        self.world = World(BASE, self.workspace, jira_seed=SEED, step=1.0, deadline=5.0)
+        base, environment, where = BASE, None, self.workspace
+        if self.method == "git":
+            self.workspace.mkdir(parents=True, exist_ok=True)
+            base, environment = git_base(self.workspace)
+            where = self.workspace / "world"
+            where.mkdir()
+        self.world = World(base, where, jira_seed=SEED, step=1.0, deadline=5.0)
         self.world.simulate_time()  # the rollouts' clock is moved by the history alone
         self.world.start()
+        self.agents: list[GitOpsSyncer] = []
+        if environment is not None:
+            self.world.env["RELCTL_ENVIRONMENT_ACME_ENV_URL"] = str(environment)
+            self.agents = [
+                GitOpsSyncer(environment, sandbox, {"api": name}, self.workspace / f"agent-{name}")
+                for name, sandbox in sorted(self.world.clusters.items())
+            ]
+            self.sync_agents()
         self.reconciler = self._reconciler()
+
+    def sync_agents(self) -> None:
+        """The GitOps agents apply the environment repository (git method only)."""
+        for agent in self.agents:
+            try:
+                agent.sync()
+            except SyncError as exc:
+                self._fail("the environment repository applies", str(exc))
 
     def _reconciler(self) -> Reconciler:
         return Reconciler(self.world.controller, {**os.environ, **self.world.env})
@@ -390,6 +470,7 @@ class History:
         before = self._deployments()
         self.world.set_time(self.now)
         report = self.reconciler.run(self.now)
+        self.sync_agents()
         self.passes += 1
         state = load(self.world.controller).states[0]
         for check in (
