@@ -38,6 +38,10 @@ from controller.manifests.deploy import Locator
 from controller.plan.observed import SourceValue
 
 ATTEMPTS = 5
+LAST_COMMITS = (
+    "--format=%x01%H%x00%an <%ae>%x00%(trailers:key=Relctl-Release,valueonly,separator=%x2C)%x02"
+)
+"""Each commit: \x01 sha \x00 author \x00 the release it was for \x02, then its files."""
 
 
 def variable(name: str) -> str:
@@ -125,18 +129,31 @@ class EnvironmentRepository:
         return path.read_text(encoding="utf-8")
 
     def observe(self, wanted: Sequence[tuple[Locator, str]]) -> dict[Locator, SourceValue]:
-        """Each (locator, component image)'s value at the head of the branch (synced)."""
+        """Each (locator, component image)'s value at the head of the branch (synced),
+        with the last commit of its file (one `git log` for all of them)."""
         self.sync()
+        last = self._last_commits(sorted({locator.file for locator, _ in wanted}))
         found: dict[Locator, SourceValue] = {}
         for locator, image in wanted:
             where = f"{self.name}:{locator.file}"
             current = locators.read(self._text(locator), locator, image, where)
-            line = self._git(
-                "log", "-1", "--format=%H%x00%an <%ae>%x00%(trailers:key=Relctl-Release,valueonly)",
-                "--", locator.file,
-            )  # fmt: skip
-            commit, author, release = ([*line.split("\x00"), "", "", ""])[:3]
-            found[locator] = SourceValue(current, commit, author, release.strip())
+            commit, author, release = last.get(locator.file, ("", "", ""))
+            found[locator] = SourceValue(current, commit, author, release)
+        return found
+
+    def _last_commits(self, files: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """File → (sha, author, Relctl-Release) of the last commit that changed it."""
+        if not files:
+            return {}
+        listed = self._git("log", LAST_COMMITS, "--name-only", "--", *files)
+        found: dict[str, tuple[str, str, str]] = {}
+        for chunk in listed.split("\x01")[1:]:
+            header, _, names = chunk.partition("\x02")
+            commit, author, release = ([*header.split("\x00"), "", ""])[:3]
+            for name in names.split():
+                found.setdefault(name, (commit, author, release.strip()))
+            if len(found) == len(files):
+                break
         return found
 
     def set_image(
