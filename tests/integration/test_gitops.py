@@ -377,3 +377,24 @@ def test_a_clone_a_killed_pass_left_locked_is_made_again(shop: Shop) -> None:
     shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
     assert shop.image("storefront") == f"{STOREFRONT}:4.3.0"
     assert not (clone / ".git" / "index.lock").exists()
+
+
+def test_a_locator_file_that_is_a_symbolic_link_is_refused(shop: Shop, tmp_path: Path) -> None:
+    """A hostile commit to the environment repository cannot make relctl read or write a
+    file outside its clone."""
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("images: []\n", encoding="utf-8")
+    (shop.person / KUSTOMIZATION).unlink()
+    (shop.person / KUSTOMIZATION).symlink_to(outside)
+    git(shop.person, "add", "-A")
+    git(shop.person, "commit", "-q", "-m", "Point the overlay elsewhere")
+    git(shop.person, "push", "-q")
+    reconciler = Reconciler(shop.world.controller, {**os.environ, **shop.world.env})
+    try:
+        report = run(shop.world, reconciler, DEPARTURE)
+    finally:
+        reconciler.close()
+    assert any(
+        f"{KUSTOMIZATION} leaves the repository or is a symbolic link" in p for p in report.problems
+    )
+    assert outside.read_text(encoding="utf-8") == "images: []\n"
