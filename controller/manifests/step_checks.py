@@ -31,9 +31,30 @@ def check(state: DesiredState) -> Iterator[Diagnostic]:
             yield from _windows(state, manifest, steps)
     for release in state.of_kind(Release):
         for n, item in enumerate(release.model.spec.components):
-            if item.steps is not None:
-                yield from _steps(state, release, item.steps, ("spec", "components", n, "steps"))
+            if item.steps is None:
+                continue
+            path: tuple[PathPart, ...] = ("spec", "components", n, "steps")
+            yield from _steps(state, release, item.steps, path)
+            component = state.components.get(item.name)
+            if component is None or component.model.spec.steps is None:
+                continue
+            merged = component.model.spec.steps.over(item.steps)
+            if _conflict(merged) and not _conflict(item.steps):
+                yield release.diagnostic(
+                    "RC218",
+                    f"with component {item.name}'s onRollback steps, this release's steps "
+                    "include one that is not reversible: a release that ran it is never "
+                    "rolled back; give the release an empty onRollback list, or make the step "
+                    "reversible",
+                    path,
+                )
         yield from _monitoring(state, release)
+
+
+def _conflict(steps: Steps) -> bool:
+    """An irreversible pre step beside onRollback steps."""
+    irreversible = any(not s.reversible for s in steps.pre_rollout or ())
+    return irreversible and bool(steps.on_rollback)
 
 
 def _groups(steps: Steps) -> Iterator[tuple[str, int, JobStep]]:
