@@ -1,6 +1,8 @@
-"""Argo CD Applications, read with the official client's custom objects API: the status
-that says whether the GitOps agent synced relctl's commit, how healthy it is, and why a
-sync failed. Read only (`get`), never written: the agent owns it.
+"""The GitOps agent's objects, read with the official client's custom objects API: an
+Argo CD Application's status (sync, revision, health, the last operation), or a Flux
+Kustomization's or HelmRelease's (`lastAppliedRevision` and the `Ready` condition) — what
+says whether the agent applied relctl's commit, and why not. Read only (`get`), never
+written: the agent owns them.
 """
 
 from __future__ import annotations
@@ -15,19 +17,26 @@ from controller.adapters.kube import KubeCluster, _error
 from controller.manifests.deploy import Application
 from controller.plan.observed import ApplicationState
 
-GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
+KINDS = {
+    "Application": ("argoproj.io", "v1alpha1", "applications"),
+    "Kustomization": ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations"),
+    "HelmRelease": ("helm.toolkit.fluxcd.io", "v2", "helmreleases"),
+}
 
 
 def read_application(cluster: KubeCluster, application: Application) -> ApplicationState:
+    group, version, plural = KINDS[application.kind]
     objects = client.CustomObjectsApi(cluster.api)
     try:
         cluster.requests += 1
         found: Any = objects.get_namespaced_custom_object(
-            GROUP, VERSION, application.namespace, PLURAL, application.name
+            group, version, application.namespace, plural, application.name
         )
     except (ApiException, HTTPError) as exc:
         raise _error(cluster, f"reading {application.describe()}", exc) from None
     status = found.get("status") or {} if isinstance(found, dict) else {}
+    if application.kind != "Application":
+        return _flux(status)
     sync = status.get("sync") or {}
     operation = status.get("operationState") or {}
     return ApplicationState(
@@ -36,4 +45,21 @@ def read_application(cluster: KubeCluster, application: Application) -> Applicat
         str((status.get("health") or {}).get("status") or "Unknown"),
         str(operation.get("phase") or ""),
         str(operation.get("message") or "")[:500],
+    )
+
+
+def _flux(status: dict[str, Any]) -> ApplicationState:
+    """A Flux object's status: Ready's status and reason, its last applied revision
+    (`main@sha1:<sha>`), and Ready's message when it is False."""
+    ready: dict[str, Any] = next(
+        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
+    )
+    applied = str(status.get("lastAppliedRevision") or "")
+    state = str(ready.get("status") or "Unknown")
+    return ApplicationState(
+        "Ready" if state == "True" else "NotReady",
+        applied.rpartition(":")[2] if "sha1:" in applied else applied,
+        str(ready.get("reason") or "Unknown"),
+        "Failed" if state == "False" else "",
+        str(ready.get("message") or "")[:500],
     )

@@ -14,11 +14,14 @@ CLUSTER: tuple[Rule, ...] = (
     ("", "pods", frozenset({"list"})),
     ("", "pods/log", frozenset({"get"})),
     ("argoproj.io", "applications", frozenset({"get"})),
+    ("kustomize.toolkit.fluxcd.io", "kustomizations", frozenset({"get"})),
+    ("helm.toolkit.fluxcd.io", "helmreleases", frozenset({"get"})),
 )
 """Everywhere: workloads are observed and rolled out, FeatureFlags listed across all
 namespaces in one request, rollouts recorded as Events, step Jobs created and watched (a
-failed one's Pods listed and its log read), Argo CD Applications read (never written).
-Never Secrets: a step's reach them by reference, in the cluster."""
+failed one's Pods listed and its log read), the GitOps agent's objects read (never
+written: Argo CD Applications, Flux Kustomizations and HelmReleases). Never Secrets: a
+step's reach them by reference, in the cluster."""
 
 LEADER_ELECTION: tuple[Rule, ...] = (
     ("coordination.k8s.io", "leases", frozenset({"get", "create", "update", "patch"})),

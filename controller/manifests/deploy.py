@@ -61,18 +61,22 @@ class Locator(Model):
 
 
 class Application(Model):
-    """The Argo CD Application that applies the component's folder of the environment
-    repository; relctl reads its status to say why a commit is not applied yet."""
+    """The GitOps agent's object that applies the component's folder of the environment
+    repository: an Argo CD Application, or a Flux Kustomization or HelmRelease. relctl
+    reads its status to say why a commit is not applied yet."""
 
+    kind: Literal["Application", "Kustomization", "HelmRelease"] = "Application"
+    """Application (Argo CD), Kustomization or HelmRelease (Flux)."""
     cluster: Name
-    """Cluster (from relctl.yaml) where Argo CD keeps the Application."""
+    """Cluster (from relctl.yaml) where the agent keeps it."""
     namespace: Name = "argocd"
-    """Its namespace."""
+    """Its namespace (Flux's are usually in flux-system)."""
     name: Name
     """Its name."""
 
     def describe(self) -> str:
-        return f"Argo CD Application {self.cluster}/{self.namespace}/{self.name}"
+        agent = "Argo CD" if self.kind == "Application" else "Flux"
+        return f"{agent} {self.kind} {self.cluster}/{self.namespace}/{self.name}"
 
 
 class Deploy(Model):

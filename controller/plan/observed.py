@@ -180,7 +180,8 @@ class SourceValue:
 
 @dataclass(frozen=True, slots=True)
 class ApplicationState:
-    """An Argo CD Application's status: what it synced, how healthy, why it failed."""
+    """A GitOps agent's status for a component: what it synced or applied, how healthy
+    or ready, and why it failed (Argo CD's Application; Flux's Ready condition)."""
 
     sync: str
     """Synced, OutOfSync, Unknown."""

@@ -23,6 +23,24 @@ from typing import Any
 from controller.sandbox.kube import KubeSandbox
 
 MANAGER = "argocd-controller"
+FLUX_NAMESPACE = "flux-system"
+KUSTOMIZATIONS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
+FLUX_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "kustomizations.kustomize.toolkit.fluxcd.io"},
+    "spec": {
+        "group": "kustomize.toolkit.fluxcd.io",
+        "names": {"kind": "Kustomization", "listKind": "KustomizationList",
+                  "plural": "kustomizations", "singular": "kustomization"},
+        "scope": "Namespaced",
+        "versions": [{
+            "name": "v1", "served": True, "storage": True,
+            "schema": {"openAPIV3Schema": {"type": "object",
+                                           "x-kubernetes-preserve-unknown-fields": True}},
+        }],
+    },
+}  # fmt: skip
 NAMESPACE = "argocd"
 APPLICATIONS = ("argoproj.io", "v1alpha1", "applications")
 
@@ -40,6 +58,7 @@ class GitOpsSyncer:
         workspace: Path,
         branch: str = "main",
         crd: Path | None = None,
+        flux: bool = False,
     ) -> None:
         """`apps`: application name → its folder in the repository."""
         self.remote, self.sandbox, self.apps = remote, sandbox, dict(apps)
@@ -56,6 +75,10 @@ class GitOpsSyncer:
         if self.argo and crd is not None:
             sandbox.load_crd(crd)
             sandbox.ensure_namespace(NAMESPACE)
+        self.flux = flux
+        if flux:
+            sandbox.register_crd(FLUX_CRD)
+            sandbox.ensure_namespace(FLUX_NAMESPACE)
 
     def _run(self, *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
         done = subprocess.run(
@@ -117,6 +140,8 @@ class GitOpsSyncer:
 
     def _report(self, revision: str | None, error: str) -> None:
         """Each application's status, as Argo CD writes it after a sync (or a failed one)."""
+        if self.flux:
+            self._report_flux(revision, error)
         if not self.argo:
             return
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -159,3 +184,36 @@ class GitOpsSyncer:
                     store.update(kind, NAMESPACE, name, {**current, "status": status})
                 else:
                     store.create(kind, NAMESPACE, body)
+
+    def _report_flux(self, revision: str | None, error: str) -> None:
+        """Each application as a Flux Kustomization's status after an apply."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        store = self.sandbox.store
+        kind = store.find_type(*KUSTOMIZATIONS)
+        for name, folder in sorted(self.apps.items()):
+            applied = revision or self.revision
+            ready = {
+                "type": "Ready",
+                "status": "False" if error else "True",
+                "reason": "ReconciliationFailed" if error else "ReconciliationSucceeded",
+                "message": error or f"Applied revision: {self.branch}@sha1:{applied}",
+                "lastTransitionTime": now,
+            }
+            status = {
+                "lastAppliedRevision": f"{self.branch}@sha1:{applied}" if applied else "",
+                "conditions": [ready],
+            }
+            body = {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": name, "namespace": FLUX_NAMESPACE},
+                "spec": {"interval": "1m", "path": f"./{folder}", "prune": True,
+                         "sourceRef": {"kind": "GitRepository", "name": "env"}},
+                "status": status,
+            }  # fmt: skip
+            with store.lock:
+                if (FLUX_NAMESPACE, name) in store.objects.get(KUSTOMIZATIONS, {}):
+                    current = store.get(kind, FLUX_NAMESPACE, name)
+                    store.update(kind, FLUX_NAMESPACE, name, {**current, "status": status})
+                else:
+                    store.create(kind, FLUX_NAMESPACE, body)

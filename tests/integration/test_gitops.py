@@ -105,7 +105,7 @@ class Shop:
 
 
 @contextlib.contextmanager
-def shop_with(tmp_path: Path, *releases: tuple[str, str]) -> Iterator[Shop]:
+def shop_with(tmp_path: Path, *releases: tuple[str, str], flux: bool = False) -> Iterator[Shop]:
     source = tmp_path / "source"
     shutil.copytree(DATA, source, ignore=shutil.ignore_patterns("environment"))
     (source / "releases/releases").mkdir()
@@ -135,7 +135,9 @@ def shop_with(tmp_path: Path, *releases: tuple[str, str]) -> Iterator[Shop]:
     with world:
         world.env["RELCTL_ENVIRONMENT_SHOP_ENV_URL"] = str(environment)
         apps = {"catalog": "apps/catalog", "storefront": "apps/storefront", "search": "apps/search"}
-        agent = GitOpsSyncer(environment, world.clusters["prod"], apps, tmp_path / "agent", crd=CRD)
+        agent = GitOpsSyncer(
+            environment, world.clusters["prod"], apps, tmp_path / "agent", crd=CRD, flux=flux
+        )
         agent.sync()
         yield Shop(world, environment, agent, seed)
 
@@ -398,3 +400,33 @@ def test_a_locator_file_that_is_a_symbolic_link_is_refused(shop: Shop, tmp_path:
         f"{KUSTOMIZATION} leaves the repository or is a symbolic link" in p for p in report.problems
     )
     assert outside.read_text(encoding="utf-8") == "images: []\n"
+
+
+def test_a_flux_kustomization_says_why_a_commit_is_not_applied(tmp_path: Path) -> None:
+    """The same wait with Flux: the Kustomization's Ready condition and its message."""
+    shop_3 = release("shop-3", {"catalog": "2.4.0"})
+    with shop_with(tmp_path, ("shop-3", shop_3), flux=True) as shop:
+        component = yaml.safe_load((DATA / "releases/components/catalog.yaml").read_text())
+        component["spec"]["deploy"]["application"] = {
+            "kind": "Kustomization", "cluster": "prod", "namespace": "flux-system",
+            "name": "catalog",
+        }  # fmt: skip
+        shop.world.push_change(
+            "catalog is applied by Flux",
+            {"releases/components/catalog.yaml": yaml.safe_dump(component, sort_keys=False)},
+        )
+        shop.agent.sync()
+        shop.agent.failing = "kustomize build failed: accumulating resources"
+        reports = shop.drive(
+            lambda: any(c.startswith("relctl: shop-3 ROLLOUT") for c in shop.commits()), passes=3
+        )
+        applied = shop.agent.revision[:12]
+        more = shop.drive(lambda: True, passes=1)
+        waiting = [
+            f.message for r in [*reports, *more] if r.plan is not None for f in r.plan.findings
+            if "waiting for the GitOps agent" in f.message
+        ]  # fmt: skip
+        assert waiting and waiting[-1].endswith(
+            f"(Flux Kustomization prod/flux-system/catalog: NotReady at {applied}, "
+            "ReconciliationFailed; sync Failed: kustomize build failed: accumulating resources)"
+        ), waiting

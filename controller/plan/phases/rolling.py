@@ -128,7 +128,8 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
 
 
 def _agent(context: Context, component: str) -> str:
-    """What the component's Argo CD Application says, when it names one and it was read."""
+    """What the component's GitOps agent object (Argo CD or Flux) says, when it names one
+    and it was read."""
     state = context.fleet.observed.applications.get(component)
     spec = context.fleet.components[component].spec.deploy.application
     return f" ({spec.describe()}: {state.describe()})" if state and spec else ""
