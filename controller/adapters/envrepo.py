@@ -196,8 +196,3 @@ class EnvironmentRepository:
             "keeps moving); the next pass tries again",
             disposition=Disposition.TRANSIENT,
         )
-
-
-def folder_for(git_dir: Path, name: str) -> Path:
-    """Where the clone of environment `name` lives: in the manifests clone's git folder."""
-    return git_dir / "relctl-environments" / name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from kubernetes import client
@@ -144,13 +145,9 @@ def observe_jobs(
             )
             if state is JobState.FAILED and job.key in wanted:
                 code, log = _failed_pod(cluster, namespace, job.name)
-                job = ObservedJob(*_fields(job), exit_code=code, log=log)
+                job = replace(job, exit_code=code, log=log)
             found[job.key] = job
     return found
-
-
-def _fields(job: ObservedJob) -> tuple[str, str, str, str, JobState, str]:
-    return job.cluster, job.namespace, job.name, job.release, job.state, job.reason
 
 
 def _newest(pod: dict[str, Any]) -> tuple[str, str]:

@@ -381,7 +381,7 @@ class Reconciler:
 
 
 def commit_message(
-    plan: Plan, revision: str, written: Mapping[str, ReleaseStatus] | None = None
+    plan: Plan, revision: str, written: Mapping[str, ReleaseStatus]
 ) -> tuple[str, str, list[tuple[str, str]]]:
     """`relctl: <release> <DECISION>` (several, comma-separated, when a pass decided for
     several releases), a body with each rationale, and trailers. A pass that decided
@@ -393,9 +393,7 @@ def commit_message(
         latest[release] = record.decision.value
     notes: dict[str, str] = {}
     if not latest:
-        for name, status in sorted(
-            (written or {n: plan.statuses[n] for n in plan.changed()}).items()
-        ):
+        for name, status in sorted(written.items()):
             notes[name] = _recorded(plan, status)
     items = [f"{name} {decision}" for name, decision in {**latest, **notes}.items()]
     subject = (

@@ -164,13 +164,11 @@ CI_HISTORIES = 12
 """Histories the default run takes (about 7 s each here)."""
 
 
-@pytest.mark.timeout(900)
-def test_guarantees_hold_over_generated_histories() -> None:
-    """The bounded run CI does: the same histories every time. No shrinking here (a
-    failure names every step of its history; `-m histories` shrinks)."""
-    run = Histories.TestCase
+def bounded(machine: type[Histories], examples: int) -> None:
+    """`examples` derandomized histories of 30 steps, no shrinking: what CI runs."""
+    run = machine.TestCase
     run.settings = settings(
-        max_examples=CI_HISTORIES,
+        max_examples=examples,
         stateful_step_count=30,
         deadline=None,
         derandomize=True,
@@ -179,23 +177,20 @@ def test_guarantees_hold_over_generated_histories() -> None:
         database=None,
     )
     run().runTest()
+
+
+@pytest.mark.timeout(900)
+def test_guarantees_hold_over_generated_histories() -> None:
+    """The bounded run CI does: the same histories every time. No shrinking here (a
+    failure names every step of its history; `-m histories` shrinks)."""
+    bounded(Histories, CI_HISTORIES)
 
 
 @pytest.mark.timeout(900)
 def test_guarantees_hold_over_generated_histories_through_git() -> None:
     """The bounded run again, with the git method (fewer histories: each pass also runs
     the agents' kubectl)."""
-    run = GitHistories.TestCase
-    run.settings = settings(
-        max_examples=CI_HISTORIES // 2,
-        stateful_step_count=30,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate],
-        database=None,
-    )
-    run().runTest()
+    bounded(GitHistories, CI_HISTORIES // 2)
 
 
 @pytest.mark.histories

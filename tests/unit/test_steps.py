@@ -201,7 +201,7 @@ def test_an_irreversible_step_that_ran_forbids_an_automatic_rollback() -> None:
     assert not [a for p in plans for a in mine(p) if isinstance(a, RollbackImage)]
 
 
-def test_a_release_overrides_a_components_steps_and_a_new_release_gets_new_jobs() -> None:
+def test_job_names_differ_per_release_and_attempt_and_fit_a_label() -> None:
     names = {
         steps.job_name(release, "ledger", "migrate", When.PRE, 1)
         for release in ("payments-2026-25", "payments-2027-1")
@@ -298,3 +298,18 @@ def test_a_rolled_back_release_leaves_the_jobs_of_its_rollout_unjudged() -> None
     left = {**recorded, NAME: replace(status, done=(*status.done, smoke))}
     later = plan(state, replace(observed, jobs={}), left, at("2026-12-08T15:00:00+01:00"))
     assert [r.reason for r in later.statuses[NAME].steps if r.step == "smoke"] == []
+
+
+def test_a_release_replaces_only_the_step_lists_it_gives() -> None:
+    from controller.manifests.steps import Steps
+
+    component = Steps.model_validate({"preRollout": [MIGRATE], "onRollback": [DOWN]})
+    backfill = {"name": "backfill", "reversible": False}
+    release = Steps.model_validate({"preRollout": [MIGRATE, backfill], "onRollback": []})
+    merged = component.over(release)
+    assert [s.name for s in merged.pre_rollout or ()] == ["migrate", "backfill"]
+    assert merged.on_rollback == ()
+    assert component.over(Steps.model_validate({"postRollout": [SMOKE]})).on_rollback == (
+        component.on_rollback
+    )
+    assert component.over(None) is component
