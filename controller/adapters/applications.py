@@ -36,7 +36,7 @@ def read_application(cluster: KubeCluster, application: Application) -> Applicat
         raise _error(cluster, f"reading {application.describe()}", exc) from None
     status = found.get("status") or {} if isinstance(found, dict) else {}
     if application.kind != "Application":
-        return _flux(status)
+        return _flux(status, application.kind == "HelmRelease")
     sync = status.get("sync") or {}
     operation = status.get("operationState") or {}
     return ApplicationState(
@@ -48,17 +48,28 @@ def read_application(cluster: KubeCluster, application: Application) -> Applicat
     )
 
 
-def _flux(status: dict[str, Any]) -> ApplicationState:
-    """A Flux object's status: Ready's status and reason, its last applied revision
-    (`main@sha1:<sha>`), and Ready's message when it is False."""
+def _flux(status: dict[str, Any], helm: bool) -> ApplicationState:
+    """A Flux object's status: Ready's status and reason, the revision it applied, and
+    Ready's message when it is False. A Kustomization's `lastAppliedRevision` is
+    `main@sha1:<commit>`; a HelmRelease's `lastAttemptedRevision` (v2; v2beta1 had
+    `lastAppliedRevision`) is the chart's version, `1.4.0+<commit>` for a chart from git
+    with `reconcileStrategy: Revision`."""
     ready: dict[str, Any] = next(
         (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
     )
-    applied = str(status.get("lastAppliedRevision") or "")
+    applied = str(
+        (status.get("lastAttemptedRevision") if helm else None)
+        or status.get("lastAppliedRevision")
+        or ""
+    )
+    if "sha1:" in applied:
+        applied = applied.rpartition(":")[2]
+    elif helm and "+" in applied:
+        applied = applied.rpartition("+")[2]
     state = str(ready.get("status") or "Unknown")
     return ApplicationState(
         "Ready" if state == "True" else "NotReady",
-        applied.rpartition(":")[2] if "sha1:" in applied else applied,
+        applied,
         str(ready.get("reason") or "Unknown"),
         "Failed" if state == "False" else "",
         str(ready.get("message") or "")[:500],

@@ -4,7 +4,9 @@ repository (a bare repository on disk) to the Kubernetes emulator with the real
 ownership and validation are what a real agent meets.
 
 `sync()` applies the branch's head, one application (a folder of the repository) at a
-time: a folder with a kustomization.yaml is built with `kubectl kustomize`, any other is
+time: a folder with a Chart.yaml is rendered by the real Helm engine (helm-python-sdk,
+the chart's own values.yaml, as Argo CD and Flux's helm-controller do with a chart kept
+in git), one with a kustomization.yaml is built with `kubectl kustomize`, any other is
 applied as it is. It takes the fields it applies back from any other manager
 (`--force-conflicts`), which is what Argo CD's self-heal does to a Deployment patched by
 hand: a direct patch of an image the repository also sets does not survive a sync. It
@@ -20,27 +22,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from controller.sandbox.kube import KubeSandbox
 
 MANAGER = "argocd-controller"
 FLUX_NAMESPACE = "flux-system"
 KUSTOMIZATIONS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
-FLUX_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "kustomizations.kustomize.toolkit.fluxcd.io"},
-    "spec": {
-        "group": "kustomize.toolkit.fluxcd.io",
-        "names": {"kind": "Kustomization", "listKind": "KustomizationList",
-                  "plural": "kustomizations", "singular": "kustomization"},
-        "scope": "Namespaced",
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {"type": "object",
-                                           "x-kubernetes-preserve-unknown-fields": True}},
-        }],
-    },
-}  # fmt: skip
+HELMRELEASES = ("helm.toolkit.fluxcd.io", "v2", "helmreleases")
+
+
+def _flux_crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural,
+                      "singular": kind.lower()},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": version, "served": True, "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                                               "x-kubernetes-preserve-unknown-fields": True}},
+            }],
+        },
+    }  # fmt: skip
+
+
+FLUX_CRDS = (
+    _flux_crd("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+    _flux_crd("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
+)
 NAMESPACE = "argocd"
 APPLICATIONS = ("argoproj.io", "v1alpha1", "applications")
 
@@ -59,10 +73,12 @@ class GitOpsSyncer:
         branch: str = "main",
         crd: Path | None = None,
         flux: bool = False,
+        namespace: str = "default",
     ) -> None:
-        """`apps`: application name → its folder in the repository."""
+        """`apps`: application name → its folder in the repository; `namespace`: where a
+        chart is installed (its `.Release.Namespace`, Argo CD's destination namespace)."""
         self.remote, self.sandbox, self.apps = remote, sandbox, dict(apps)
-        self.workspace, self.branch = workspace, branch
+        self.workspace, self.branch, self.namespace = workspace, branch, namespace
         self.checkout = workspace / "checkout"
         workspace.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = sandbox.kubeconfig(workspace / "kubeconfig", "gitops")
@@ -77,7 +93,8 @@ class GitOpsSyncer:
             sandbox.ensure_namespace(NAMESPACE)
         self.flux = flux
         if flux:
-            sandbox.register_crd(FLUX_CRD)
+            for definition in FLUX_CRDS:
+                sandbox.register_crd(definition)
             sandbox.ensure_namespace(FLUX_NAMESPACE)
 
     def _run(self, *args: str, stdin: str | None = None, cwd: Path | None = None) -> str:
@@ -121,12 +138,15 @@ class GitOpsSyncer:
             raise SyncError("kubectl is not installed")
         for name, folder in sorted(self.apps.items()):
             path = self.checkout / folder
-            if (path / "kustomization.yaml").is_file():
-                rendered = self._run(kubectl, "kustomize", str(path))
-                source = ["-f", "-"]
-            else:
-                rendered, source = None, ["-f", str(path)]
+            rendered: str | None = None
+            source = ["-f", "-"]
             try:
+                if (path / "Chart.yaml").is_file():
+                    rendered = self._helm(name, path)
+                elif (path / "kustomization.yaml").is_file():
+                    rendered = self._run(kubectl, "kustomize", str(path))
+                else:
+                    source = ["-f", str(path)]
                 self._run(
                     kubectl, "--kubeconfig", str(self.kubeconfig), "apply", "--server-side",
                     "--force-conflicts", f"--field-manager={MANAGER}", *source,
@@ -137,6 +157,21 @@ class GitOpsSyncer:
         self.revision = revision
         self.syncs += 1
         return revision
+
+    def _helm(self, name: str, chart: Path) -> str:
+        """The chart rendered with its values.yaml, released as `name` in the namespace."""
+        try:
+            import helm_python  # the sandbox's only Helm use, of the test extra: imported late
+        except ImportError:
+            raise SyncError(
+                "rendering a chart needs helm-python-sdk (pip install relctl[test])"
+            ) from None
+        try:
+            with helm_python.Chart.load(chart) as loaded:
+                manifests = loaded.render(None, name=name, namespace=self.namespace)
+        except helm_python.HelmError as exc:
+            raise SyncError(f"helm template: {exc}") from None
+        return "\n---\n".join(text for _, text in sorted(manifests.items()) if text.strip())
 
     def _report(self, revision: str | None, error: str) -> None:
         """Each application's status, as Argo CD writes it after a sync (or a failed one)."""
@@ -169,11 +204,19 @@ class GitOpsSyncer:
                 "metadata": {"name": name, "namespace": NAMESPACE},
                 "spec": {
                     "project": "default",
-                    "destination": {"server": "https://kubernetes.default.svc"},
+                    "destination": {
+                        "server": "https://kubernetes.default.svc",
+                        "namespace": self.namespace,
+                    },
                     "source": {
                         "repoURL": str(self.remote),
                         "path": folder,
                         "targetRevision": self.branch,
+                        **(
+                            {"helm": {"valueFiles": ["values.yaml"]}}
+                            if self._chart_version(folder) is not None
+                            else {}
+                        ),
                     },
                 },
                 "status": status,
@@ -186,12 +229,35 @@ class GitOpsSyncer:
                     store.create(kind, NAMESPACE, body)
 
     def _report_flux(self, revision: str | None, error: str) -> None:
-        """Each application as a Flux Kustomization's status after an apply."""
+        """Each application's Flux object after an apply: a HelmRelease for a chart (its
+        `lastAttemptedRevision` is the chart's version and the commit, as helm-controller
+        writes it for a chart from a GitRepository with `reconcileStrategy: Revision`), a
+        Kustomization for any other folder."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        store = self.sandbox.store
-        kind = store.find_type(*KUSTOMIZATIONS)
+        applied = revision or self.revision
         for name, folder in sorted(self.apps.items()):
-            applied = revision or self.revision
+            chart = self._chart_version(folder)
+            if chart is not None:
+                attempted = f"{chart}+{applied[:12]}" if applied else ""
+                done = f"release {self.namespace}/{name} with chart {name}@{attempted}"
+                ready = {
+                    "type": "Ready",
+                    "status": "False" if error else "True",
+                    "reason": "UpgradeFailed" if error else "UpgradeSucceeded",
+                    "message": error or f"Helm upgrade succeeded for {done}",
+                    "lastTransitionTime": now,
+                }
+                self._put(HELMRELEASES, name, {
+                    "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                    "kind": "HelmRelease",
+                    "metadata": {"name": name, "namespace": FLUX_NAMESPACE},
+                    "spec": {"interval": "1m", "targetNamespace": self.namespace,
+                             "chart": {"spec": {"chart": f"./{folder}",
+                                                "reconcileStrategy": "Revision",
+                                                "sourceRef": {"kind": "GitRepository",
+                                                              "name": "env"}}}},
+                }, {"lastAttemptedRevision": attempted, "conditions": [ready]})  # fmt: skip
+                continue
             ready = {
                 "type": "Ready",
                 "status": "False" if error else "True",
@@ -199,21 +265,32 @@ class GitOpsSyncer:
                 "message": error or f"Applied revision: {self.branch}@sha1:{applied}",
                 "lastTransitionTime": now,
             }
-            status = {
-                "lastAppliedRevision": f"{self.branch}@sha1:{applied}" if applied else "",
-                "conditions": [ready],
-            }
-            body = {
+            self._put(KUSTOMIZATIONS, name, {
                 "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
                 "kind": "Kustomization",
                 "metadata": {"name": name, "namespace": FLUX_NAMESPACE},
                 "spec": {"interval": "1m", "path": f"./{folder}", "prune": True,
                          "sourceRef": {"kind": "GitRepository", "name": "env"}},
-                "status": status,
-            }  # fmt: skip
-            with store.lock:
-                if (FLUX_NAMESPACE, name) in store.objects.get(KUSTOMIZATIONS, {}):
-                    current = store.get(kind, FLUX_NAMESPACE, name)
-                    store.update(kind, FLUX_NAMESPACE, name, {**current, "status": status})
-                else:
-                    store.create(kind, FLUX_NAMESPACE, body)
+            }, {
+                "lastAppliedRevision": f"{self.branch}@sha1:{applied}" if applied else "",
+                "conditions": [ready],
+            })  # fmt: skip
+
+    def _chart_version(self, folder: str) -> str | None:
+        chart = self.checkout / folder / "Chart.yaml"
+        if not chart.is_file():
+            return None
+        loaded = yaml.safe_load(chart.read_text(encoding="utf-8")) or {}
+        return str(loaded.get("version") or "0.0.0") if isinstance(loaded, dict) else "0.0.0"
+
+    def _put(self, plural: tuple[str, str, str], name: str, body: dict[str, Any],
+             status: dict[str, Any]) -> None:  # fmt: skip
+        """Create the Flux object, or replace its status."""
+        store = self.sandbox.store
+        kind = store.find_type(*plural)
+        with store.lock:
+            if (FLUX_NAMESPACE, name) in store.objects.get(plural, {}):
+                current = store.get(kind, FLUX_NAMESPACE, name)
+                store.update(kind, FLUX_NAMESPACE, name, {**current, "status": status})
+            else:
+                store.create(kind, FLUX_NAMESPACE, {**body, "status": status})

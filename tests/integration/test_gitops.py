@@ -33,7 +33,9 @@ DATA = REPO / "tests" / "data" / "gitops"
 DEPARTURE = at("2026-12-08T14:00:00+01:00")
 CATALOG = "registry.shop.example/shop/catalog"
 STOREFRONT = "registry.shop.example/shop/storefront"
+PAYMENTS = "registry.shop.example/shop/payments"
 KUSTOMIZATION = "apps/storefront/kustomization.yaml"
+VALUES = "apps/payments/values.yaml"
 CRD = REPO.parent / "shared" / "argocd" / "application-crd.yaml"
 """Argo CD's published Application CRD: the agent's status is written in its shape."""
 
@@ -126,7 +128,7 @@ def shop_with(tmp_path: Path, *releases: tuple[str, str], flux: bool = False) ->
         source,
         tmp_path / "world",
         jira_seed=REPO / "tests/data/jira/shop.yaml",
-        running={"catalog": "2.3.0", "storefront": "4.2.0", "search": "7.0.0"},
+        running={"catalog": "2.3.0", "storefront": "4.2.0", "search": "7.0.0", "payments": "5.0.0"},
         step=1.0,
         rbac=True,
     )
@@ -134,9 +136,20 @@ def shop_with(tmp_path: Path, *releases: tuple[str, str], flux: bool = False) ->
     world.simulate_time()
     with world:
         world.env["RELCTL_ENVIRONMENT_SHOP_ENV_URL"] = str(environment)
-        apps = {"catalog": "apps/catalog", "storefront": "apps/storefront", "search": "apps/search"}
+        apps = {
+            "catalog": "apps/catalog",
+            "storefront": "apps/storefront",
+            "search": "apps/search",
+            "payments": "apps/payments",  # a Helm chart
+        }
         agent = GitOpsSyncer(
-            environment, world.clusters["prod"], apps, tmp_path / "agent", crd=CRD, flux=flux
+            environment,
+            world.clusters["prod"],
+            apps,
+            tmp_path / "agent",
+            crd=CRD,
+            flux=flux,
+            namespace="shop",
         )
         agent.sync()
         yield Shop(world, environment, agent, seed)
@@ -190,6 +203,36 @@ def test_a_failed_rollout_is_rolled_back_by_a_new_commit(shop: Shop) -> None:
     assert len(mine) == 4  # two rollouts, two rollbacks: history is never rewritten
     text = git(shop.environment, "show", f"main:{KUSTOMIZATION}")
     assert 'newTag: "4.2.0"  # promoted by relctl' in text
+
+
+def test_a_helm_values_key_is_rolled_out_and_back_by_commits(tmp_path: Path) -> None:
+    """The Helm form: relctl edits image.tag in the chart's values.yaml (that one scalar,
+    its quotes and comment kept), the agent renders the chart with the real Helm engine,
+    and a failed rollout is undone by a new commit of the previous tag."""
+    with shop_with(tmp_path, ("pay-1", release("pay-1", {"payments": "5.1.0"}))) as shop:
+        assert shop.image("payments") == f"{PAYMENTS}:5.0.0"  # the chart, rendered
+        shop.world.clusters["prod"].rollouts.mark_bad(f"{PAYMENTS}:5.1.0")
+        shop.drive(
+            lambda: (
+                shop.status("pay-1").phase.value == "RolledBack"
+                and shop.image("payments").endswith(":5.0.0")
+            )
+        )
+        mine = [c for c in shop.commits() if c.startswith("relctl:")]
+        assert mine == [
+            f"relctl: pay-1 ROLLBACK payments {PAYMENTS}:5.0.0",
+            f"relctl: pay-1 ROLLOUT payments {PAYMENTS}:5.1.0",
+        ]
+        rollout = git(shop.environment, "rev-parse", "main~1")
+        diff = git(shop.environment, "show", "--format=", "-U0", rollout).splitlines()
+        assert [d for d in diff if d[:1] in "+-" and d[:3] not in ("+++", "---")] == [
+            '-  tag: "5.0.0"  # promoted by relctl',
+            '+  tag: "5.1.0"  # promoted by relctl',
+        ]
+        assert git(shop.environment, "show", f"main:{VALUES}") == (
+            DATA / "environment" / VALUES
+        ).read_text(encoding="utf-8").rstrip("\n")  # back, byte for byte
+        assert shop.agent.revision == git(shop.environment, "rev-parse", "main")
 
 
 REFUSE_ONCE = """#!/bin/sh
@@ -429,4 +472,41 @@ def test_a_flux_kustomization_says_why_a_commit_is_not_applied(tmp_path: Path) -
         assert waiting and waiting[-1].endswith(
             f"(Flux Kustomization prod/flux-system/catalog: NotReady at {applied}, "
             "ReconciliationFailed; sync Failed: kustomize build failed: accumulating resources)"
+        ), waiting
+
+
+def test_a_flux_helmrelease_names_the_chart_revision_it_applied(tmp_path: Path) -> None:
+    """A chart applied by Flux's helm-controller: relctl reads the HelmRelease's
+    lastAttemptedRevision (chart version + commit) and its Ready condition."""
+    with shop_with(tmp_path, ("pay-1", release("pay-1", {"payments": "5.1.0"})), flux=True) as shop:
+        component = yaml.safe_load((DATA / "releases/components/payments.yaml").read_text())
+        component["spec"]["deploy"]["application"] = {
+            "kind": "HelmRelease", "cluster": "prod", "namespace": "flux-system",
+            "name": "payments",
+        }  # fmt: skip
+        shop.world.push_change(
+            "payments is applied by Flux",
+            {"releases/components/payments.yaml": yaml.safe_dump(component, sort_keys=False)},
+        )
+        shop.agent.sync()
+        store = shop.world.clusters["prod"].store
+        found = store.get(
+            store.find_type("helm.toolkit.fluxcd.io", "v2", "helmreleases"),
+            "flux-system",
+            "payments",
+        )
+        head = git(shop.environment, "rev-parse", "main")
+        assert found["status"]["lastAttemptedRevision"] == f"1.4.0+{head[:12]}"
+        shop.agent.failing = "Helm upgrade failed: context deadline exceeded"
+        reports = shop.drive(
+            lambda: any(c.startswith("relctl: pay-1 ROLLOUT") for c in shop.commits()), passes=3
+        )
+        more = shop.drive(lambda: True, passes=1)
+        waiting = [
+            f.message for r in [*reports, *more] if r.plan is not None for f in r.plan.findings
+            if "waiting for the GitOps agent" in f.message
+        ]  # fmt: skip
+        assert waiting and waiting[-1].endswith(
+            f"(Flux HelmRelease prod/flux-system/payments: NotReady at {head[:12]}, "
+            "UpgradeFailed; sync Failed: Helm upgrade failed: context deadline exceeded)"
         ), waiting
