@@ -47,6 +47,9 @@ SLOW = {
     "test_a_failed_rollout_is_rolled_back_by_a_new_commit",
     "test_a_pass_killed_after_its_push_repeats_nothing",
     "test_a_persons_commit_to_the_environment_is_drift_and_self_heal_commits_it_back",
+    "test_a_helm_values_key_is_rolled_out_and_back_by_commits",
+    "test_a_flux_helmrelease_names_the_chart_revision_it_applied",
+    "test_killed_at_every_environment_git_step_commits_each_image_once",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 
