@@ -13,6 +13,7 @@ write-back do.
   not committed again (idempotent: a pass killed after its push repeats nothing).
 - `observe`: the value each locator holds at the branch's head, and the last commit that
   changed its file (sha, author, and the release its trailer names): who changed it.
+- `read_flags`/`set_flags`: a flag target's file (`flagfiles`), committed the same way.
 
 Every git process has a deadline (`git.run_git`). Paths stay inside the clone.
 """
@@ -20,10 +21,11 @@ Every git process has a deadline (`git.run_git`). Paths stay inside the clone.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from controller.adapters import locators
+from controller.adapters import flagfiles, locators
 from controller.adapters.git import (
     NETWORK_TIMEOUT,
     REJECTED,
@@ -35,6 +37,7 @@ from controller.adapters.git import (
 from controller.errors import Disposition
 from controller.manifests.config import EnvironmentConfig, GitAuthor
 from controller.manifests.deploy import Locator
+from controller.plan.flags import FlagTarget
 from controller.plan.observed import SourceValue
 
 ATTEMPTS = 5
@@ -156,6 +159,38 @@ class EnvironmentRepository:
                 break
         return found
 
+    def read_flags(
+        self, targets: Sequence[FlagTarget]
+    ) -> tuple[dict[FlagTarget, dict[str, Any] | None], dict[FlagTarget, str]]:
+        """The flags each target's file holds at the branch's head (None: no file yet),
+        and who changed the file last (`<sha> by <author>`)."""
+        self.sync()
+        last = self._last_commits(sorted({t.file for t in targets}))
+        flags = {
+            t: flagfiles.read(self._maybe(t.file), t, f"{self.name}:{t.file}") for t in targets
+        }
+        by = {t: f"{last[t.file][0][:12]} by {last[t.file][1]}" for t in targets if t.file in last}
+        return flags, by
+
+    def set_flags(
+        self,
+        target: FlagTarget,
+        document: Mapping[str, Any],
+        trailers: Sequence[tuple[str, str]],
+        subject: str,
+        body: str = "",
+    ) -> str:
+        """Commit the flags of `document` to the target's file (made when absent) and
+        push; the commit's sha, or "" when the branch already holds them."""
+        where = f"{self.name}:{target.file}"
+        return self._change(
+            target.file,
+            lambda text: flagfiles.write(text, target, document, where),
+            trailers,
+            subject,
+            body,
+        )
+
     def set_image(
         self,
         locator: Locator,
@@ -167,19 +202,44 @@ class EnvironmentRepository:
         """Commit `target` as the locator's image and push; the commit's sha, or "" when
         the branch already holds it."""
         where = f"{self.name}:{locator.file}"
+
+        def edit(text: str | None) -> str:
+            if text is None:
+                return self._text(locator)  # raises: the file is gone
+            return locators.write(text, locator, image, target, where)
+
+        return self._change(locator.file, edit, trailers, subject)
+
+    def _maybe(self, relative: str) -> str | None:
+        path = self._path(relative)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def _change(
+        self,
+        relative: str,
+        edit: Callable[[str | None], str],
+        trailers: Sequence[tuple[str, str]],
+        subject: str,
+        body: str = "",
+    ) -> str:
+        """One file's new text (from `edit` of the text at the branch's head, None when
+        absent) committed with the trailers and pushed, again from any commit that lands
+        meanwhile; the sha, or "" when nothing changes."""
         for _ in range(ATTEMPTS):
             head = self.sync()
-            text = self._text(locator)
+            text = self._maybe(relative)
             try:
-                changed = locators.write(text, locator, image, target, where)
+                changed = edit(text)
             except locators.LocatorError as exc:
                 raise locators.LocatorError(f"{exc} (at {head[:12]})") from None
             if changed == text:
                 return ""
-            self._path(locator.file).write_text(changed, encoding="utf-8")
-            self._git("add", "--", locator.file)
-            message = message_with_trailers(subject, "", list(trailers))
-            self._git("commit", "--quiet", "--file=-", "--", locator.file, stdin=message)
+            path = self._path(relative)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(changed, encoding="utf-8")
+            self._git("add", "--", relative)
+            message = message_with_trailers(subject, body, list(trailers))
+            self._git("commit", "--quiet", "--file=-", "--", relative, stdin=message)
             sha = self._git("rev-parse", "HEAD")
             try:
                 self.requests += 1

@@ -25,6 +25,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from yaml import YAMLError as YAML11Error
+from yaml import safe_load as yaml11
 
 from controller.adapters.errors import AdapterError
 from controller.errors import Disposition
@@ -145,13 +147,23 @@ def _scalar_end(line: str, start: int) -> int:
     return len(line[:end].rstrip()) if end > start else start
 
 
+def plain(value: str) -> bool:
+    """Whether `value` may be written as a plain YAML scalar: YAML 1.2 (ruamel) and
+    YAML 1.1 (kubectl's and most agents' reader, where `on`, `no`, `y` and `0o7` are
+    not strings) both read it back as this string."""
+    if not value or value.lower() in ("y", "n") or value.startswith(("*", "&", "!")):
+        return False
+    try:
+        return bool(YAML(typ="safe").load(value) == value == yaml11(value))
+    except (YAMLError, YAML11Error):
+        return False
+
+
 def _quoted(value: str, style: str = "") -> str:
     """A tag or image as a YAML scalar, in the quotes the old value had (`style`); a
-    plain one quoted only when plain would read as another type (5.0, 1e3, true)."""
+    plain one quoted only when plain would read as another type (5.0, 1e3, true, on)."""
     if style == "'":
         return "'" + value.replace("'", "''") + "'"
-    if style != '"':
-        plain = YAML(typ="safe").load(value) if value else None
-        if isinstance(plain, str) and plain == value and not value.startswith(("*", "&", "!")):
-            return value
+    if style != '"' and plain(value):
+        return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -393,8 +393,8 @@ def command(keep: Path | None) -> None:
     then GO after an approval commit, a rollout in dependency order with a migration
     before and a smoke test after, versions released with notes and tagged in git, a
     release held by the holiday freeze, rollbacks on an error rate and on a failed smoke
-    test (its down-migration first), a hotfix shipped by a commit to the environment
-    repository a GitOps agent applies, and a flag advancing 10% → 50%.
+    test (its down-migration first), a hotfix and a flag shipped by commits to the
+    environment repository a GitOps agent applies, and a flag advancing 10% → 50%.
     Nothing leaves 127.0.0.1; nothing outside the temporary folder (and --keep DIR) is
     written.
     """

@@ -159,9 +159,21 @@ apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
   - deployment.yaml
+  - flags.yaml
 images:
   - name: registry.shop.example/shop/search
     newTag: "0.0.0"  # promoted by relctl
+""",
+    "apps/search/flags.yaml": """\
+# search's feature flags, for the OpenFeature Operator. relctl writes the flags.
+apiVersion: core.openfeature.dev/v1beta1
+kind: FeatureFlag
+metadata:
+  name: search-flags
+  namespace: platform
+spec:
+  flagSpec:
+    flags: {}
 """,
 }
 """The environment repository shop-env, as the platform team first pushed it."""
@@ -188,6 +200,32 @@ spec:
       locator:
         file: apps/search/kustomization.yaml
         kustomizeImage: registry.shop.example/shop/search
+""",
+    "releases/flags/search-ranking.yaml": """\
+# yaml-language-server: $schema=../../schemas/relctl.schema.json
+apiVersion: relctl.dev/v1alpha1
+kind: FeatureFlag
+metadata:
+  name: search-ranking
+spec:
+  description: Ranking model used by search. Kept in shop-env beside search, for Argo CD.
+  owner: team-platform
+  jiraIssue: PLAT-77
+  variants: {classic: bm25, learned: ltr-v2}
+  defaultVariant: classic
+  rollout:
+    variant: learned
+    afterRelease: search-2027-1
+    stages:
+      - {percent: 20, at: "2027-01-06T09:00:00+01:00"}
+      - {percent: 60, at: "2027-01-13T09:00:00+01:00"}
+  target:
+    kind: FeatureFlag
+    cluster: prod-us
+    namespace: platform
+    name: search-flags
+    environment: shop-env
+    file: apps/search/flags.yaml
 """,
     "releases/releases/search-6-9-1.yaml": """\
 apiVersion: relctl.dev/v1alpha1

@@ -195,14 +195,31 @@ def gitops_hotfix(demo: Demo) -> None:
     log = git(agent.environment, "log", "--format=%h %s (%an)", "main").splitlines()
     for line in reversed(log):
         out.say(f"shop-env {line}", mark="⎇", fg="cyan")
-    body = git(agent.environment, "log", "-1", "--format=%b", "main").strip()
+    commit = git(agent.environment, "log", "-1", "--format=%H", "--grep=ROLLOUT search", "main")
+    body = git(agent.environment, "log", "-1", "--format=%b", commit).strip()
     out.say(" ".join(body.splitlines()), mark=" ", dim=True)
-    diff = git(agent.environment, "show", "--format=", "-U0", "main").splitlines()
+    diff = git(agent.environment, "show", "--format=", "-U0", commit).splitlines()
     for line in diff:
         if line[:1] in "+-" and line[:3] not in ("+++", "---"):
             out.say(line, mark="±")
     store = world.clusters["prod-us"].store
     found = store.get(store.find_type("apps", "v1", "deployments"), "platform", "search")
     image = found["spec"]["template"]["spec"]["containers"][0]["image"]
+    head = git(agent.environment, "rev-parse", "main")
+    deadline = time.monotonic() + 10
+    while agent.syncer.revision != head and time.monotonic() < deadline:
+        time.sleep(0.05)  # the agent's next sync (every 0.2 s) applies the head
+    if agent.error:
+        out.say(f"the GitOps agent's last sync failed: {agent.error}", mark="!")
     applied = agent.syncer.revision[:8]
     out.say(f"prod-us/platform/search runs {image}, as the agent applied {applied}", mark="✓")
+    flags = store.get(
+        store.find_type("core.openfeature.dev", "v1beta1", "featureflags"),
+        "platform",
+        "search-flags",
+    )["spec"]["flagSpec"]["flags"]
+    out.say(
+        f"prod-us/platform/search-flags serves {', '.join(sorted(flags))}: the flag relctl "
+        "committed to shop-env, applied by the agent",
+        mark="✓",
+    )

@@ -1,6 +1,6 @@
-"""Semantic checks of the git deployment method: the environment a component names is
-declared in relctl.yaml, every workload has a locator (and only then), and a Kustomize
-locator's image is the component's own.
+"""Semantic checks of the git deployment method: the environment a component or a flag
+target names is declared in relctl.yaml, every workload has a locator (and only then),
+and a Kustomize locator's image is the component's own.
 
 Purely computational: takes a `DesiredState`, returns diagnostics as values. (Whether a
 locator's file and key exist is known only from a clone of the environment repository:
@@ -10,30 +10,37 @@ the adapter reports that, naming the file and the commit.)
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from controller.manifests.diagnostics import Diagnostic
-from controller.manifests.models import Component
+from controller.manifests.models import Component, FeatureFlag
 from controller.manifests.state import DesiredState
+
+
+def _undeclared(name: str | None, declared: Collection[str]) -> str | None:
+    """The message for an environment relctl.yaml does not declare, or None."""
+    if name is None or name in declared:
+        return None
+    guess = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+    hint = (
+        f"; did you mean '{guess[0]}'?"
+        if guess
+        else "; declare it under relctl.yaml's environments"
+    )
+    return f"environment '{name}' is not declared{hint}"
 
 
 def check(state: DesiredState) -> Iterator[Diagnostic]:
     declared = state.config.spec.environments
+    for flag in state.of_kind(FeatureFlag):
+        message = _undeclared(flag.model.spec.target.environment, declared)
+        if message is not None:
+            yield flag.diagnostic("RC202", message, ("spec", "target", "environment"))
     for manifest in state.of_kind(Component):
         spec = manifest.model.spec
-        name = spec.deploy.environment
-        if name is not None and name not in declared:
-            guess = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
-            hint = (
-                f"; did you mean '{guess[0]}'?"
-                if guess
-                else "; declare it under relctl.yaml's environments"
-            )
-            yield manifest.diagnostic(
-                "RC202",
-                f"environment '{name}' is not declared{hint}",
-                ("spec", "deploy", "environment"),
-            )
+        message = _undeclared(spec.deploy.environment, declared)
+        if message is not None:
+            yield manifest.diagnostic("RC202", message, ("spec", "deploy", "environment"))
         git = spec.deploy.method == "git"
         for n, workload in enumerate(spec.workloads):
             locator = workload.locator

@@ -33,6 +33,7 @@ from controller.manifests.types import (
     Duration,
     LocalDateTime,
     Name,
+    RelativePath,
     RRule,
     SubdomainName,
     TimeZoneName,
@@ -313,6 +314,18 @@ class FlagTarget(Model):
     """Name of the resource."""
     key: str = Field(default="flags.flagd.json", pattern=r"^[-._a-zA-Z0-9]+$")
     """ConfigMap key holding the JSON (ConfigMap targets only)."""
+    environment: Name | None = None
+    """Deploy the GitOps way: the environment repository (relctl.yaml's environments)
+    where relctl commits the flags, for the cluster's GitOps agent to apply."""
+    file: RelativePath | None = None
+    """With environment: the file there holding the resource (a FeatureFlag or ConfigMap
+    manifest in YAML), or flagd's JSON itself when the name ends in .json."""
+
+    @model_validator(mode="after")
+    def _git(self) -> FlagTarget:
+        if (self.environment is None) != (self.file is None):
+            raise ValueError("'environment' and 'file' go together: where in which repository")
+        return self
 
 
 class RolloutStage(Model):

@@ -160,7 +160,8 @@ def plan(
         if not differences:
             continue
         for name in sorted({d.flag for d in differences}):
-            findings.append(_state(name, specs.get(name), due, actual, target).finding())
+            by = observed.flag_commits.get(target, "")
+            findings.append(_state(name, specs.get(name), due, actual, target, by).finding())
         actions.append(
             ApplyFlags(
                 f"apply the flag stages due now to {target.describe()}",
@@ -177,8 +178,10 @@ def _state(
     due: Mapping[str, flagd.FlagStage],
     actual: Mapping[str, Any] | None,
     target: flagd.FlagTarget,
+    by: str = "",
 ) -> FlagState:
-    """A flag whose applied JSON differs from the stage due: why."""
+    """A flag whose applied JSON differs from the stage due: why (`by`: the commit that
+    last changed a target kept in git, and its author)."""
     have = (actual or {}).get(name)
     where = target.describe()
     if spec is None:
@@ -212,6 +215,8 @@ def _state(
     return FlagState(
         name,
         Applied.DRIFT,
-        f"{name} at {where} was changed by hand ({', '.join(fields)}); restoring "
+        f"{name} at {where} was changed by hand ({', '.join(fields)})"
+        + (f" in {by}" if by else "")
+        + "; restoring "
         f"{stage.percent:g}%",
     )

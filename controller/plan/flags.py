@@ -39,14 +39,18 @@ class FlagTarget:
     namespace: str
     name: str
     key: str
+    environment: str = ""
+    """With the git method: the environment repository holding `file`."""
+    file: str = ""
 
     def describe(self) -> str:
         where = f"{self.cluster}/{self.namespace}/{self.name}"
-        return (
+        what = (
             f"ConfigMap {where} key {self.key}"
             if self.kind == "ConfigMap"
             else f"FeatureFlag {where}"
         )
+        return f"{self.environment}:{self.file} ({what})" if self.environment else what
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,13 @@ class FlagStage:
 def target_of(spec: FeatureFlagSpec) -> FlagTarget:
     t = spec.target
     return FlagTarget(
-        t.kind, t.cluster, t.namespace, t.name, t.key if t.kind == "ConfigMap" else ""
+        t.kind,
+        t.cluster,
+        t.namespace,
+        t.name,
+        t.key if t.kind == "ConfigMap" else "",
+        t.environment or "",
+        t.file or "",
     )
 
 

@@ -52,6 +52,9 @@ class Observed:
     sources: Mapping[str, SourceValue] = field(default_factory=dict)
     """Workload key → its image in the environment repository (git-method workloads
     whose repository could be read)."""
+    flag_commits: Mapping[FlagTarget, str] = field(default_factory=dict)
+    """A flag target kept in an environment repository → the last commit of its file
+    and its author (`<sha> by <name> <email>`)."""
 
 
 class FindingKind(StrEnum):

@@ -136,6 +136,25 @@ def _commit(action: SetImage | RollbackImage | RestoreImage, adapters: Adapters)
     return f"committed {change.image} to {where} ({sha[:12]})" if sha else f"{where} holds it"
 
 
+def _commit_flags(action: ApplyFlags, adapters: Adapters) -> str:
+    """The git method for flags: the document committed to the target's file in the
+    environment repository, each flag's share in the subject and body."""
+    target = action.target
+    document = json.loads(action.document)
+    shares = [
+        f"{name} {(flag.get('metadata') or {}).get('rolloutPercent', 0):g}%"
+        for name, flag in sorted(document.get("flags", {}).items())
+    ]
+    subject = f"relctl: FLAGS {target.namespace}/{target.name}: {', '.join(shares)}"
+    if len(subject) > 100:
+        subject = f"relctl: FLAGS {target.namespace}/{target.name}: {len(shares)} flags"
+    sha = adapters.environment(target.environment).set_flags(
+        target, document, [("Relctl-Decision", "FLAGS")], subject, "\n".join(shares)
+    )
+    where = f"{target.environment}:{target.file}"
+    return f"committed the flags to {where} ({sha[:12]})" if sha else f"{where} holds them"
+
+
 def _jira(adapters: Adapters) -> JiraClient:
     if adapters.jira is None:
         raise JiraError("relctl.yaml declares no jira; cannot act on Jira")
@@ -188,6 +207,8 @@ def _run(
                     f"{action.reason}: {change.container}={change.image}",
                 )
             return f"{change.deployment} {change.container}={change.image}"
+        case ApplyFlags() if action.target.environment:
+            return _commit_flags(action, adapters)
         case ApplyFlags():
             cluster = adapters.cluster(action.target.cluster)
             changed = apply_flags(cluster, action.target, json.loads(action.document))

@@ -90,8 +90,8 @@ def observe(
             workloads[(cluster, namespace, deployment)] = one
     flags: dict[flagd.FlagTarget, dict[str, Any] | None] = {}
     targets = {flagd.target_of(m.model.spec) for m in desired.flags.values()}
-    for cluster in sorted({t.cluster for t in targets}):
-        mine = [t for t in targets if t.cluster == cluster]
+    for cluster in sorted({t.cluster for t in targets if not t.environment}):
+        mine = [t for t in targets if t.cluster == cluster and not t.environment]
         try:
             flags.update(read_all_flags(adapters.cluster(cluster), mine))
         except KubeError as exc:
@@ -102,6 +102,7 @@ def observe(
         f"cluster {name} could not be observed ({why}); the releases deploying there wait"
         for name, why in sorted(unobserved.items())
     ]
+    flag_commits = _flag_files(targets, adapters, problems, flags)
     sources = _sources(desired, adapters, problems)
     applications = _applications(desired, adapters, problems)
     observed = Observed(
@@ -113,6 +114,7 @@ def observe(
         jobs=jobs,
         sources=sources,
         applications=applications,
+        flag_commits=flag_commits,
     )
     if recorded is not None:
         adapters.retry_prometheus()
@@ -174,6 +176,28 @@ def _sources(
             continue
         found.update((key, values[loc]) for key, loc, _ in items if loc in values)
     return found
+
+
+def _flag_files(
+    targets: set[flagd.FlagTarget],
+    adapters: Adapters,
+    problems: list[str],
+    flags: dict[flagd.FlagTarget, dict[str, Any] | None],
+) -> dict[flagd.FlagTarget, str]:
+    """Into `flags`: what each git-method target's file holds (one fetch per
+    repository); returned: who changed each file last. A repository or file that cannot
+    be read is a problem, and its targets absent (their flags wait)."""
+    commits: dict[flagd.FlagTarget, str] = {}
+    for name in sorted({t.environment for t in targets if t.environment}):
+        mine = sorted(t for t in targets if t.environment == name)
+        try:
+            held, by = adapters.environment(name).read_flags(mine)
+        except AdapterError as exc:
+            problems.append(f"environment {name} could not be read for flags: {exc}")
+            continue
+        flags.update(held)
+        commits.update(by)
+    return commits
 
 
 def _applications(

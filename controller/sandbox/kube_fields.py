@@ -166,9 +166,20 @@ def apply(
     if force:
         sets = [s if i == mine else s - differ for i, s in enumerate(sets)]
     others = set().union(*(s for i, s in enumerate(sets) if i != mine))
-    dropped = sets[mine] - set(config) - others
+    # A field applied before whose children are applied now (an empty map filled) is
+    # their parent: not a field the manager stopped applying.
+    parents = {path[:n] for path in config for n in range(1, len(path))}
+    dropped = sets[mine] - set(config) - others - parents
+    kept = set(config) | parents | others
     for path in sorted(dropped, key=len, reverse=True):
         _remove(merged, path)
+        # A map the removal emptied goes too, unless it is applied or owned itself
+        # (an entry of a map is one applied field, its keys and all).
+        for n in range(len(path) - 1, 0, -1):
+            parent = path[:n]
+            if parent in kept or parent[-1].startswith("k:") or _value(merged, parent) != {}:
+                break
+            _remove(merged, parent)
     sets[mine] = set(config)
     gone = set(live) - set(leaves(merged))
     sets = [s - gone if i != mine else s for i, s in enumerate(sets)]
@@ -198,6 +209,16 @@ def _dotted(path: Path) -> str:
         else:
             parts.append("." + part[2:])
     return "".join(parts)
+
+
+def _value(obj: Any, path: Path) -> Any:
+    """The value at a path of map fields (None past a list or a missing key)."""
+    node = obj
+    for part in path:
+        if not part.startswith("f:") or not isinstance(node, dict) or part[2:] not in node:
+            return None
+        node = node[part[2:]]
+    return node
 
 
 def _remove(obj: Any, path: Path) -> None:

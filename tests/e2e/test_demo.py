@@ -137,6 +137,9 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         environment
     )
     assert "Relctl-Decision: ROLLOUT" in environment and "Platform team|" in environment
+    # search's flag is kept there too, and the agent applied relctl's commit of it.
+    assert "relctl|relctl: FLAGS platform/search-flags: search-ranking 0%|" in environment
+    assert "search-flags serves search-ranking" in out
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 

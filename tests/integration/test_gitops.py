@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ STOREFRONT = "registry.shop.example/shop/storefront"
 PAYMENTS = "registry.shop.example/shop/payments"
 KUSTOMIZATION = "apps/storefront/kustomization.yaml"
 VALUES = "apps/payments/values.yaml"
+FLAGS = "apps/flags/shop-flags.yaml"
 CRD = REPO.parent / "shared" / "argocd" / "application-crd.yaml"
 """Argo CD's published Application CRD: the agent's status is written in its shape."""
 
@@ -87,11 +88,13 @@ class Shop:
         git(self.person, "push", "-q")
         return git(self.person, "rev-parse", "HEAD")
 
-    def drive(self, until: Callable[[], bool], passes: int = 25) -> list[Any]:
-        """A pass a minute, the agent syncing after each, until `until()`."""
+    def drive(
+        self, until: Callable[[], bool], passes: int = 25, start: datetime = DEPARTURE
+    ) -> list[Any]:
+        """A pass a minute from `start`, the agent syncing after each, until `until()`."""
         reconciler = Reconciler(self.world.controller, {**os.environ, **self.world.env})
         reports = []
-        now = DEPARTURE
+        now = start
         try:
             for _ in range(passes):
                 reports.append(run(self.world, reconciler, now))
@@ -141,6 +144,7 @@ def shop_with(tmp_path: Path, *releases: tuple[str, str], flux: bool = False) ->
             "storefront": "apps/storefront",
             "search": "apps/search",
             "payments": "apps/payments",  # a Helm chart
+            "flags": "apps/flags",  # a FeatureFlag relctl's flags are committed to
         }
         agent = GitOpsSyncer(
             environment,
@@ -510,3 +514,76 @@ def test_a_flux_helmrelease_names_the_chart_revision_it_applied(tmp_path: Path) 
             f"(Flux HelmRelease prod/flux-system/payments: NotReady at {head[:12]}, "
             "UpgradeFailed; sync Failed: Helm upgrade failed: context deadline exceeded)"
         ), waiting
+
+
+def test_flags_are_committed_to_the_environment_and_a_persons_edit_is_undone(
+    tmp_path: Path,
+) -> None:
+    """A flag whose target lives in the environment repository: each stage is a commit
+    of the FeatureFlag's flags (the file's comments kept) that the agent applies; a
+    person's edit of the file is drift, committed back."""
+    with shop_with(tmp_path) as shop:
+        flag = {
+            "apiVersion": "relctl.dev/v1alpha1",
+            "kind": "FeatureFlag",
+            "metadata": {"name": "one-page-checkout"},
+            "spec": {
+                "owner": "team-storefront",
+                "variants": {"on": True, "off": False},
+                "defaultVariant": "off",
+                "rollout": {
+                    "variant": "on",
+                    "stages": [
+                        {"percent": 25, "at": (DEPARTURE - timedelta(hours=1)).isoformat()},
+                        {"percent": 50, "at": (DEPARTURE + timedelta(minutes=2)).isoformat()},
+                    ],
+                },
+                "target": {
+                    "kind": "FeatureFlag", "cluster": "prod", "namespace": "shop",
+                    "name": "shop-flags", "environment": "shop-env", "file": FLAGS,
+                },
+            },
+        }  # fmt: skip
+        shop.world.push_change(
+            "One-page checkout, in stages",
+            {"releases/flags/one-page-checkout.yaml": yaml.safe_dump(flag, sort_keys=False)},
+        )
+        store = shop.world.clusters["prod"].store
+        kind = store.find_type("core.openfeature.dev", "v1beta1", "featureflags")
+
+        def served() -> Any:
+            flags = store.get(kind, "shop", "shop-flags")["spec"]["flagSpec"].get("flags", {})
+            return flags.get("one-page-checkout", {}).get("targeting")
+
+        half = {"fractional": [["on", 50000], ["off", 50000]]}
+        shop.drive(lambda: served() == half)
+        mine = [c for c in shop.commits() if c.startswith("relctl:")]
+        assert mine == [
+            "relctl: FLAGS shop/shop-flags: one-page-checkout 50%",
+            "relctl: FLAGS shop/shop-flags: one-page-checkout 25%",
+        ]
+        text = git(shop.environment, "show", f"main:{FLAGS}")
+        assert "    shop.example/owner: team-storefront  # who to ask" in text
+        assert '"on": true' in text  # a YAML 1.1 reader's boolean, quoted
+        body = git(shop.environment, "log", "-1", "--format=%B", "main")
+        assert "Relctl-Decision: FLAGS" in body
+
+        # A person serves everyone the new checkout by hand.
+        git(shop.person, "pull", "-q", "--rebase")
+        edited = (shop.person / FLAGS).read_text(encoding="utf-8")
+        sha = shop.push("Everyone gets it", {FLAGS: edited.replace("50000", "100000", 1)})
+        reports = shop.drive(
+            lambda: served() == half and shop.commits()[1] == "Everyone gets it",
+            start=DEPARTURE + timedelta(minutes=30),
+        )
+        drift = [
+            f.message for r in reports if r.plan is not None for f in r.plan.findings
+            if f.kind == "flag-drift"
+        ]  # fmt: skip
+        author = git(shop.environment, "log", "-1", "--format=%an <%ae>", sha)
+        assert drift[0] == (
+            f"one-page-checkout at shop-env:{FLAGS} (FeatureFlag prod/shop/shop-flags) was "
+            f"changed by hand (targeting) in {sha[:12]} by {author}; "
+            "restoring 50%"
+        ), drift
+        assert shop.commits()[0] == "relctl: FLAGS shop/shop-flags: one-page-checkout 50%"

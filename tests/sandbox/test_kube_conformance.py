@@ -742,6 +742,34 @@ def test_server_side_apply_owns_fields_refuses_conflicts_and_removes_what_it_sto
     assert not (apps.read_namespaced_deployment("cart", "shop").metadata.labels or {})
 
 
+def test_an_empty_map_applied_then_filled_is_kept_and_filled(
+    kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
+) -> None:
+    """An applier that owned an empty map (`flags: {}`) and then applies entries in it
+    keeps the map: the field it applied before is now their parent, not a field it
+    stopped applying. (The CRD requires `flags`: dropping it is a 422.)"""
+    sandbox, _, _ = kube
+    sandbox.apply(yaml.safe_load(FEATUREFLAG_CRD.read_text()))
+    manifest = tmp_path / "flags.yaml"
+    empty = (
+        "apiVersion: core.openfeature.dev/v1beta1\nkind: FeatureFlag\n"
+        "metadata: {name: shop-flags, namespace: shop}\nspec:\n  flagSpec:\n    flags: {}\n"
+    )
+    manifest.write_text(empty)
+    applied = run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest))
+    assert applied.returncode == 0, applied.stderr
+    flag = "{f: {state: ENABLED, defaultVariant: 'on', variants: {'on': true}}}"
+    manifest.write_text(empty.replace("flags: {}", f"flags: {flag}"))
+    filled = run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest))
+    assert filled.returncode == 0, filled.stderr
+    url = f"{sandbox.url}/apis/core.openfeature.dev/v1beta1/namespaces/shop/featureflags"
+    assert list(httpx.get(f"{url}/shop-flags").json()["spec"]["flagSpec"]["flags"]) == ["f"]
+    manifest.write_text(empty)  # and emptied again: its entry goes, the map stays
+    emptied = run_kubectl(tmp_path, "apply", "--server-side", "-f", str(manifest))
+    assert emptied.returncode == 0, emptied.stderr
+    assert httpx.get(f"{url}/shop-flags").json()["spec"]["flagSpec"]["flags"] == {}
+
+
 def test_jobs_run_to_completion_or_fail_past_their_backoff_limit(
     kube: tuple[KubeSandbox, client.AppsV1Api, Ticks], tmp_path: Path
 ) -> None:

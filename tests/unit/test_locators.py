@@ -5,6 +5,7 @@ other documents) unchanged; a file whose shape changed is refused, naming it."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from controller.adapters.locators import LocatorError, read, write
 from controller.manifests.deploy import Locator
@@ -82,6 +83,16 @@ def test_a_tag_yaml_would_read_as_a_number_is_quoted() -> None:
     after = write(plain, locator, IMAGE, f"{IMAGE}:5.0", "v.yaml")
     assert '  tag: "5.0"\n' in after
     assert read(after, locator, IMAGE, "v.yaml") == f"{IMAGE}:5.0"
+
+
+@pytest.mark.parametrize("tag", ["on", "no", "y", "0o17", "1_000"])
+def test_a_tag_yaml_1_1_would_read_as_another_type_is_quoted(tag: str) -> None:
+    """kubectl and most GitOps agents read YAML 1.1, where `on` is true and `no` false."""
+    locator = at(file="v.yaml", helmKey="image.tag")
+    plain = VALUES.replace("'4.2.0'", "4.2.0")
+    after = write(plain, locator, IMAGE, f"{IMAGE}:{tag}", "v.yaml")
+    assert f'  tag: "{tag}"\n' in after
+    assert yaml.safe_load(after)["image"]["tag"] == tag
 
 
 def test_a_kustomize_entry_without_a_tag_gets_one_under_its_name() -> None:
