@@ -53,6 +53,9 @@ class Source:
     repository: str
     """The component's image repository."""
     component: str
+    several: bool = False
+    """The component keeps its image in more than one file (a workload per cluster):
+    its commits name the file."""
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,13 @@ def units_of(
         spec = component.spec
         target = f"{spec.image}:{item.tag or item.version}"
         units = []
+        several = len({w.locator.file for w in spec.workloads if w.locator is not None}) > 1
         for w in spec.workloads:
             seen = workloads.get((w.cluster, w.namespace, w.deployment))
             owner = seen.annotations.get(RELEASE_ANNOTATION, "") if seen is not None else ""
             superseded = bool(owner) and owner != name and newer(owner)
             source = (
-                Source(spec.deploy.environment, w.locator, spec.image, item.name)
+                Source(spec.deploy.environment, w.locator, spec.image, item.name, several)
                 if spec.deploy.environment is not None and w.locator is not None
                 else None
             )

@@ -129,8 +129,11 @@ def _commit(action: SetImage | RollbackImage | RestoreImage, adapters: Adapters)
         ("Relctl-Component", source.component),
         ("Relctl-Decision", DECISIONS[action.kind]),
         ("Relctl-Previous-Image", change.current or "unknown"),
+        ("Relctl-Workload", f"{change.cluster}/{change.namespace}/{change.deployment}"),
     ]
     subject = f"relctl: {action.release} {DECISIONS[action.kind]} {source.component} {change.image}"
+    if source.several:
+        subject += f" in {source.locator.file}"
     sha = repository.set_image(source.locator, source.repository, change.image, trailers, subject)
     where = f"{source.environment}:{source.locator.file}"
     return f"committed {change.image} to {where} ({sha[:12]})" if sha else f"{where} holds it"

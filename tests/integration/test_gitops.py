@@ -587,3 +587,36 @@ def test_flags_are_committed_to_the_environment_and_a_persons_edit_is_undone(
             "restoring 50%"
         ), drift
         assert shop.commits()[0] == "relctl: FLAGS shop/shop-flags: one-page-checkout 50%"
+
+
+def test_a_component_kept_in_two_files_names_the_file_in_each_commit(tmp_path: Path) -> None:
+    """catalog runs in two namespaces, each from its own file: one commit per file, each
+    subject naming it, each with the workload in a trailer."""
+    with shop_with(tmp_path, ("shop-3", release("shop-3", {"catalog": "2.4.0"}))) as shop:
+        canary = "apps/catalog-canary/deployment.yaml"
+        text = (DATA / "environment/apps/catalog/deployment.yaml").read_text(encoding="utf-8")
+        (shop.person / canary).parent.mkdir(parents=True)
+        shop.push(
+            "catalog's canary", {canary: text.replace("namespace: shop", "namespace: canary")}
+        )
+        shop.world.clusters["prod"].ensure_namespace("canary")
+        shop.agent.apps["catalog-canary"] = "apps/catalog-canary"
+        shop.agent.sync()
+        component = yaml.safe_load((DATA / "releases/components/catalog.yaml").read_text())
+        first = component["spec"]["workloads"][0]
+        component["spec"]["workloads"].append(
+            {**first, "namespace": "canary", "locator": {"file": canary, "container": "catalog"}}
+        )
+        shop.world.push_change(
+            "catalog has a canary",
+            {"releases/components/catalog.yaml": yaml.safe_dump(component, sort_keys=False)},
+        )
+        shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+        mine = sorted(c for c in shop.commits() if c.startswith("relctl:"))
+        assert mine == [
+            f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0 in {canary}",
+            f"relctl: shop-3 ROLLOUT catalog {CATALOG}:2.4.0 in apps/catalog/deployment.yaml",
+        ]
+        log = git(shop.environment, "log", "--format=%B", "main")
+        assert "Relctl-Workload: prod/canary/catalog" in log
+        assert "Relctl-Workload: prod/shop/catalog" in log
