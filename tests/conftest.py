@@ -50,6 +50,8 @@ SLOW = {
     "test_a_helm_values_key_is_rolled_out_and_back_by_commits",
     "test_a_flux_helmrelease_names_the_chart_revision_it_applied",
     "test_killed_at_every_environment_git_step_commits_each_image_once",
+    "test_flags_are_committed_to_the_environment_and_a_persons_edit_is_undone",
+    "test_an_agent_that_lags_is_waited_for_and_nothing_is_committed_twice",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

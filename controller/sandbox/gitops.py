@@ -10,7 +10,8 @@ in git), one with a kustomization.yaml is built with `kubectl kustomize`, any ot
 applied as it is. It takes the fields it applies back from any other manager
 (`--force-conflicts`), which is what Argo CD's self-heal does to a Deployment patched by
 hand: a direct patch of an image the repository also sets does not survive a sync. It
-can be told to fail (`failing`), as a sync does on a manifest the cluster refuses.
+can be told to fail (`failing`), as a sync does on a manifest the cluster refuses, and to
+lag (`lag`: a new commit is applied only some syncs after it lands).
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class GitOpsSyncer:
         """When set, every sync fails with this message (and applies nothing)."""
         self.revision = ""
         """The revision the last successful sync applied."""
+        self.lag = 0
+        """Syncs a new head waits before it is applied (the agent has not polled the
+        repository since): until then, each sync applies the last revision again."""
+        self._seen: dict[str, int] = {}
         self.syncs = 0
         self.argo = crd is not None and crd.is_file()
         if self.argo and crd is not None:
@@ -133,6 +138,10 @@ class GitOpsSyncer:
         if self.failing:
             raise SyncError(self.failing)
         revision = self._fetch()
+        self._seen[revision] = self._seen.get(revision, 0) + 1
+        if self.revision and revision != self.revision and self._seen[revision] <= self.lag:
+            self._run("git", "reset", "-q", "--hard", self.revision, cwd=self.checkout)
+            revision = self.revision
         kubectl = shutil.which("kubectl")
         if kubectl is None:
             raise SyncError("kubectl is not installed")

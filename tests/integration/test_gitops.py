@@ -620,3 +620,21 @@ def test_a_component_kept_in_two_files_names_the_file_in_each_commit(tmp_path: P
         log = git(shop.environment, "log", "--format=%B", "main")
         assert "Relctl-Workload: prod/canary/catalog" in log
         assert "Relctl-Workload: prod/shop/catalog" in log
+
+
+def test_an_agent_that_lags_is_waited_for_and_nothing_is_committed_twice(shop: Shop) -> None:
+    """Each new commit is applied only three syncs after it lands: relctl says what it
+    waits for, commits each image once, and the rollout completes."""
+    shop.agent.lag = 3
+    reports = shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
+    waiting = [
+        f.message for r in reports if r.plan is not None for f in r.plan.findings
+        if "waiting for the GitOps agent" in f.message
+    ]  # fmt: skip
+    assert len(waiting) >= 3, waiting
+    assert any("(Argo CD Application prod/argocd/catalog: Synced at" in w for w in waiting)
+    mine = [c for c in shop.commits() if c.startswith("relctl:")]
+    assert len(mine) == 2, mine
+    kinds = [d.decision.value for d in shop.status("shop-3").decisions]
+    assert kinds == ["GO", "ROLLOUT", "DEPLOYED"]
+    assert shop.image("storefront") == f"{STOREFRONT}:4.3.0"
