@@ -16,6 +16,7 @@ from pydantic import Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from controller.manifests.models import ApiVersion, Model, ObjectMeta
+from controller.manifests.notify import Sink
 from controller.manifests.types import Duration, Name, RelativePath, TimeZoneName, parse_duration
 
 DEPLOYMENT_ONLY = "deployment_only"
@@ -224,6 +225,8 @@ class ControllerConfigSpec(Model):
     """Decision recording."""
     environments: dict[Name, EnvironmentConfig] = Field(default_factory=dict)
     """Environment repositories, by name, for components deployed with the git method."""
+    sinks: dict[Name, Sink] = Field(default_factory=dict)
+    """Where Subscriptions send notifications, by name."""
     mode: Literal["observe", "enforce"] = "observe"
     """observe: compute and record, change nothing in Jira or clusters. enforce: act."""
     interval: Duration = Field(default_factory=lambda: parse_duration("1m"))

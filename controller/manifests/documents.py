@@ -14,6 +14,7 @@ from controller.manifests.analysis import Analysis
 from controller.manifests.config import ControllerConfig
 from controller.manifests.diagnostics import Diagnostic, Severity, render_path
 from controller.manifests.models import Model
+from controller.manifests.notify import Subscription
 from controller.manifests.yamlsource import ParsedDocument, PathPart
 
 KINDS: dict[str, type[Model]] = {
@@ -23,6 +24,7 @@ KINDS: dict[str, type[Model]] = {
     "FeatureFlag": models.FeatureFlag,
     "BlackoutWindow": models.BlackoutWindow,
     "Analysis": Analysis,
+    "Subscription": Subscription,
     "ControllerConfig": ControllerConfig,
 }
 

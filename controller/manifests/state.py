@@ -6,7 +6,7 @@ Built once after loading; duplicates keep the first manifest (the checks report 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -21,6 +21,7 @@ from controller.manifests.models import (
     Release,
     ReleaseTrain,
 )
+from controller.manifests.notify import Subscription
 
 T = TypeVar("T", bound=Model)
 
@@ -46,6 +47,9 @@ class DesiredState:
     flags: Mapping[str, Manifest[FeatureFlag]]
     windows: Mapping[str, Manifest[BlackoutWindow]]
     analyses: Mapping[str, Manifest[Analysis]]
+    subscriptions: Mapping[str, Manifest[Subscription]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def of_kind(self, kind: type[T]) -> Iterator[Manifest[T]]:
         """Every manifest of `kind`, duplicates included, in load order."""
@@ -75,4 +79,5 @@ def build_state(root: str, manifests: Sequence[Manifest[Model]]) -> DesiredState
         flags=_index(manifests, FeatureFlag),
         windows=_index(manifests, BlackoutWindow),
         analyses=_index(manifests, Analysis),
+        subscriptions=_index(manifests, Subscription),
     )

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from controller.manifests.deploy import Locator
 from controller.plan.flags import FlagTarget
+from controller.plan.notices import Notice
 from controller.plan.records import workload_key
 from controller.plan.steps import JobSpec
 
@@ -33,6 +34,7 @@ class ActionKind(StrEnum):
     APPLY_FLAGS = "apply-flags"
     RUN_JOB = "run-job"
     TAG_RELEASE = "tag-release"
+    NOTIFY = "notify"
 
     @property
     def system(self) -> str:
@@ -40,6 +42,8 @@ class ActionKind(StrEnum):
             return "jira"
         if self is ActionKind.TAG_RELEASE:
             return "git"
+        if self is ActionKind.NOTIFY:
+            return "notify"
         return "kubernetes"
 
 
@@ -270,6 +274,26 @@ class TagRelease(_ReleaseAction):
         return f"{self.kind} {self.tag} at {self.revision[:12]}"
 
 
+@dataclass(frozen=True)
+class Notify(_ReleaseAction):
+    """Send one notification (a Pending delivery of a recorded decision) to its sink."""
+
+    kind: ClassVar[ActionKind] = ActionKind.NOTIFY
+    sink: str
+    notice: Notice
+
+    @property
+    def key(self) -> str:
+        return f"notify:{self.notice.id}"
+
+    @property
+    def chain(self) -> str:
+        return f"notify:{self.sink}"  # a failing receiver holds up nothing else
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.sink}: {self.notice.title}"
+
+
 Action = (
     EnsureVersion
     | ReleaseVersion
@@ -280,5 +304,6 @@ Action = (
     | ApplyFlags
     | RunJob
     | TagRelease
+    | Notify
 )
 ImageAction = SetImage | RollbackImage | RestoreImage

@@ -9,6 +9,8 @@ function (DESIGN.md §4), as ordered data.
 3. Each release goes through `LIFE` in order until a step stops it (it waits), then
    through `ALWAYS`.
 4. Across releases: image drift (repairs recorded as decisions) and flag stages.
+5. Notifications: the decisions taken are queued for their subscriptions, the queued
+   ones of recorded decisions sent (`deliveries`).
 
 Purely computational: no clock, no I/O. A converged world plans nothing, so running the
 plan on the world it produces is a fixed point.
@@ -21,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import drift, flag_rollout
+from controller.plan import deliveries, drift, flag_rollout
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
@@ -135,6 +137,9 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
             if isinstance(action, RestoreImage):
                 _record_repair(action, statuses, decisions, now)
         findings.extend(seen)
+    sent, seen = deliveries.plan(desired, statuses, zones, now)
+    actions.update((action.key, action) for action in sent)
+    findings.extend(seen)
     return Plan(
         now,
         tuple(actions.values()),

@@ -70,6 +70,7 @@ class FindingKind(StrEnum):
     FLAG_STAGE = "flag-stage"
     FLAG_DRIFT = "flag-drift"
     STALE_FLAG = "stale-flag"
+    NOTIFICATION = "notification"
     ERROR = "error"
 
 

@@ -26,6 +26,7 @@ from controller.plan.measurements import (
     measurement_document,
     measurement_from,
 )
+from controller.plan.outbox import Delivery, delivery_document, delivery_from
 from controller.plan.readiness import Criterion
 from controller.plan.steps import StepRecord, step_document, step_from
 
@@ -183,6 +184,8 @@ class ReleaseStatus:
     """The outcome of every step Job that finished (`plan.steps`)."""
     maintenance: tuple[str, ...] = ()
     """Components whose maintenance flag is on for this release now."""
+    deliveries: tuple[Delivery, ...] = ()
+    """Notifications of its decisions: the outbox (`plan.deliveries`)."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
@@ -268,6 +271,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "baselines": {k: baseline_document(b) for k, b in sorted(status.baselines.items())},
         "steps": [step_document(s) for s in status.steps],
         "maintenance": list(status.maintenance),
+        "deliveries": [delivery_document(d) for d in status.deliveries],
         "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
@@ -406,6 +410,10 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
                 for n, s in enumerate(raw.get("steps") or ())
             ),
             maintenance=tuple(str(c) for c in raw.get("maintenance") or ()),
+            deliveries=tuple(
+                delivery_from(d, _parse_time, f"{where}: deliveries[{n}]")
+                for n, d in enumerate(raw.get("deliveries") or ())
+            ),
             decisions=tuple(
                 _decision_from(d, f"{where}: decisions[{n}]")
                 for n, d in enumerate(raw.get("decisions") or ())

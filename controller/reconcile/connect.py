@@ -11,9 +11,11 @@ from controller.adapters.envrepo import EnvironmentRepository
 from controller.adapters.git import GitError
 from controller.adapters.jira import JiraClient, settings_from
 from controller.adapters.kube import KubeCluster, KubeError
+from controller.adapters.notify import Notifier, NotifyError
 from controller.adapters.prometheus import Prometheus
 from controller.errors import Disposition
 from controller.manifests.config import ControllerConfig, EnvironmentConfig, GitAuthor
+from controller.manifests.notify import Sink
 
 
 @dataclass
@@ -33,6 +35,17 @@ class Adapters:
     """Where environment repositories are cloned (the pass sets it: the manifests
     clone's git folder); None: nowhere, the git method cannot act."""
     opened: dict[str, EnvironmentRepository] = field(default_factory=dict, repr=False)
+    sinks: Mapping[str, Sink] = field(default_factory=dict)
+    notifiers: dict[str, Notifier] = field(default_factory=dict, repr=False)
+
+    def notifier(self, name: str) -> Notifier:
+        """The sink `name`, with the URL and secrets the deployment gives it."""
+        if name not in self.notifiers:
+            sink = self.sinks.get(name)
+            if sink is None:
+                raise NotifyError(f"sink {name!r} is not declared in relctl.yaml's sinks")
+            self.notifiers[name] = Notifier(name, sink, self.env)
+        return self.notifiers[name]
 
     def environment(self, name: str) -> EnvironmentRepository:
         """The environment repository `name`, at the URL the deployment gives it."""
@@ -92,6 +105,8 @@ class Adapters:
         for prometheus in (self.prometheus, *self.named.values()):
             if prometheus is not None:
                 prometheus.close()
+        for notifier in self.notifiers.values():
+            notifier.close()
 
 
 def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
@@ -109,4 +124,5 @@ def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
         timeout,
         environments=dict(spec.environments),
         author=spec.git.author,
+        sinks=dict(spec.sinks),
     )

@@ -33,6 +33,7 @@ from controller.plan.actions import (
     ApplyFlags,
     Comment,
     EnsureVersion,
+    Notify,
     ReleaseVersion,
     RestoreImage,
     RollbackImage,
@@ -59,6 +60,8 @@ class Outcome:
     """A failure's: what the loop does next (see `controller.errors`)."""
     requeue_after: float | None = None
     """Seconds the system asked us to wait (a 429's or 503's Retry-After)."""
+    refused: bool = False
+    """The receiver refused for good: the same request again would be refused too."""
 
     @property
     def failed(self) -> bool:
@@ -103,7 +106,12 @@ def execute(
             except RelctlError as exc:
                 failed.add(action.chain)
                 outcome = Outcome(
-                    action, Result.FAILED, str(exc), exc.disposition, exc.requeue_after
+                    action,
+                    Result.FAILED,
+                    str(exc),
+                    exc.disposition,
+                    exc.requeue_after,
+                    refused=getattr(exc, "refused", False),
                 )
         outcomes.append(outcome)
         on_outcome(outcome)
@@ -219,6 +227,8 @@ def _run(
         case RunJob():
             made = run_job(adapters.cluster(action.job.cluster), action.job)
             return f"created Job {action.job.key}" if made else f"Job {action.job.key} exists"
+        case Notify():
+            return adapters.notifier(action.sink).send(action.notice)  # what the receiver said
         case TagRelease():
             if tagger is None:
                 raise AdapterError("no repository to tag", disposition=Disposition.STALLED)

@@ -23,8 +23,8 @@ from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
-from controller.plan import planner
-from controller.plan.actions import Comment, RunJob, TagRelease
+from controller.plan import deliveries, planner
+from controller.plan.actions import Comment, Notify, RunJob, TagRelease
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
@@ -353,6 +353,16 @@ class Reconciler:
             action = outcome.action
             if outcome.result is Result.DONE and isinstance(action, Comment | RunJob | TagRelease):
                 statuses[action.release] = statuses[action.release].with_done((action.done,))
+            if isinstance(action, Notify) and outcome.result is not Result.SKIPPED:
+                statuses[action.release] = deliveries.settle(
+                    statuses[action.release],
+                    action.notice.id,
+                    plan.at,
+                    outcome.detail,
+                    delivered=outcome.result is Result.DONE,
+                    permanent=outcome.refused,
+                    retry_after=outcome.requeue_after,
+                )
         files: dict[str, str] = {}
         written: dict[str, ReleaseStatus] = {}
         for name, status in statuses.items():

@@ -1,0 +1,120 @@
+"""Who hears about which decisions, of the manifest API: the Subscription kind, and the
+sinks relctl.yaml declares.
+
+A Subscription names events (decision kinds), the releases it follows (by name, train,
+component or label; all when it names none), a sink, and the audience its messages are
+written for. A sink is declared by name in relctl.yaml with its type and nothing secret:
+its URL (a Slack or Teams webhook, an SMTP server) and any key or password come from the
+deployment (`$RELCTL_SINK_<NAME>_URL`, `_SECRET`, `_USERNAME`, `_PASSWORD`, each also as
+`_FILE`), never from the repository.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from controller.manifests.meta import ApiVersion, Model, ObjectMeta
+from controller.manifests.types import Name
+
+EVENTS = (
+    "GO",
+    "GO_WITH_CONDITIONS",
+    "NO_GO",
+    "DELAY",
+    "HOLD",
+    "RESCHEDULED",
+    "BLOCKED",
+    "OVERRIDE",
+    "ROLLOUT",
+    "DEPLOYED",
+    "ROLLBACK",
+    "ROLLBACK_RECOMMENDED",
+    "RELEASED",
+    "REPAIRED",
+)
+"""The events a Subscription may name: the decision kinds relctl records."""
+Event = Literal[
+    "GO",
+    "GO_WITH_CONDITIONS",
+    "NO_GO",
+    "DELAY",
+    "HOLD",
+    "RESCHEDULED",
+    "BLOCKED",
+    "OVERRIDE",
+    "ROLLOUT",
+    "DEPLOYED",
+    "ROLLBACK",
+    "ROLLBACK_RECOMMENDED",
+    "RELEASED",
+    "REPAIRED",
+]
+EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
+
+
+class Sink(Model):
+    """Where notifications go (relctl.yaml's `sinks`, by name). Nothing secret here:
+    the URL and credentials are the deployment's ($RELCTL_SINK_<NAME>_URL, …)."""
+
+    type: Literal["slack", "teams", "webhook", "email"]
+    """slack: an incoming webhook (Block Kit). teams: a Workflows webhook (an Adaptive
+    Card). webhook: JSON signed with HMAC-SHA256 in X-Signature, as Flux's generic-hmac.
+    email: SMTP (STARTTLS when the server offers it), plain text and HTML."""
+    to: list[Annotated[str, Field(pattern=EMAIL, max_length=254)]] = Field(
+        default_factory=list, max_length=50
+    )
+    """email: the recipients."""
+    sender: str | None = Field(default=None, alias="from", pattern=EMAIL)
+    """email: the From address."""
+    links: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=500)
+    """The base URL messages link status files and notes under (e.g. the repository's
+    page on the git host, ending in /blob/main); without it, messages carry no links."""
+
+    @model_validator(mode="after")
+    def _email(self) -> Sink:
+        if self.type == "email" and (not self.to or self.sender is None):
+            raise ValueError("an email sink needs 'to' (its recipients) and 'from'")
+        if self.type != "email" and (self.to or self.sender is not None):
+            raise ValueError("'to' and 'from' are for an email sink")
+        return self
+
+
+class ReleaseSelector(Model):
+    """Which releases a Subscription follows: a release matches when it matches every
+    list given (names, trains, components) and every label; nothing given matches all."""
+
+    names: list[Name] = Field(default_factory=list)
+    """Releases by name."""
+    trains: list[Name] = Field(default_factory=list)
+    """Releases of these trains."""
+    components: list[Name] = Field(default_factory=list)
+    """Releases shipping any of these components."""
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    """Releases whose metadata.labels include all of these."""
+
+
+class SubscriptionSpec(Model):
+    """Which events, of which releases, to which sink, for which audience."""
+
+    sink: Name
+    """A sink relctl.yaml declares."""
+    events: list[Event] = Field(min_length=1)
+    """Decision kinds to notify: GO, GO_WITH_CONDITIONS, NO_GO, DELAY, HOLD, RESCHEDULED,
+    BLOCKED, OVERRIDE, ROLLOUT, DEPLOYED, ROLLBACK, ROLLBACK_RECOMMENDED, RELEASED,
+    REPAIRED."""
+    releases: ReleaseSelector = Field(default_factory=ReleaseSelector)
+    """The releases followed (all by default)."""
+    audience: Literal["internal", "operations", "customers"] = "internal"
+    """internal: everything, Jira keys included. operations: components, images, steps
+    and the rollback plan. customers: the release and its outcome, no internal detail."""
+
+
+class Subscription(Model):
+    """Notifications of decisions (kind Subscription)."""
+
+    api_version: ApiVersion
+    kind: Literal["Subscription"]
+    metadata: ObjectMeta
+    spec: SubscriptionSpec

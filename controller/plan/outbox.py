@@ -1,0 +1,75 @@
+"""A notification's delivery, as the status file's outbox records it (`deliveries`):
+the record type and its file form. The rules are `deliveries`'."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class DeliveryState(StrEnum):
+    PENDING = "Pending"
+    DELIVERED = "Delivered"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    """The event id every payload carries: release, decision, its time, subscription."""
+    subscription: str
+    sink: str
+    event: str
+    """The decision kind."""
+    decided: datetime
+    """When the decision was taken (which of the release's decisions it tells of)."""
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    at: datetime | None = None
+    """When it was delivered, or last tried."""
+    retry: datetime | None = None
+    """Not before: the back-off after a failed attempt."""
+    response: str = ""
+    """What the receiver said last (`200`, `HTTP 503`, `250 OK`, a network error)."""
+
+
+# --- file form ---------------------------------------------------------------------------
+
+
+def delivery_document(delivery: Delivery) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": delivery.id,
+        "subscription": delivery.subscription,
+        "sink": delivery.sink,
+        "event": delivery.event,
+        "decided": delivery.decided.isoformat(),
+        "state": delivery.state.value,
+        "attempts": delivery.attempts,
+        "at": None if delivery.at is None else delivery.at.isoformat(),
+        "retry": None if delivery.retry is None else delivery.retry.isoformat(),
+        "response": delivery.response,
+    }
+    return {k: v for k, v in raw.items() if v not in (None, "")}
+
+
+def delivery_from(
+    raw: Mapping[str, Any], parse_time: Callable[[Any, str], datetime | None], where: str
+) -> Delivery:
+    decided = parse_time(raw["decided"], f"{where}.decided")
+    if decided is None:
+        raise ValueError(f"{where}: decided is required")
+    return Delivery(
+        id=str(raw["id"])[:300],
+        subscription=str(raw["subscription"]),
+        sink=str(raw["sink"]),
+        event=str(raw["event"]),
+        decided=decided,
+        state=DeliveryState(str(raw.get("state", "Pending"))),
+        attempts=int(raw.get("attempts", 0)),
+        at=parse_time(raw.get("at"), f"{where}.at"),
+        retry=parse_time(raw.get("retry"), f"{where}.retry"),
+        response=str(raw.get("response", ""))[:200],
+    )
