@@ -30,7 +30,13 @@ import yaml
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
 from controller.cli.demo_manifests import NEW_RELEASE, NEW_RELEASE_PATH
-from controller.cli.demo_scenes import Agent, gitops_hotfix, metric_rollback, smoke_rollback
+from controller.cli.demo_scenes import (
+    Agent,
+    Inboxes,
+    gitops_hotfix,
+    metric_rollback,
+    smoke_rollback,
+)
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.reconcile import logs
@@ -100,6 +106,7 @@ class Demo:
         self.log_file: IO[str] | None = None
         self.agent: Agent | None = None
         """The GitOps agent applying the environment repository (None without kubectl)."""
+        self.inboxes: Inboxes | None = None
 
     # -- setting up -------------------------------------------------------------------
 
@@ -107,6 +114,7 @@ class Demo:
         world = self.world.start()
         world.env["RELCTL_WEBHOOK_SECRET"] = self.secret
         self.agent = Agent.start(self.workspace, world)
+        self.inboxes = Inboxes.start(world)
         self.log_file = (self.workspace / "controller.log").open("w", encoding="utf-8")
         logs.configure(self.log_file, logging.INFO)
         lease_cluster = sorted(world.clusters)[0]
@@ -134,6 +142,8 @@ class Demo:
     def stop(self) -> None:
         if self.agent is not None:
             self.agent.stop()
+        if self.inboxes is not None:
+            self.inboxes.stop()
         if self.controller is not None:
             self.controller.stop()
         if self.thread is not None:
@@ -212,14 +222,21 @@ class Demo:
 
     def narrate(self, status: dict[str, Any]) -> None:
         last = status["lastPass"] or {}
+        told: dict[str, list[str]] = {}
         for action in last.get("actions", []):
             what = action["description"].split(" ", 1)[1]
+            if action["kind"] == "notify" and action["result"] == "done":
+                sink, _, title = what.partition(": ")
+                told.setdefault(title, []).append(sink)
+                continue
             if action["kind"] == "apply-flags":
                 what = action["reason"]
             if action["result"] == "done":
                 self.out.say(f"{action['kind']:<15} {what}", mark="✓", fg="green")
             elif action["result"] == "failed":
                 self.out.say(f"{action['kind']:<15} {what}: {action['detail']}", mark="✗", fg="red")
+        for title, sinks in told.items():
+            self.out.say(f"{title} → {', '.join(sorted(sinks))}", mark="✉", fg="green")
         for finding in status["findings"]:
             if finding["kind"] not in NARRATED:
                 continue
@@ -292,11 +309,13 @@ def run(demo: Demo) -> None:
     out.say(f"(the sandbox cluster will never make {BAD_IMAGE} available)", mark=" ", dim=True)
     demo.set_time("2026-12-03T14:30:00+01:00")
     demo.passes_until(lambda s: demo.phase(s, "notifications-1-9") == "RolledBack", "a rollback")
+    demo.narrate(demo.webhook())
 
     out.header("2026-12-07 09:00", "Go/no-go for train 2026.25")
     demo.set_time("2026-12-07T09:00:00+01:00")
     status = demo.passes_until(lambda s: bool(demo.decision(s, "shop-2026-25")), "a verdict")
     demo.verdict(status, "shop-2026-25")
+    demo.narrate(demo.webhook())  # the recorded verdicts, sent to their subscribers
 
     out.header("2026-12-07 15:00", "Bugs fixed in Jira; the product owner approves by commit")
     world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
@@ -318,6 +337,7 @@ def run(demo: Demo) -> None:
     status = demo.webhook()
     demo.narrate(status)
     demo.verdict(status, "shop-2026-25")
+    demo.narrate(demo.webhook())
 
     out.header("2026-12-08 14:00", "Departure: components roll out in dependency order")
     demo.set_time("2026-12-08T14:00:00+01:00")
@@ -372,6 +392,8 @@ def _keep(demo: Demo, keep: Path) -> Path:
         shutil.copy2(demo.workspace / name, keep / name)
     if demo.agent is not None:
         shutil.copytree(demo.agent.environment, keep / "environment.git")
+    if demo.inboxes is not None:
+        demo.inboxes.dump(keep / "notifications")
     return repo
 
 
@@ -420,6 +442,8 @@ def command(keep: Path | None) -> None:
             click.echo(f"  {line}")
         tags = git(demo.world.remote, "tag", "-l").split()
         click.echo(f"Release tags, each at the revision of its GO: {', '.join(tags)}")
+        if demo.inboxes is not None:
+            click.echo(f"Notifications delivered: {demo.inboxes.summary()}")
         if keep is None:
             click.echo("\nRerun with --keep DIR to keep the repository, notes, calendar and log.")
             return
@@ -431,6 +455,7 @@ def command(keep: Path | None) -> None:
         ("the decision records", f"{repo}/status/releases/"),
         ("the release tags", f"git -C {repo} tag -n3"),
         ("the environment repository", f"git -C {keep}/environment.git log --format='%h %s%n%b'"),
+        ("what each sink received", f"{keep}/notifications/<sink>.jsonl"),
         ("the calendar (ICS)", f"{keep}/calendar.ics"),
         ("the controller's JSON log", f"{keep}/controller.log"),
     ):

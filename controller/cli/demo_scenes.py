@@ -6,6 +6,7 @@ applies (the agent's thread is here too)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
@@ -28,6 +29,7 @@ from controller.cli.demo_manifests import (
 )
 from controller.errors import RelctlError
 from controller.sandbox.gitops import GitOpsSyncer, SyncError
+from controller.sandbox.receivers import Mailbox, WebhookReceiver
 from controller.sandbox.traffic import ERRORING
 from controller.sandbox.world import World, git
 
@@ -223,3 +225,47 @@ def gitops_hotfix(demo: Demo) -> None:
         "committed to shop-env, applied by the agent",
         mark="✓",
     )
+
+
+@dataclass
+class Inboxes:
+    """The receivers of the demo's notification sinks (relctl.yaml's `sinks`): Slack's and
+    Teams' webhooks and the audit service (signed) as one recording receiver each, and the
+    newsletter editors' mail server (a real SMTP server)."""
+
+    hooks: dict[str, WebhookReceiver]
+    mailbox: Mailbox
+
+    @classmethod
+    def start(cls, world: World) -> Inboxes:
+        secret = secrets.token_hex(16)
+        hooks = {
+            "release-room": WebhookReceiver().start(),
+            "operations": WebhookReceiver().start(),
+            "audit": WebhookReceiver(secret=secret).start(),
+        }
+        mailbox = Mailbox().start()
+        world.env.update({
+            "RELCTL_SINK_RELEASE_ROOM_URL": f"{hooks['release-room'].url}/services/T0/B0/demo",
+            "RELCTL_SINK_OPERATIONS_URL": f"{hooks['operations'].url}/workflows/operations",
+            "RELCTL_SINK_AUDIT_URL": f"{hooks['audit'].url}/relctl",
+            "RELCTL_SINK_AUDIT_SECRET": secret,
+            "RELCTL_SINK_CUSTOMER_NEWS_URL": mailbox.url,
+        })  # fmt: skip
+        return cls(hooks, mailbox)
+
+    def stop(self) -> None:
+        for hook in self.hooks.values():
+            hook.stop()
+        self.mailbox.stop()
+
+    def summary(self) -> str:
+        counts = [f"{name} {len(hook.delivered())}" for name, hook in self.hooks.items()]
+        counts.append(f"customer-news {len(self.mailbox.mails)} mail(s)")
+        return ", ".join(counts)
+
+    def dump(self, folder: Path) -> None:
+        """`folder/<sink>.jsonl`: each request a receiver got (headers and body)."""
+        for name, hook in self.hooks.items():
+            hook.dump(folder / f"{name}.jsonl")
+        self.mailbox.dump(folder / "customer-news.jsonl")

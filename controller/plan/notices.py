@@ -89,7 +89,7 @@ def notice(
         if evidence.until is not None and event in ("DELAY", "HOLD", "RESCHEDULED"):
             summary += f" Planned now for {wall(evidence.until, timezone)}."
         return Notice(delivery.id, name, version, event, decision.at, when, audience,
-                      f"{version}: {PLAIN.get(event, event.lower())}", summary,
+                      f"Version {version} {PLAIN.get(event, event.lower())}", summary,
                       tuple(facts))  # fmt: skip
     if status.departure is not None:
         facts.append(("Departure", wall(status.departure, timezone)))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import icalendar
 
@@ -140,6 +141,20 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     # search's flag is kept there too, and the agent applied relctl's commit of it.
     assert "relctl|relctl: FLAGS platform/search-flags: search-ranking 0%|" in environment
     assert "search-flags serves search-ranking" in out
+
+    # What each sink received: the verdicts, the rollbacks and the releases.
+    def received(sink: str) -> list[dict[str, Any]]:
+        lines = (keep / "notifications" / f"{sink}.jsonl").read_text(encoding="utf-8")
+        return [json.loads(line) for line in lines.splitlines()]
+
+    room = [r["headers"]["x-relctl-event"] for r in received("release-room")]
+    for event in ("shop-2026-25/NO_GO/", "shop-2026-25/GO/", "shop-2026-25/RELEASED/"):
+        assert sum(e.startswith(event) for e in room) == 1, room
+    operations = [r["body"]["attachments"][0]["content"] for r in received("operations")]
+    assert any("ROLLBACK" in card["body"][0]["text"] for card in operations)
+    [news] = received("customer-news")
+    assert news["headers"]["Subject"] == "[relctl] Version 2026.25 is released"
+    assert "SHOP-" not in news["text"]
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 

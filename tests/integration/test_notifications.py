@@ -186,10 +186,10 @@ def test_a_no_go_reaches_every_sink_once_and_is_recorded_delivered(shop: Receive
     # Email for customers: plain words, no Jira key, text and HTML.
     [mail] = shop.mail.mails
     assert mail.recipients == ["rm@shop.example"]
-    assert mail.message["Subject"] == "[relctl] 2026.25: is not ready to ship yet"
+    assert mail.message["Subject"] == "[relctl] Version 2026.25 is not ready to ship yet"
     assert "Version 2026.25 is not ready to ship yet." in mail.part("plain")
     assert "SHOP-" not in mail.part("plain") + mail.part("html")
-    assert "<h2>2026.25: is not ready to ship yet</h2>" in mail.part("html")
+    assert "<h2>Version 2026.25 is not ready to ship yet</h2>" in mail.part("html")
 
 
 def test_a_429_waits_for_its_retry_after_and_a_5xx_for_the_back_off(shop: Receivers) -> None:
