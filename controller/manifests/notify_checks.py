@@ -23,10 +23,10 @@ def _missing(
     name: str,
     known: Mapping[str, object],
     path: tuple[PathPart, ...],
-    where: str = "",
+    where: str,
 ) -> Diagnostic:
     guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean '{guess[0]}'?" if guess else f"; declare {where or kind} '{name}'"
+    hint = f"; did you mean '{guess[0]}'?" if guess else f"; declare '{name}' {where}"
     return manifest.diagnostic("RC202", f"{kind} '{name}' is not declared{hint}", path)
 
 
@@ -47,4 +47,4 @@ def check(state: DesiredState) -> Iterator[Diagnostic]:
             for n, name in enumerate(getattr(selector, field)):
                 if name not in known:
                     path: tuple[PathPart, ...] = ("spec", "releases", field, n)
-                    yield _missing(manifest, kind, name, known, path, f"a {kind} named")
+                    yield _missing(manifest, kind, name, known, path, f"as a {kind}")
