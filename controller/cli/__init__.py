@@ -27,6 +27,7 @@ COMMANDS = {
     "notes": "controller.cli.jira:notes_command",
     "sandbox": "controller.cli.sandbox:group",
     "flags": "controller.cli.flags:group",
+    "notify": "controller.cli.notify:group",
     "leader": "controller.cli.leader:command",
     "plan": "controller.cli.reconcile:plan_command",
     "reconcile": "controller.cli.reconcile:reconcile_command",

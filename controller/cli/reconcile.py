@@ -15,6 +15,7 @@ from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import planner, render
 from controller.plan.measurements import Measurement, measurement_document
+from controller.plan.outbox import delivery_document
 from controller.plan.plans import Observed
 from controller.plan.records import ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
@@ -166,6 +167,14 @@ def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
                 lines += [f"      | {line}" for line in step.log.splitlines()]
     if status.maintenance:
         lines.append(f"  maintenance mode on for {', '.join(status.maintenance)}")
+    if status.deliveries:
+        shown_deliveries = status.deliveries if full else status.deliveries[-5:]
+        lines.append("  notifications (event, sink, state):")
+        for d in shown_deliveries:
+            at = f" at {wall(d.at, timezone)}" if d.at else ""
+            tried = f", {d.attempts} attempt(s): {d.response}" if d.attempts else ""
+            retry = f", next try {wall(d.retry, timezone)}" if d.retry else ""
+            lines.append(f"    {d.event} → {d.sink} {d.state}{at}{tried}{retry}")
     latest: dict[str, Measurement] = {m.key: m for m in status.measurements}
     if latest:
         lines.append("  analyses (latest measurement of each metric and workload):")
@@ -207,6 +216,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
                 "planned": s.planned.isoformat() if s.planned else None,
                 "decisions": [decision_document(d) for d in s.decisions],
                 "measurements": [measurement_document(m) for m in s.measurements],
+                "deliveries": [delivery_document(d) for d in s.deliveries],
             }
             for name, s in sorted(statuses.items())
         }

@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -247,3 +250,36 @@ def test_a_pass_killed_between_sending_and_recording_sends_again_with_the_same_i
     assert {d.state for d in shop.deliveries().values()} == {"Delivered"}
     assert len(shop.mail.mails) == 2
     assert len({m.message["X-Relctl-Event"] for m in shop.mail.mails}) == 1
+
+
+def test_notify_render_prints_the_payload_and_notify_test_sends_one(shop: Receivers) -> None:
+    with reconciler(shop.world) as r:
+        run(shop.world, r, "2026-11-23T12:00:00+01:00")
+        run(shop.world, r, NO_GO_AT)
+    env = {**os.environ, **shop.world.env}
+
+    def relctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "controller", *args],
+            cwd=shop.world.controller, env=env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+
+    shown = relctl("status", "shop-2026-25")
+    assert "    NO_GO → audit Pending\n" in shown.stdout, shown.stdout  # queued with the NO_GO
+    rendered = relctl("notify", "render", "shop-2026-25", "--sink", "release-slack")
+    assert rendered.returncode == 0, rendered.stderr
+    header, _, payload = rendered.stdout.partition("\n")
+    assert header == "# release-slack (slack, internal), subscription release-room"
+    assert json.loads(payload)["blocks"][0]["text"]["text"] == "shop-2026-25 (2026.25): NO_GO"
+    assert not shop.slack.received  # a dry run
+    mail = relctl("notify", "render", "shop-2026-25", "--event", "NO_GO", "--sink", "managers")
+    assert "Subject: [relctl] Version 2026.25 is not ready to ship yet" in mail.stdout
+    sent = relctl("notify", "test", "audit")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith("audit answered 200 (event relctl-test/audit/")
+    assert shop.audit.received[0].json()["decision"] == "TEST"
+    del env["RELCTL_SINK_AUDIT_SECRET"]
+    unsigned = relctl("notify", "test", "audit")
+    assert unsigned.returncode == 1
+    assert "set $RELCTL_SINK_AUDIT_SECRET" in unsigned.stderr and "Traceback" not in unsigned.stderr
