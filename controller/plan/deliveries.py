@@ -117,8 +117,8 @@ def settle(
     next one scheduled (Failed once permanent or out of attempts)."""
 
     def one(d: Delivery) -> Delivery:
-        if d.id != delivery_id:
-            return d
+        if d.id != delivery_id or d.state is not DeliveryState.PENDING:
+            return d  # settled already: a late answer changes nothing
         attempts = d.attempts + 1
         if delivered:
             return replace(d, state=DeliveryState.DELIVERED, attempts=attempts, at=now,

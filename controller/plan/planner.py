@@ -9,8 +9,9 @@ function (DESIGN.md §4), as ordered data.
 3. Each release goes through `LIFE` in order until a step stops it (it waits), then
    through `ALWAYS`.
 4. Across releases: image drift (repairs recorded as decisions) and flag stages.
-5. Notifications: the decisions taken are queued for their subscriptions, the queued
-   ones of recorded decisions sent (`deliveries`).
+5. A go/no-go document for each verdict taken (`verdicts`); notifications: the
+   decisions taken are queued for their subscriptions, the queued ones of recorded
+   decisions sent (`deliveries`).
 
 Purely computational: no clock, no I/O. A converged world plans nothing, so running the
 plan on the world it produces is a fixed point.
@@ -23,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import deliveries, drift, flag_rollout
+from controller.plan import deliveries, drift, flag_rollout, verdicts
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
@@ -137,6 +138,7 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
             if isinstance(action, RestoreImage):
                 _record_repair(action, statuses, decisions, now)
         findings.extend(seen)
+    documents = _documents(fleet, decisions, statuses, zones)
     sent, seen = deliveries.plan(desired, statuses, zones, now)
     actions.update((action.key, action) for action in sent)
     findings.extend(seen)
@@ -150,7 +152,35 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
         dict(fleet.recorded),
         dict(sorted(zones.items())),
         desired.config.spec.timezone,
+        documents,
     )
+
+
+def _documents(
+    fleet: Fleet,
+    decisions: list[tuple[str, DecisionRecord]],
+    statuses: Mapping[str, ReleaseStatus],
+    zones: Mapping[str, str],
+) -> dict[str, dict[str, str]]:
+    """The go/no-go document of each verdict (and override) taken this pass."""
+    desired, jira = fleet.desired, fleet.observed.jira
+    found: dict[str, dict[str, str]] = {}
+    for name, record in decisions:
+        manifest = desired.releases.get(name)
+        if record.decision not in verdicts.DOCUMENTED or manifest is None:
+            continue
+        release, status = manifest.model, statuses[name]
+        owners = sorted({
+            desired.components[c.name].model.spec.owner
+            for c in release.spec.components
+            if c.name in desired.components
+        })  # fmt: skip
+        text = verdicts.document(
+            name, release, status, record, zones.get(name, desired.config.spec.timezone),
+            owners, jira.issues if jira is not None else None,
+        )  # fmt: skip
+        found.setdefault(name, {})[verdicts.path(name, verdicts.number_of(status, record))] = text
+    return found
 
 
 def _record_repair(

@@ -99,6 +99,9 @@ class Plan:
     """Release → the time zone its times are written in (its train's, or the config's)."""
     timezone: str = "UTC"
     """The ControllerConfig's time zone, for times that belong to no release."""
+    documents: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Release → its go/no-go documents written this pass: path under the status
+    folder → Markdown."""
 
     def wall(self, instant: datetime, subject: str = "") -> str:
         """An instant as people read it: local time in the subject's zone, named."""

@@ -380,6 +380,9 @@ class Reconciler:
         for name, text in plan.notes.items():
             if name not in report.frozen:
                 files[f"{NOTES_DIR}/{name}.md"] = text
+        for name, documents in plan.documents.items():
+            if name not in report.frozen:
+                files.update(documents)
         commit = None
         if files:
             subject, body, trailers = commit_message(plan, report.revision, written)

@@ -195,6 +195,20 @@ def test_a_no_go_reaches_every_sink_once_and_is_recorded_delivered(shop: Receive
     assert "<h2>Version 2026.25 is not ready to ship yet</h2>" in mail.part("html")
 
 
+def test_each_verdict_gets_its_go_no_go_document_in_git(shop: Receivers) -> None:
+    with reconciler(shop.world) as r:
+        run(shop.world, r, "2026-11-23T12:00:00+01:00")
+        run(shop.world, r, NO_GO_AT)
+    text = git(shop.world.remote, "show", "main:status/decisions/shop-2026-25-1.md")
+    assert text.startswith("# Go/no-go 1: shop-2026-25 2026.25: NO_GO\n")
+    assert "- Decided: 2026-12-07 09:00 Europe/Berlin" in text
+    assert "| criterion | required | actual | met |" in text
+    assert "| blockers | \\<= 0 | 1 | **no (veto)** |" in text
+    assert "| qa-lead | dana.qa | 2026-12-04 16:20 Europe/Berlin |" in text
+    assert "## Blocking issues\n\n- SHOP-107: Checkout fails for gift cards" in text
+    assert "- Decision log: `status/releases/shop-2026-25.yaml`" in text
+
+
 def test_a_429_waits_for_its_retry_after_and_a_5xx_for_the_back_off(shop: Receivers) -> None:
     shop.slack.fail(429, retry_after="150")  # the first of the room's two: payments'
     shop.teams.fail(503)
