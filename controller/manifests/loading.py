@@ -63,6 +63,9 @@ def load(root: Path, paths: Sequence[Path] = (), limits: Limits = Limits()) -> L
             sets.setdefault(set_root, _Set(set_root)).files.append(file)
     states = []
     for set_ in sorted(sets.values(), key=lambda s: s.root):
+        config = set_.root / CONFIG_FILE
+        if config.is_file() and config not in set_.files:
+            set_.files.insert(0, config)  # the repository's settings apply to any part of it
         manifests = []
         for file in dict.fromkeys(set_.files):  # de-duplicated, in order
             manifests.extend(_load_file(root, set_.root, file, limits, diagnostics))
