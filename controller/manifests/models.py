@@ -227,6 +227,12 @@ class Notes(Model):
 
     audience: Literal["customers", "internal"] = "internal"
     """`customers` hides issues labelled internal."""
+    audiences: list[Literal["customers", "internal", "operations"]] = Field(
+        default_factory=list, max_length=3
+    )
+    """More notes, one file each (`notes/<release>.<audience>.md`): customers (plain,
+    no Jira keys), internal (every issue, linked), operations (images before and after,
+    flags, steps, the rollback plan)."""
     summary: str = ""
     """Opening paragraph."""
     extra: str = ""

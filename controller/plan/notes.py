@@ -59,9 +59,16 @@ class Notes:
         )
 
 
-def build(state: DesiredState, release: Release, jira: JiraObservation, browse: str) -> Notes:
+def build(
+    state: DesiredState,
+    release: Release,
+    jira: JiraObservation,
+    browse: str,
+    audience: str | None = None,
+) -> Notes:
+    """The notes for `audience` (default: the release's `notes.audience`)."""
     issues = jira.issues_of(projects_of(state, release), release.spec.version)
-    audience = release.spec.notes.audience
+    audience = audience or release.spec.notes.audience
     if audience == "customers":
         issues = [i for i in issues if not i.internal]
     done = [i for i in issues if i.done]

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import deliveries, drift, flag_rollout, verdicts
+from controller.plan import audiences, deliveries, drift, flag_rollout, verdicts
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
@@ -162,14 +162,27 @@ def _documents(
     statuses: Mapping[str, ReleaseStatus],
     zones: Mapping[str, str],
 ) -> dict[str, dict[str, str]]:
-    """The go/no-go document of each verdict (and override) taken this pass."""
+    """The go/no-go document of each verdict (and override) taken this pass, and the
+    notes for each audience a release asks for when it is RELEASED."""
     desired, jira = fleet.desired, fleet.observed.jira
     found: dict[str, dict[str, str]] = {}
     for name, record in decisions:
         manifest = desired.releases.get(name)
-        if record.decision not in verdicts.DOCUMENTED or manifest is None:
+        if manifest is None:
             continue
         release, status = manifest.model, statuses[name]
+        if record.decision is DecisionKind.RELEASED and jira is not None:
+            config = desired.config.spec.jira
+            browse = (config.url or "") if config else ""
+            found.setdefault(name, {}).update({
+                audiences.path(name, audience): audiences.render(
+                    audience, desired, release, status, jira, browse,
+                    zones.get(name, desired.config.spec.timezone),
+                )
+                for audience in release.spec.notes.audiences
+            })  # fmt: skip
+        if record.decision not in verdicts.DOCUMENTED:
+            continue
         owners = sorted({
             desired.components[c.name].model.spec.owner
             for c in release.spec.components

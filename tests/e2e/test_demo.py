@@ -155,6 +155,20 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     [news] = received("customer-news")
     assert news["headers"]["Subject"] == "[relctl] Version 2026.25 is released"
     assert "SHOP-" not in news["text"]
+    # The go/no-go documents, and the notes for the audiences the release asks for.
+    verdict = (repo / "status/decisions/shop-2026-25-1.md").read_text(encoding="utf-8")
+    assert verdict.startswith("# Go/no-go 1: shop-2026-25 2026.25: NO_GO")
+    assert "(repo / " not in verdict and "| blockers |" in verdict
+    go = (repo / "status/decisions/shop-2026-25-2.md").read_text(encoding="utf-8")
+    assert "- Decision: **GO**" in go and "| product-owner | priya.po |" in go
+    operations = (repo / "status/notes/shop-2026-25.operations.md").read_text(encoding="utf-8")
+    assert "| checkout | prod-eu/shop/checkout/checkout |" in operations
+    assert (
+        "## Rollback plan" in operations
+        and "new-checkout-flow on prod-eu/shop/shop-flags" in operations
+    )
+    internal = (repo / "status/notes/shop-2026-25.internal.md").read_text(encoding="utf-8")
+    assert "SHOP-" in internal
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 
