@@ -34,6 +34,7 @@ import git
 from controller.adapters.errors import AdapterError
 from controller.errors import Disposition
 from controller.manifests.config import GitConfig
+from controller.plan.outbox import PUBLISHED_PATH
 
 REJECTED = ("non-fast-forward", "fetch first", "rejected", "stale info")
 NETWORK_TIMEOUT = 60.0
@@ -79,6 +80,9 @@ def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     for key, value in LOW_SPEED.items():
         env.setdefault(key, value)
     return env
+
+
+MAX_DOCUMENT = 2 * 1024 * 1024
 
 
 class StatusRepository:
@@ -387,6 +391,21 @@ class StatusRepository:
             "moving; the next pass pushes again",
             disposition=Disposition.TRANSIENT,
         )
+
+    def read_document(self, relative: str) -> str:
+        """A document relctl wrote under the status folder (notes, decisions), as the
+        work tree holds it; confined there, never through a symbolic link."""
+        if not PUBLISHED_PATH.match(relative):
+            raise GitError(f"{relative!r} is not a document relctl writes",
+                           disposition=Disposition.STALLED)  # fmt: skip
+        path = self.status_dir / relative
+        if path.is_symlink() or path.parent.is_symlink() or not path.is_file():
+            raise GitError(f"{self.settings.status_path}/{relative} is missing or a link",
+                           disposition=Disposition.STALLED)  # fmt: skip
+        if path.stat().st_size > MAX_DOCUMENT:
+            raise GitError(f"{relative} is larger than {MAX_DOCUMENT // 1024} KiB",
+                           disposition=Disposition.STALLED)  # fmt: skip
+        return path.read_text(encoding="utf-8", errors="replace")
 
     def tag(self, name: str, revision: str, message: str) -> str:
         """An annotated tag `name` at `revision`, pushed (tags only: no branch moves).

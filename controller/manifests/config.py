@@ -16,7 +16,7 @@ from pydantic import Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from controller.manifests.models import ApiVersion, Model, ObjectMeta
-from controller.manifests.notify import Sink
+from controller.manifests.notify import ConfluenceConfig, Sink
 from controller.manifests.types import Duration, Name, RelativePath, TimeZoneName, parse_duration
 
 DEPLOYMENT_ONLY = "deployment_only"
@@ -227,6 +227,8 @@ class ControllerConfigSpec(Model):
     """Environment repositories, by name, for components deployed with the git method."""
     sinks: dict[Name, Sink] = Field(default_factory=dict)
     """Where Subscriptions send notifications, by name."""
+    confluence: ConfluenceConfig | None = None
+    """Publish release notes and go/no-go documents as Confluence pages."""
     mode: Literal["observe", "enforce"] = "observe"
     """observe: compute and record, change nothing in Jira or clusters. enforce: act."""
     interval: Duration = Field(default_factory=lambda: parse_duration("1m"))

@@ -118,3 +118,20 @@ class Subscription(Model):
     kind: Literal["Subscription"]
     metadata: ObjectMeta
     spec: SubscriptionSpec
+
+
+Published = Literal["notes", "decisions"]
+PUBLISHED: tuple[Published, ...] = ("notes", "decisions")
+
+
+class ConfluenceConfig(Model):
+    """Where release notes and go/no-go documents are published (Confluence Cloud, REST
+    v2). The site relctl connects to and its credentials are the deployment's:
+    $RELCTL_CONFLUENCE_URL, $RELCTL_CONFLUENCE_EMAIL, $RELCTL_CONFLUENCE_TOKEN."""
+
+    space: str = Field(pattern=r"^[A-Za-z0-9]{1,255}$")
+    """The space key, e.g. SHOP."""
+    parent_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    """The page the documents go under (default: the space's homepage)."""
+    publish: list[Published] = Field(default_factory=lambda: list(PUBLISHED), min_length=1)
+    """What is published: release notes (every audience), go/no-go documents."""

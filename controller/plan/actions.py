@@ -35,6 +35,7 @@ class ActionKind(StrEnum):
     RUN_JOB = "run-job"
     TAG_RELEASE = "tag-release"
     NOTIFY = "notify"
+    PUBLISH = "publish"
 
     @property
     def system(self) -> str:
@@ -44,6 +45,8 @@ class ActionKind(StrEnum):
             return "git"
         if self is ActionKind.NOTIFY:
             return "notify"
+        if self is ActionKind.PUBLISH:
+            return "confluence"
         return "kubernetes"
 
 
@@ -294,6 +297,30 @@ class Notify(_ReleaseAction):
         return f"{self.kind} {self.sink}: {self.notice.title}"
 
 
+@dataclass(frozen=True)
+class Publish(_ReleaseAction):
+    """Publish one of the release's documents (its recorded text) as a Confluence page."""
+
+    kind: ClassVar[ActionKind] = ActionKind.PUBLISH
+    path: str
+    """Under the status folder."""
+    title: str
+    page: str
+    """The page relctl made before ("" when none is recorded)."""
+    version: int
+
+    @property
+    def key(self) -> str:
+        return f"publish:{self.path}"
+
+    @property
+    def chain(self) -> str:
+        return "confluence"  # a Confluence that fails holds up no release
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.title}"
+
+
 Action = (
     EnsureVersion
     | ReleaseVersion
@@ -305,5 +332,6 @@ Action = (
     | RunJob
     | TagRelease
     | Notify
+    | Publish
 )
 ImageAction = SetImage | RollbackImage | RestoreImage

@@ -11,7 +11,7 @@ function (DESIGN.md §4), as ordered data.
 4. Across releases: image drift (repairs recorded as decisions) and flag stages.
 5. A go/no-go document for each verdict taken (`verdicts`); notifications: the
    decisions taken are queued for their subscriptions, the queued ones of recorded
-   decisions sent (`deliveries`).
+   decisions sent (`deliveries`); documents published to Confluence (`publications`).
 
 Purely computational: no clock, no I/O. A converged world plans nothing, so running the
 plan on the world it produces is a fixed point.
@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import audiences, deliveries, drift, flag_rollout, verdicts
+from controller.plan import audiences, deliveries, drift, flag_rollout, publications, verdicts
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
@@ -141,6 +141,14 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
     documents = _documents(fleet, decisions, statuses, zones)
     sent, seen = deliveries.plan(desired, statuses, zones, now)
     actions.update((action.key, action) for action in sent)
+    findings.extend(seen)
+    written = {
+        name: {**({f"notes/{name}.md": notes[name]} if name in notes else {}),
+               **documents.get(name, {})}
+        for name in set(notes) | set(documents)
+    }  # fmt: skip
+    made, seen = publications.plan(desired, statuses, fleet.recorded, written, now)
+    actions.update((action.key, action) for action in made)
     findings.extend(seen)
     return Plan(
         now,

@@ -26,7 +26,14 @@ from controller.plan.measurements import (
     measurement_document,
     measurement_from,
 )
-from controller.plan.outbox import Delivery, delivery_document, delivery_from
+from controller.plan.outbox import (
+    Delivery,
+    Publication,
+    delivery_document,
+    delivery_from,
+    publication_document,
+    publication_from,
+)
 from controller.plan.readiness import Criterion
 from controller.plan.steps import StepRecord, step_document, step_from
 
@@ -186,6 +193,8 @@ class ReleaseStatus:
     """Components whose maintenance flag is on for this release now."""
     deliveries: tuple[Delivery, ...] = ()
     """Notifications of its decisions: the outbox (`plan.deliveries`)."""
+    publications: tuple[Publication, ...] = ()
+    """Its documents published as Confluence pages (`plan.publications`)."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
@@ -272,6 +281,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "steps": [step_document(s) for s in status.steps],
         "maintenance": list(status.maintenance),
         "deliveries": [delivery_document(d) for d in status.deliveries],
+        "publications": [publication_document(p) for p in status.publications],
         "decisions": [decision_document(d) for d in status.decisions],
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {}) or k == "decisions"}
@@ -413,6 +423,10 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
             deliveries=tuple(
                 delivery_from(d, _parse_time, f"{where}: deliveries[{n}]")
                 for n, d in enumerate(raw.get("deliveries") or ())
+            ),
+            publications=tuple(
+                publication_from(p, _parse_time, f"{where}: publications[{n}]")
+                for n, p in enumerate(raw.get("publications") or ())
             ),
             decisions=tuple(
                 _decision_from(d, f"{where}: decisions[{n}]")

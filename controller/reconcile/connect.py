@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.adapters.confluence import ConfluenceClient, ConfluenceError
 from controller.adapters.envrepo import EnvironmentRepository
 from controller.adapters.git import GitError
 from controller.adapters.jira import JiraClient, settings_from
@@ -15,7 +16,7 @@ from controller.adapters.notify import Notifier, NotifyError
 from controller.adapters.prometheus import Prometheus
 from controller.errors import Disposition
 from controller.manifests.config import ControllerConfig, EnvironmentConfig, GitAuthor
-from controller.manifests.notify import Sink
+from controller.manifests.notify import ConfluenceConfig, Sink
 
 
 @dataclass
@@ -37,6 +38,17 @@ class Adapters:
     opened: dict[str, EnvironmentRepository] = field(default_factory=dict, repr=False)
     sinks: Mapping[str, Sink] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict, repr=False)
+
+    confluence: ConfluenceConfig | None = None
+    published: ConfluenceClient | None = field(default=None, repr=False)
+
+    def publisher(self) -> ConfluenceClient:
+        """Confluence, at the site and with the credentials the deployment gives."""
+        if self.published is None:
+            if self.confluence is None:
+                raise ConfluenceError("relctl.yaml declares no confluence")
+            self.published = ConfluenceClient(self.confluence, self.env)
+        return self.published
 
     def notifier(self, name: str) -> Notifier:
         """The sink `name`, with the URL and secrets the deployment gives it."""
@@ -107,6 +119,8 @@ class Adapters:
                 prometheus.close()
         for notifier in self.notifiers.values():
             notifier.close()
+        if self.published is not None:
+            self.published.close()
 
 
 def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
@@ -125,4 +139,5 @@ def connect(config: ControllerConfig, env: Mapping[str, str]) -> Adapters:
         environments=dict(spec.environments),
         author=spec.git.author,
         sinks=dict(spec.sinks),
+        confluence=spec.confluence,
     )

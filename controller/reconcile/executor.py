@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from controller.adapters.errors import AdapterError
 from controller.adapters.jira import JiraClient, JiraError
@@ -34,6 +35,7 @@ from controller.plan.actions import (
     Comment,
     EnsureVersion,
     Notify,
+    Publish,
     ReleaseVersion,
     RestoreImage,
     RollbackImage,
@@ -60,6 +62,8 @@ class Outcome:
     """A failure's: what the loop does next (see `controller.errors`)."""
     requeue_after: float | None = None
     """Seconds the system asked us to wait (a 429's or 503's Retry-After)."""
+    value: Any = None
+    """What a done action returned for the record (a published page)."""
     refused: bool = False
     """The receiver refused for good: the same request again would be refused too."""
 
@@ -85,9 +89,11 @@ def execute(
     proceed: Callable[[], bool] = lambda: True,
     frozen: frozenset[str] = frozenset(),
     tagger: Callable[[TagRelease], str] | None = None,
+    reader: Callable[[str], str] | None = None,
 ) -> list[Outcome]:
     """`frozen`: releases whose record could not be read; their actions are skipped.
-    `tagger` makes a release's git tag (the pass's repository)."""
+    `tagger` makes a release's git tag, `reader` reads a document under the status
+    folder (the pass's repository)."""
     outcomes: list[Outcome] = []
     failed: set[str] = set()
     for action in plan.actions:
@@ -101,8 +107,11 @@ def execute(
             outcome = Outcome(action, Result.SKIPPED, "an earlier action of its chain failed")
         else:
             try:
-                detail = _run(action, adapters, observed, tagger)
-                outcome = Outcome(action, Result.DONE, detail)
+                done = _run(action, adapters, observed, tagger, reader)
+                detail, value = (
+                    (done.detail, done.value) if isinstance(done, Done) else (done, None)
+                )
+                outcome = Outcome(action, Result.DONE, detail, value=value)
             except RelctlError as exc:
                 failed.add(action.chain)
                 outcome = Outcome(
@@ -172,12 +181,19 @@ def _jira(adapters: Adapters) -> JiraClient:
     return adapters.jira
 
 
+@dataclass(frozen=True)
+class Done:
+    detail: str
+    value: Any
+
+
 def _run(
     action: Action,
     adapters: Adapters,
     observed: Observed,
     tagger: Callable[[TagRelease], str] | None,
-) -> str:
+    reader: Callable[[str], str] | None = None,
+) -> str | Done:
     match action:
         case EnsureVersion():
             # The versions are listed afresh: an incremental observation may predate them.
@@ -229,6 +245,15 @@ def _run(
             return f"created Job {action.job.key}" if made else f"Job {action.job.key} exists"
         case Notify():
             return adapters.notifier(action.sink).send(action.notice)  # what the receiver said
+        case Publish():
+            if reader is None:
+                raise AdapterError(
+                    "no repository to read documents from", disposition=Disposition.STALLED
+                )
+            text = reader(action.path)
+            page = adapters.publisher().publish(action.title, text, action.page, action.version)
+            over = f"; over {page.replaced}" if page.replaced else ""
+            return Done(f"page {page.page} version {page.version}{over}", page)
         case TagRelease():
             if tagger is None:
                 raise AdapterError("no repository to tag", disposition=Disposition.STALLED)

@@ -23,8 +23,8 @@ from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
-from controller.plan import deliveries, planner
-from controller.plan.actions import Comment, Notify, RunJob, TagRelease
+from controller.plan import deliveries, planner, publications
+from controller.plan.actions import Comment, Notify, Publish, RunJob, TagRelease
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
@@ -294,6 +294,7 @@ class Reconciler:
             proceed=proceed,
             frozen=report.frozen,
             tagger=lambda tag: repo.tag(tag.tag, tag.revision, tag.message),
+            reader=repo.read_document,
         )
         wrote_jira = any(
             o.result is Result.DONE and o.action.kind.system == "jira" for o in report.outcomes
@@ -353,6 +354,18 @@ class Reconciler:
             action = outcome.action
             if outcome.result is Result.DONE and isinstance(action, Comment | RunJob | TagRelease):
                 statuses[action.release] = statuses[action.release].with_done((action.done,))
+            if isinstance(action, Publish) and outcome.result is not Result.SKIPPED:
+                page = outcome.value
+                statuses[action.release] = publications.settle(
+                    statuses[action.release],
+                    action.path,
+                    plan.at,
+                    page=page.page if page is not None else "",
+                    version=page.version if page is not None else 0,
+                    response=outcome.detail,
+                    published=outcome.result is Result.DONE,
+                    retry_after=outcome.requeue_after,
+                )
             if isinstance(action, Notify) and outcome.result is not Result.SKIPPED:
                 statuses[action.release] = deliveries.settle(
                     statuses[action.release],
