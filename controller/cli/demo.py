@@ -393,7 +393,7 @@ def _keep(demo: Demo, keep: Path) -> Path:
     if demo.agent is not None:
         shutil.copytree(demo.agent.environment, keep / "environment.git")
     if demo.inboxes is not None:
-        demo.inboxes.dump(keep / "notifications")
+        demo.inboxes.dump(keep / "notifications", keep / "confluence")
     return repo
 
 
@@ -456,6 +456,7 @@ def command(keep: Path | None) -> None:
         ("the release tags", f"git -C {repo} tag -n3"),
         ("the environment repository", f"git -C {keep}/environment.git log --format='%h %s%n%b'"),
         ("what each sink received", f"{keep}/notifications/<sink>.jsonl"),
+        ("the Confluence pages", f"{keep}/confluence/"),
         ("the calendar (ICS)", f"{keep}/calendar.ics"),
         ("the controller's JSON log", f"{keep}/controller.log"),
     ):

@@ -6,6 +6,7 @@ applies (the agent's thread is here too)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import threading
@@ -28,6 +29,7 @@ from controller.cli.demo_manifests import (
     digest_flag,
 )
 from controller.errors import RelctlError
+from controller.sandbox.confluence import ConfluenceSandbox
 from controller.sandbox.gitops import GitOpsSyncer, SyncError
 from controller.sandbox.receivers import Mailbox, WebhookReceiver
 from controller.sandbox.traffic import ERRORING
@@ -235,6 +237,7 @@ class Inboxes:
 
     hooks: dict[str, WebhookReceiver]
     mailbox: Mailbox
+    wiki: ConfluenceSandbox
 
     @classmethod
     def start(cls, world: World) -> Inboxes:
@@ -245,27 +248,42 @@ class Inboxes:
             "audit": WebhookReceiver(secret=secret).start(),
         }
         mailbox = Mailbox().start()
+        wiki = ConfluenceSandbox().start()
+        wiki.space("SHOP", "Shop releases")
         world.env.update({
+            "RELCTL_CONFLUENCE_URL": wiki.url,
+            "RELCTL_CONFLUENCE_EMAIL": wiki.email,
+            "RELCTL_CONFLUENCE_TOKEN": wiki.token,
             "RELCTL_SINK_RELEASE_ROOM_URL": f"{hooks['release-room'].url}/services/T0/B0/demo",
             "RELCTL_SINK_OPERATIONS_URL": f"{hooks['operations'].url}/workflows/operations",
             "RELCTL_SINK_AUDIT_URL": f"{hooks['audit'].url}/relctl",
             "RELCTL_SINK_AUDIT_SECRET": secret,
             "RELCTL_SINK_CUSTOMER_NEWS_URL": mailbox.url,
         })  # fmt: skip
-        return cls(hooks, mailbox)
+        return cls(hooks, mailbox, wiki)
 
     def stop(self) -> None:
         for hook in self.hooks.values():
             hook.stop()
         self.mailbox.stop()
+        self.wiki.stop()
 
     def summary(self) -> str:
         counts = [f"{name} {len(hook.delivered())}" for name, hook in self.hooks.items()]
         counts.append(f"customer-news {len(self.mailbox.mails)} mail(s)")
-        return ", ".join(counts)
+        pages = [p for p in self.wiki.pages.values() if p.get("parentId")]
+        return ", ".join(counts) + f"; {len(pages)} Confluence page(s) published"
 
-    def dump(self, folder: Path) -> None:
-        """`folder/<sink>.jsonl`: each request a receiver got (headers and body)."""
+    def dump(self, folder: Path, pages: Path) -> None:
+        """`folder/<sink>.jsonl`: each request a receiver got (headers and body);
+        `pages/<id>.html`: each Confluence page as stored, and `pages/index.json`."""
         for name, hook in self.hooks.items():
             hook.dump(folder / f"{name}.jsonl")
         self.mailbox.dump(folder / "customer-news.jsonl")
+        pages.mkdir(parents=True, exist_ok=True)
+        index = []
+        for page_id, page in sorted(self.wiki.pages.items()):
+            latest = self.wiki.versions[page_id][-1]
+            (pages / f"{page_id}.html").write_text(latest["storage"], encoding="utf-8")
+            index.append({"id": page_id, "title": page["title"], "version": latest["number"]})
+        (pages / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")

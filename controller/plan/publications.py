@@ -81,7 +81,8 @@ def plan(
     findings: list[Finding] = []
     for name in sorted(statuses):
         status = queue(statuses[name], written.get(name, {}), kinds)
-        before = {p.path: p for p in (recorded.get(name) or status).publications}
+        known = recorded.get(name)  # a release recorded for the first time has none yet
+        before = {p.path: p for p in known.publications} if known is not None else {}
         for p in status.publications:
             seen = before.get(p.path)
             recent = p.at is not None and now - p.at < timedelta(days=1)

@@ -169,6 +169,16 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     )
     internal = (repo / "status/notes/shop-2026-25.internal.md").read_text(encoding="utf-8")
     assert "SHOP-" in internal
+    # The notes and the go/no-go documents, published to the Confluence emulator.
+    pages = json.loads((keep / "confluence/index.json").read_text(encoding="utf-8"))
+    titles = {p["title"]: p["id"] for p in pages}
+    for title in ("shop-2026-25 2026.25: go/no-go 1", "shop-2026-25 2026.25: go/no-go 2",
+                  "shop-2026-25 2026.25: release notes (operations)"):  # fmt: skip
+        assert title in titles, sorted(titles)
+    page = (keep / "confluence" / f"{titles['shop-2026-25 2026.25: go/no-go 2']}.html").read_text()
+    assert "<td>product-owner</td>" in page
+    record = (repo / "status/releases/shop-2026-25.yaml").read_text(encoding="utf-8")
+    assert f"page: '{titles['shop-2026-25 2026.25: go/no-go 1']}'" in record
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
 

@@ -3,12 +3,15 @@ format, the audiences' content, the back-off, and the bounds of the outbox."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from controller.plan import deliveries, notices, verdicts
+from controller.manifests.notify import ConfluenceConfig
+from controller.plan import deliveries, notices, publications, verdicts
 from controller.plan.outbox import Delivery, DeliveryState
 from controller.plan.readiness import Criterion
 from controller.plan.records import DecisionKind, DecisionRecord, Evidence, ReleaseStatus
+from tests.support.world import desired
 
 AT = datetime(2026, 12, 7, 8, tzinfo=UTC)
 HOSTILE = "<!channel> **boom** [click](https://evil.example) | <script>x</script> & co"
@@ -92,3 +95,20 @@ def test_the_outbox_is_bounded_and_never_drops_a_pending_delivery() -> None:
     kept = deliveries._bounded(many)
     assert len(kept) == deliveries.KEEP
     assert {d.id for d in many if d.state is DeliveryState.PENDING} <= {d.id for d in kept}
+
+
+def test_a_document_is_published_only_once_an_earlier_pass_recorded_it() -> None:
+    """A release recorded for the first time has its document written in this pass's
+    commit: publishing it now would read a file not yet there."""
+    shop = desired()
+    config = shop.config.model_copy(update={"spec": shop.config.spec.model_copy(
+        update={"confluence": ConfluenceConfig.model_validate({"space": "SHOP"})})})  # fmt: skip
+    state = replace(shop, config=config)
+    fresh = ReleaseStatus("hotfix-1", "1.0.1")
+    written = {"hotfix-1": {"decisions/hotfix-1-1.md": "# Go/no-go 1\n"}}
+    statuses = {"hotfix-1": fresh}
+    actions, _ = publications.plan(state, statuses, {}, written, AT)
+    assert actions == [] and statuses["hotfix-1"].publications[0].state is DeliveryState.PENDING
+    recorded = dict(statuses)
+    actions, _ = publications.plan(state, dict(statuses), recorded, {}, AT)
+    assert [a.path for a in actions] == ["decisions/hotfix-1-1.md"]
