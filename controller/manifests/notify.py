@@ -33,8 +33,14 @@ EVENTS = (
     "ROLLBACK_RECOMMENDED",
     "RELEASED",
     "REPAIRED",
+    "DRIFT",
+    "FLAG_DRIFT",
+    "STALE_FLAG",
+    "TRIGGER",
+    "RECOVERED",
 )
-"""The events a Subscription may name: the decision kinds relctl records."""
+"""The events a Subscription may name: the decision kinds relctl records, conditions
+(found once, when they appear) and their clearing (RECOVERED)."""
 Event = Literal[
     "GO",
     "GO_WITH_CONDITIONS",
@@ -50,6 +56,11 @@ Event = Literal[
     "ROLLBACK_RECOMMENDED",
     "RELEASED",
     "REPAIRED",
+    "DRIFT",
+    "FLAG_DRIFT",
+    "STALE_FLAG",
+    "TRIGGER",
+    "RECOVERED",
 ]
 EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
 
@@ -103,7 +114,8 @@ class SubscriptionSpec(Model):
     events: list[Event] = Field(min_length=1)
     """Decision kinds to notify: GO, GO_WITH_CONDITIONS, NO_GO, DELAY, HOLD, RESCHEDULED,
     BLOCKED, OVERRIDE, ROLLOUT, DEPLOYED, ROLLBACK, ROLLBACK_RECOMMENDED, RELEASED,
-    REPAIRED."""
+    REPAIRED; conditions, notified when they appear: DRIFT, FLAG_DRIFT, STALE_FLAG,
+    TRIGGER; and RECOVERED, when a condition it follows clears."""
     releases: ReleaseSelector = Field(default_factory=ReleaseSelector)
     """The releases followed (all by default)."""
     audience: Literal["internal", "operations", "customers"] = "internal"

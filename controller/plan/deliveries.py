@@ -80,7 +80,7 @@ def queue(desired: DesiredState, name: str, status: ReleaseStatus) -> ReleaseSta
                 added.append(delivery)
     if not added:
         return status
-    return replace(status, deliveries=_bounded((*status.deliveries, *added)))
+    return replace(status, deliveries=bounded((*status.deliveries, *added)))
 
 
 def _subscriptions(desired: DesiredState) -> list[Manifest[Subscription]]:
@@ -115,6 +115,22 @@ def settle(
 ) -> ReleaseStatus:
     """The outcome of one attempt recorded: Delivered, or its attempt counted and the
     next one scheduled (Failed once permanent or out of attempts)."""
+    held = settle_all(status.deliveries, delivery_id, now, response, delivered=delivered,
+                      permanent=permanent, retry_after=retry_after)  # fmt: skip
+    return replace(status, deliveries=held)
+
+
+def settle_all(
+    held: tuple[Delivery, ...],
+    delivery_id: str,
+    now: datetime,
+    response: str,
+    *,
+    delivered: bool,
+    permanent: bool = False,
+    retry_after: float | None = None,
+) -> tuple[Delivery, ...]:
+    """`settle` over an outbox."""
 
     def one(d: Delivery) -> Delivery:
         if d.id != delivery_id or d.state is not DeliveryState.PENDING:
@@ -136,10 +152,10 @@ def settle(
             response=response[:200],
         )
 
-    return replace(status, deliveries=tuple(one(d) for d in status.deliveries))
+    return tuple(one(d) for d in held)
 
 
-def _bounded(deliveries: tuple[Delivery, ...]) -> tuple[Delivery, ...]:
+def bounded(deliveries: tuple[Delivery, ...]) -> tuple[Delivery, ...]:
     """At most KEEP: the oldest settled ones leave first; Pending ones always stay."""
     extra = len(deliveries) - KEEP
     if extra <= 0:

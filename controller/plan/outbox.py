@@ -35,6 +35,8 @@ class Delivery:
     """Not before: the back-off after a failed attempt."""
     response: str = ""
     """What the receiver said last (`200`, `HTTP 503`, `250 OK`, a network error)."""
+    message: str = ""
+    """For a condition's notification: what the finding said."""
 
 
 # --- file form ---------------------------------------------------------------------------
@@ -52,6 +54,7 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
         "at": None if delivery.at is None else delivery.at.isoformat(),
         "retry": None if delivery.retry is None else delivery.retry.isoformat(),
         "response": delivery.response,
+        "message": delivery.message,
     }
     return {k: v for k, v in raw.items() if v not in (None, "")}
 
@@ -73,6 +76,7 @@ def delivery_from(
         at=parse_time(raw.get("at"), f"{where}.at"),
         retry=parse_time(raw.get("retry"), f"{where}.retry"),
         response=str(raw.get("response", ""))[:200],
+        message=str(raw.get("message", ""))[:500],
     )
 
 

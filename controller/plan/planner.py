@@ -24,8 +24,17 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.manifests.state import DesiredState
-from controller.plan import audiences, deliveries, drift, flag_rollout, publications, verdicts
+from controller.plan import (
+    audiences,
+    conditions,
+    deliveries,
+    drift,
+    flag_rollout,
+    publications,
+    verdicts,
+)
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
+from controller.plan.conditions import Conditions
 from controller.plan.fleet import Fleet
 from controller.plan.phases import (
     Context,
@@ -63,8 +72,10 @@ def plan(
     observed: Observed,
     recorded: Mapping[str, ReleaseStatus],
     now: datetime,
+    conditions: Conditions | None = None,
 ) -> Plan:
-    """What should happen now, and why. Pure: same inputs, same plan."""
+    """What should happen now, and why. Pure: same inputs, same plan. `conditions`: the
+    recorded conditions and their outbox (None: findings are not notified this pass)."""
     names = sorted(desired.releases)
     base = Fleet.of(desired, observed, recorded, now)
     scheduled = {
@@ -84,7 +95,7 @@ def plan(
     contexts = {name: Context.of(fleet, name) for name in names}
     steps = {name: _life(contexts[name], scheduled[name]) for name in names}
     zones = {name: context.timezone for name, context in contexts.items()}
-    return _assemble(fleet, steps, zones)
+    return _assemble(fleet, steps, zones, conditions)
 
 
 def _life(context: Context, scheduled: Step) -> list[Step]:
@@ -110,7 +121,12 @@ def _life(context: Context, scheduled: Step) -> list[Step]:
     return taken
 
 
-def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str, str]) -> Plan:
+def _assemble(
+    fleet: Fleet,
+    steps: Mapping[str, list[Step]],
+    zones: Mapping[str, str],
+    recorded_conditions: Conditions | None = None,
+) -> Plan:
     actions: dict[str, Action] = {}
     findings: list[Finding] = []
     decisions: list[tuple[str, DecisionRecord]] = []
@@ -150,6 +166,11 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
     made, seen = publications.plan(desired, statuses, fleet.recorded, written, now)
     actions.update((action.key, action) for action in made)
     findings.extend(seen)
+    kept = None
+    if recorded_conditions is not None:
+        kept, told = conditions.plan(desired, findings, recorded_conditions, now)
+        actions.update((action.key, action) for action in told)
+        findings.extend(conditions.failures(kept, now))
     return Plan(
         now,
         tuple(actions.values()),
@@ -160,6 +181,8 @@ def _assemble(fleet: Fleet, steps: Mapping[str, list[Step]], zones: Mapping[str,
         dict(fleet.recorded),
         dict(sorted(zones.items())),
         desired.config.spec.timezone,
+        kept,
+        recorded_conditions,
         documents,
     )
 

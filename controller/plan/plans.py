@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.manifests.signals import SignalValue
 from controller.plan.actions import Action, WorkloadId
@@ -57,6 +57,10 @@ class Observed:
     and its author (`<sha> by <name> <email>`)."""
 
 
+if TYPE_CHECKING:
+    from controller.plan.conditions import Conditions
+
+
 class FindingKind(StrEnum):
     SCHEDULE = "schedule"
     READINESS = "readiness"
@@ -99,6 +103,9 @@ class Plan:
     """Release → the time zone its times are written in (its train's, or the config's)."""
     timezone: str = "UTC"
     """The ControllerConfig's time zone, for times that belong to no release."""
+    conditions: Conditions | None = None
+    """The conditions and their outbox after this plan (None: not kept this pass)."""
+    recorded_conditions: Conditions | None = None
     documents: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Release → its go/no-go documents written this pass: path under the status
     folder → Markdown."""

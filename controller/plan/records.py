@@ -300,7 +300,7 @@ def to_yaml(status: ReleaseStatus) -> str:
     )
 
 
-def _parse_time(value: Any, where: str) -> datetime | None:
+def parse_time(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -331,17 +331,17 @@ def _evidence_from(raw: Mapping[str, Any], where: str) -> Evidence:
         approvals=strings("approvals"),
         signals=strings("signals"),
         windows=strings("windows"),
-        departure=_parse_time(raw.get("departure"), f"{where}.departure"),
-        until=_parse_time(raw.get("until"), f"{where}.until"),
+        departure=parse_time(raw.get("departure"), f"{where}.departure"),
+        until=parse_time(raw.get("until"), f"{where}.until"),
         components=strings("components"),
         images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
         triggers=strings("triggers"),
         measurements=tuple(
-            measurement_from(m, _parse_time, f"{where}.measurements[{n}]")
+            measurement_from(m, parse_time, f"{where}.measurements[{n}]")
             for n, m in enumerate(raw.get("measurements") or ())
         ),
         steps=tuple(
-            step_from(s, _parse_time, f"{where}.steps[{n}]")
+            step_from(s, parse_time, f"{where}.steps[{n}]")
             for n, s in enumerate(raw.get("steps") or ())
         ),
     )
@@ -354,7 +354,7 @@ def _decision_from(raw: Any, where: str) -> DecisionRecord:
         kind = DecisionKind(raw["decision"])
     except (KeyError, ValueError):
         raise RecordError(f"{where}.decision: unknown decision {raw.get('decision')!r}") from None
-    at = _parse_time(raw.get("at"), f"{where}.at")
+    at = parse_time(raw.get("at"), f"{where}.at")
     if at is None:
         raise RecordError(f"{where}.at: missing")
     criteria = tuple(
@@ -395,37 +395,37 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
             release=str(raw["release"]),
             version=str(raw.get("version", "")),
             phase=phase,
-            planned=_parse_time(raw.get("planned"), f"{where}: planned"),
-            departure=_parse_time(raw.get("departure"), f"{where}: departure"),
-            delayed=_parse_time(raw.get("delayed"), f"{where}: delayed"),
+            planned=parse_time(raw.get("planned"), f"{where}: planned"),
+            departure=parse_time(raw.get("departure"), f"{where}: departure"),
+            delayed=parse_time(raw.get("delayed"), f"{where}: delayed"),
             images={str(k): str(v) for k, v in (raw.get("images") or {}).items()},
             rolled_back=tuple(str(c) for c in raw.get("rolledBack") or ()),
             unhealthy_since={
                 str(k): t
                 for k, v in (raw.get("unhealthySince") or {}).items()
-                if (t := _parse_time(v, f"{where}: unhealthySince")) is not None
+                if (t := parse_time(v, f"{where}: unhealthySince")) is not None
             },
             verdict_digest=str(raw.get("verdictDigest", "")),
             done=tuple(str(k) for k in raw.get("done") or ()),
             measurements=tuple(
-                measurement_from(m, _parse_time, f"{where}: measurements[{n}]")
+                measurement_from(m, parse_time, f"{where}: measurements[{n}]")
                 for n, m in enumerate(raw.get("measurements") or ())
             ),
             baselines={
-                str(k): baseline_from(b, _parse_time, f"{where}: baselines.{k}")
+                str(k): baseline_from(b, parse_time, f"{where}: baselines.{k}")
                 for k, b in (raw.get("baselines") or {}).items()
             },
             steps=tuple(
-                step_from(s, _parse_time, f"{where}: steps[{n}]")
+                step_from(s, parse_time, f"{where}: steps[{n}]")
                 for n, s in enumerate(raw.get("steps") or ())
             ),
             maintenance=tuple(str(c) for c in raw.get("maintenance") or ()),
             deliveries=tuple(
-                delivery_from(d, _parse_time, f"{where}: deliveries[{n}]")
+                delivery_from(d, parse_time, f"{where}: deliveries[{n}]")
                 for n, d in enumerate(raw.get("deliveries") or ())
             ),
             publications=tuple(
-                publication_from(p, _parse_time, f"{where}: publications[{n}]")
+                publication_from(p, parse_time, f"{where}: publications[{n}]")
                 for n, p in enumerate(raw.get("publications") or ())
             ),
             decisions=tuple(

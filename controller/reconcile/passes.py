@@ -23,8 +23,9 @@ from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
 from controller.manifests.config import ControllerConfig
 from controller.manifests.state import DEFAULT_CONFIG, DesiredState
-from controller.plan import deliveries, planner, publications
+from controller.plan import conditions, deliveries, planner, publications
 from controller.plan.actions import Comment, Notify, Publish, RunJob, TagRelease
+from controller.plan.conditions import Conditions
 from controller.plan.observed import JiraObservation
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml, to_yaml
@@ -115,6 +116,23 @@ def read_statuses(
             continue
         found[status.release] = status
     return found
+
+
+def read_conditions(repo: StatusRepository, problems: list[str]) -> Conditions | None:
+    """The recorded conditions and their outbox (none yet: empty). A file that cannot be
+    one is a problem, and findings are not notified until it is fixed (None)."""
+    path = repo.status_dir / conditions.PATH
+    where = f"{repo.settings.status_path}/{conditions.PATH}"
+    if not path.exists() and not path.is_symlink():
+        return Conditions()
+    try:
+        return conditions.from_yaml(_record_text(path, where), where)
+    except RecordError as exc:
+        problems.append(
+            f"{exc}; findings are not notified until it is a relctl record again (git revert "
+            "the commit that changed it)"
+        )
+        return None
 
 
 def _record_text(path: Path, where: str) -> str:
@@ -282,7 +300,8 @@ class Reconciler:
         )
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)
-        plan = planner.plan(state, observed, recorded, now)
+        held = read_conditions(repo, report.problems)
+        plan = planner.plan(state, observed, recorded, now, held)
         report.plan = plan
         enforce = state.config.spec.mode == "enforce" and not self.dry_run
         report.outcomes = execute(
@@ -350,6 +369,7 @@ class Reconciler:
         self, repo: StatusRepository, plan: Plan, report: PassReport, remote: bool
     ) -> Commit | None:
         statuses = dict(plan.statuses)
+        kept = plan.conditions
         for outcome in report.outcomes:
             action = outcome.action
             if outcome.result is Result.DONE and isinstance(action, Comment | RunJob | TagRelease):
@@ -366,6 +386,14 @@ class Reconciler:
                     published=outcome.result is Result.DONE,
                     retry_after=outcome.requeue_after,
                 )
+            if isinstance(action, Notify) and not action.release and kept is not None:
+                if outcome.result is not Result.SKIPPED:
+                    kept = conditions.settle(
+                        kept, action.notice.id, plan.at, outcome.detail,
+                        delivered=outcome.result is Result.DONE, permanent=outcome.refused,
+                        retry_after=outcome.requeue_after,
+                    )  # fmt: skip
+                continue
             if isinstance(action, Notify) and outcome.result is not Result.SKIPPED:
                 statuses[action.release] = deliveries.settle(
                     statuses[action.release],
@@ -396,6 +424,8 @@ class Reconciler:
         for name, documents in plan.documents.items():
             if name not in report.frozen:
                 files.update(documents)
+        if kept is not None and kept != plan.recorded_conditions:
+            files[conditions.PATH] = conditions.to_yaml(kept)
         commit = None
         if files:
             subject, body, trailers = commit_message(plan, report.revision, written)
@@ -422,6 +452,8 @@ def commit_message(
         for name, status in sorted(written.items()):
             notes[name] = _recorded(plan, status)
     items = [f"{name} {decision}" for name, decision in {**latest, **notes}.items()]
+    if not items:
+        items = ["conditions and their notifications"]
     subject = (
         "relctl: " + ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
     )

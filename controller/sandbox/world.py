@@ -306,12 +306,17 @@ class World:
                 issue.status = status
                 self.jira.state.touch(issue)
 
-    def push_change(self, message: str, files: Mapping[str, str]) -> str:
-        """A person's commit: write files in the human clone, commit, pull and push."""
+    def push_change(
+        self, message: str, files: Mapping[str, str], delete: Sequence[str] = ()
+    ) -> str:
+        """A person's commit: write (or `delete`) files in the human clone, commit, pull
+        and push."""
         for relative, text in files.items():
             path = self.human / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+        for relative in delete:
+            (self.human / relative).unlink()
         git(self.human, "add", "-A")
         git(self.human, "commit", "-q", "-m", message)
         git(self.human, "pull", "-q", "--rebase")

@@ -297,3 +297,43 @@ def test_notify_render_prints_the_payload_and_notify_test_sends_one(shop: Receiv
     unsigned = relctl("notify", "test", "audit")
     assert unsigned.returncode == 1
     assert "set $RELCTL_SINK_AUDIT_SECRET" in unsigned.stderr and "Traceback" not in unsigned.stderr
+
+
+HYGIENE = """
+apiVersion: relctl.dev/v1alpha1
+kind: Subscription
+metadata: {name: flag-hygiene}
+spec:
+  sink: audit
+  events: [STALE_FLAG, RECOVERED]
+"""
+
+
+def test_a_condition_is_notified_when_it_appears_and_when_it_clears(shop: Receivers) -> None:
+    """legacy-cart-fallback is past its removeBy: notified once, not every pass; when
+    its manifest is deleted, the clearing is notified as RECOVERED."""
+    shop.world.push_change("Flag hygiene", {"releases/hygiene.yaml": HYGIENE})
+    first = at("2026-11-23T12:00:00+01:00")
+    with reconciler(shop.world) as r:
+        run(shop.world, r, first)
+        text = git(shop.world.remote, "show", "main:status/conditions.yaml")
+        assert "event: STALE_FLAG\n  subject: legacy-cart-fallback" in text
+        assert not shop.audit.received  # recorded first
+        run(shop.world, r, first + timedelta(minutes=1))
+        run(shop.world, r, first + timedelta(minutes=2))  # still stale: nothing more
+        found = [m for m in shop.audit.received if "legacy-cart-fallback" in m.body]
+        assert len(found) == 1
+        payload = found[0].json()
+        assert payload["id"].startswith("legacy-cart-fallback/STALE_FLAG/20261123T110000Z/")
+        assert payload["title"] == "legacy-cart-fallback: stale flag found"
+        assert "past its removeBy date 2026-10-31" in payload["summary"]
+        shop.world.push_change("Remove the cart fallback", {}, delete=[
+            "releases/flags/legacy-cart-fallback.yaml"])  # fmt: skip
+        run(shop.world, r, first + timedelta(minutes=3))
+        run(shop.world, r, first + timedelta(minutes=4))
+    cleared = [m.json() for m in shop.audit.received if "RECOVERED" in m.body]
+    assert len(cleared) == 1
+    assert cleared[0]["title"] == "legacy-cart-fallback: stale flag cleared"
+    assert cleared[0]["summary"].startswith("Recovered: no longer ")
+    text = git(shop.world.remote, "show", "main:status/conditions.yaml")
+    assert "legacy-cart-fallback" not in text.split("deliveries:")[0]  # no longer active

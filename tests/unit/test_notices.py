@@ -92,7 +92,7 @@ def test_the_outbox_is_bounded_and_never_drops_a_pending_delivery() -> None:
                  DeliveryState.DELIVERED if n % 2 else DeliveryState.PENDING)
         for n in range(deliveries.KEEP + 20)
     )  # fmt: skip
-    kept = deliveries._bounded(many)
+    kept = deliveries.bounded(many)
     assert len(kept) == deliveries.KEEP
     assert {d.id for d in many if d.state is DeliveryState.PENDING} <= {d.id for d in kept}
 
