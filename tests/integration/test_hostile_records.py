@@ -48,6 +48,14 @@ def hostile(world: World, kind: str) -> None:
     elif kind == "symlink":
         path.unlink()
         path.symlink_to("payments-2026-25.yaml")
+    elif kind == "publication outside the status folder":
+        path.write_text(
+            original.replace(
+                "format:",
+                "publications:\n- {path: ../../relctl.yaml, title: t, digest: d}\nformat:",
+                1,
+            )
+        )
     elif kind == "copy claiming another release":
         (path.parent / "copy.yaml").write_text(original)
         path.write_text(original.replace("release: shop-2026-25", "release: payments-2026-25"))
@@ -64,7 +72,14 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["not UTF-8", "far future", "alias bomb", "symlink", "copy claiming another release"],
+    [
+        "not UTF-8",
+        "far future",
+        "alias bomb",
+        "symlink",
+        "copy claiming another release",
+        "publication outside the status folder",
+    ],
 )
 def test_a_bad_record_is_named_and_harms_no_other_release(world: World, kind: str) -> None:
     reconciler = Reconciler(world.controller, {**os.environ, **world.env})
@@ -102,5 +117,38 @@ def test_a_bad_record_is_named_and_harms_no_other_release(world: World, kind: st
         assert not any(
             o.action.release == "shop-2026-25" and o.result == "done" for o in report.outcomes
         )
+    finally:
+        reconciler.close()
+
+
+@pytest.mark.parametrize("kind", ["garbage", "symlink", "alias bomb"])
+def test_a_bad_conditions_file_is_named_and_the_pass_goes_on(world: World, kind: str) -> None:
+    """status/conditions.yaml is as hostile as a record: named, left as it is, findings
+    not notified until it is fixed; every release goes on."""
+    reconciler = Reconciler(world.controller, {**os.environ, **world.env})
+    try:
+        world.set_time(at("2026-11-23T12:00:00+01:00"))
+        assert reconciler.run(at("2026-11-23T12:00:00+01:00")).error is None
+        human = world.human
+        git(human, "pull", "-q", "--rebase")
+        target = human / "status/conditions.yaml"
+        target.unlink(missing_ok=True)
+        if kind == "garbage":
+            target.write_text("format: relctl.dev/conditions/v1\nactive: [{event: 1}]\n")
+        elif kind == "symlink":
+            target.symlink_to("releases/shop-2026-25.yaml")
+        else:
+            target.write_text(BOMB)
+        git(human, "add", "-A")
+        git(human, "commit", "-q", "-m", f"Hostile conditions: {kind}")
+        git(human, "push", "-q")
+        before = show(world, "status/conditions.yaml")
+        world.set_time(at("2026-12-07T09:00:00+01:00"))
+        report = reconciler.run(at("2026-12-07T09:00:00+01:00"))
+        assert report.error is None, report.error
+        assert any("status/conditions.yaml" in p and "not notified" in p for p in report.problems)
+        assert show(world, "status/conditions.yaml") == before  # left as it is
+        shop = from_yaml(git(world.remote, "show", f"main:{TARGET}"), "s")
+        assert shop.last() is not None  # the releases went on
     finally:
         reconciler.close()
