@@ -58,6 +58,8 @@ class Notifier:
     """One sink, as the deployment configures it."""
 
     def __init__(self, name: str, sink: Sink, env: Mapping[str, str]) -> None:
+        if sink.type == "jira":
+            raise NotifyError(f"sink {name} comments through Jira, not a URL of its own")
         self.name, self.sink = name, sink
         self.url = secrets.required(variable(name), env, f"sink {name}")
         parts = urlsplit(self.url)

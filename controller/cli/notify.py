@@ -79,6 +79,8 @@ def render_command(release: str, event: str | None, sink: str | None, root: Path
 
 
 def _payload(kind: str, told: Notice) -> str:
+    if kind == "jira":
+        return f"(a comment on each of the release's issues)\n{email(told)[1]}"
     if kind == "email":
         subject, text, markup = email(told)
         return f"Subject: {subject}\n\n{text}\n--- HTML ---\n{markup}"

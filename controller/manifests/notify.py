@@ -69,10 +69,12 @@ class Sink(Model):
     """Where notifications go (relctl.yaml's `sinks`, by name). Nothing secret here:
     the URL and credentials are the deployment's ($RELCTL_SINK_<NAME>_URL, …)."""
 
-    type: Literal["slack", "teams", "webhook", "email"]
+    type: Literal["slack", "teams", "webhook", "email", "jira"]
     """slack: an incoming webhook (Block Kit). teams: a Workflows webhook (an Adaptive
     Card). webhook: JSON signed with HMAC-SHA256 in X-Signature, as Flux's generic-hmac.
-    email: SMTP (STARTTLS when the server offers it), plain text and HTML."""
+    email: SMTP (STARTTLS when the server offers it), plain text and HTML. jira: a
+    comment on each of the release's issues, through relctl's Jira connection (no URL
+    of its own)."""
     to: list[Annotated[str, Field(pattern=EMAIL, max_length=254)]] = Field(
         default_factory=list, max_length=50
     )

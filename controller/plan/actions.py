@@ -284,6 +284,8 @@ class Notify(_ReleaseAction):
     kind: ClassVar[ActionKind] = ActionKind.NOTIFY
     sink: str
     notice: Notice
+    issues: tuple[str, ...] = ()
+    """For a jira sink: the issues to comment on (the release's)."""
 
     @property
     def key(self) -> str:

@@ -15,7 +15,7 @@ Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -170,6 +170,7 @@ def plan(
     statuses: dict[str, ReleaseStatus],
     zones: Mapping[str, str],
     now: datetime,
+    issues: Callable[[str], tuple[str, ...]] = lambda _: (),
 ) -> tuple[list[Notify], list[Finding]]:
     """Into `statuses`: each release's new deliveries. Returned: the notifications to
     send now, and a finding for each delivery that failed in the last day."""
@@ -189,8 +190,9 @@ def plan(
             zone = zones.get(name, desired.config.spec.timezone)
             told = notice(delivery, status, decision, subscription.model.spec.audience, zone,
                           sink.links)  # fmt: skip
+            keys = issues(name) if sink.type == "jira" else ()
             actions.append(Notify(name, f"notify {delivery.sink} of {told.title}",
-                                  delivery.sink, told))  # fmt: skip
+                                  delivery.sink, told, keys))  # fmt: skip
         for delivery in status.deliveries:
             if (
                 delivery.state is DeliveryState.FAILED

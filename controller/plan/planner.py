@@ -31,6 +31,7 @@ from controller.plan import (
     drift,
     flag_rollout,
     publications,
+    readiness,
     verdicts,
 )
 from controller.plan.actions import Action, RestoreImage, RollbackImage, SetImage
@@ -155,7 +156,16 @@ def _assemble(
                 _record_repair(action, statuses, decisions, now)
         findings.extend(seen)
     documents = _documents(fleet, decisions, statuses, zones)
-    sent, seen = deliveries.plan(desired, statuses, zones, now)
+    jira = fleet.observed.jira
+
+    def issues(name: str) -> tuple[str, ...]:
+        manifest = desired.releases.get(name)
+        if jira is None or manifest is None:
+            return ()
+        projects = readiness.projects_of(desired, manifest.model)
+        return tuple(i.key for i in jira.issues_of(projects, manifest.model.spec.version))
+
+    sent, seen = deliveries.plan(desired, statuses, zones, now, issues)
     actions.update((action.key, action) for action in sent)
     findings.extend(seen)
     written = {

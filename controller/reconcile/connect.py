@@ -50,6 +50,10 @@ class Adapters:
             self.published = ConfluenceClient(self.confluence, self.env)
         return self.published
 
+    def sink_type(self, name: str) -> str:
+        sink = self.sinks.get(name)
+        return sink.type if sink is not None else ""
+
     def notifier(self, name: str) -> Notifier:
         """The sink `name`, with the URL and secrets the deployment gives it."""
         if name not in self.notifiers:

@@ -43,6 +43,7 @@ from controller.plan.actions import (
     SetImage,
     TagRelease,
 )
+from controller.plan.notices import email
 from controller.plan.plans import Observed, Plan
 from controller.reconcile.connect import Adapters
 
@@ -175,6 +176,21 @@ def _commit_flags(action: ApplyFlags, adapters: Adapters) -> str:
     return f"committed the flags to {where} ({sha[:12]})" if sha else f"{where} holds them"
 
 
+def _comment_notice(action: Notify, adapters: Adapters) -> str:
+    """A jira sink: the notice as a comment on each of the release's issues, each looked
+    for by its marker first (a retry after a lost answer never comments twice)."""
+    jira = _jira(adapters)
+    marker = f"relctl event {action.notice.id}"
+    _, text, _ = email(action.notice)
+    posted = 0
+    for issue in action.issues:
+        if any(marker in comment for comment in jira.comments(issue)):
+            continue
+        jira.comment(issue, f"{text}\nRecorded by {marker}.", marker=marker)
+        posted += 1
+    return f"commented on {posted} of {len(action.issues)} issue(s)"
+
+
 def _jira(adapters: Adapters) -> JiraClient:
     if adapters.jira is None:
         raise JiraError("relctl.yaml declares no jira; cannot act on Jira")
@@ -243,6 +259,8 @@ def _run(
         case RunJob():
             made = run_job(adapters.cluster(action.job.cluster), action.job)
             return f"created Job {action.job.key}" if made else f"Job {action.job.key} exists"
+        case Notify() if adapters.sink_type(action.sink) == "jira":
+            return _comment_notice(action, adapters)
         case Notify():
             return adapters.notifier(action.sink).send(action.notice)  # what the receiver said
         case Publish():

@@ -39,6 +39,7 @@ SINKS = """
     ops-teams: {type: teams}
     audit: {type: webhook}
     managers: {type: email, to: [rm@shop.example], from: relctl@shop.example}
+    shop-jira: {type: jira}
 """
 SUBSCRIPTIONS = """
 apiVersion: relctl.dev/v1alpha1
@@ -74,6 +75,14 @@ spec:
   events: [NO_GO]
   releases: {components: [checkout]}
   audience: customers
+---
+apiVersion: relctl.dev/v1alpha1
+kind: Subscription
+metadata: {name: issues}
+spec:
+  sink: shop-jira
+  events: [NO_GO]
+  releases: {names: [shop-2026-25]}
 """
 
 
@@ -91,6 +100,16 @@ class Receivers:
 
     def deliveries(self, release: str = "shop-2026-25") -> dict[str, Any]:
         return {d.subscription: d for d in self.status(release).deliveries}
+
+    def comments(self, marker: str) -> dict[str, int]:
+        """Issue → how many of its comments carry `marker`."""
+        state = self.world.jira.state
+        with state.lock:
+            return {
+                key: sum(marker in str(c.body) for c in issue.comments)
+                for key, issue in state.issues.items()
+                if key.startswith("SHOP-")
+            }
 
 
 @pytest.fixture
@@ -186,6 +205,10 @@ def test_a_no_go_reaches_every_sink_once_and_is_recorded_delivered(shop: Receive
     assert audit.headers["x-signature"] == f"sha256={digest}"
     assert audit.json()["id"] == event and audit.headers["x-relctl-event"] == event
 
+    # Jira: the NO_GO as a comment on each of the release's issues, once.
+    assert delivered["issues"].response.startswith("commented on ")
+    assert set(shop.comments(f"relctl event {delivered['issues'].id}").values()) == {1}
+
     # Email for customers: plain words, no Jira key, text and HTML.
     [mail] = shop.mail.mails
     assert mail.recipients == ["rm@shop.example"]
@@ -261,6 +284,8 @@ def test_a_pass_killed_between_sending_and_recording_sends_again_with_the_same_i
         run(shop.world, again, NO_GO_AT + timedelta(minutes=2))
     ids = [r.headers["x-relctl-event"] for r in shop.audit.received]
     assert len(ids) == 2 and ids[0] == ids[1]  # at least once; the id lets it drop one
+    # Jira comments are looked for by their marker first: once, even after the crash.
+    assert set(shop.comments(f"relctl event {shop.deliveries()['issues'].id}").values()) == {1}
     assert {d.state for d in shop.deliveries().values()} == {"Delivered"}
     assert len(shop.mail.mails) == 2
     assert len({m.message["X-Relctl-Event"] for m in shop.mail.mails}) == 1
