@@ -139,10 +139,14 @@ PUBLISHED: tuple[Published, ...] = ("notes", "decisions")
 
 
 class ConfluenceConfig(Model):
-    """Where release notes and go/no-go documents are published (Confluence Cloud, REST
-    v2). The site relctl connects to and its credentials are the deployment's:
-    $RELCTL_CONFLUENCE_URL, $RELCTL_CONFLUENCE_EMAIL, $RELCTL_CONFLUENCE_TOKEN."""
+    """Where release notes and go/no-go documents are published (Confluence Cloud or Data
+    Center). The site relctl connects to and its credentials are the deployment's:
+    $RELCTL_CONFLUENCE_URL, $RELCTL_CONFLUENCE_TOKEN, and on Cloud
+    $RELCTL_CONFLUENCE_EMAIL."""
 
+    flavor: Literal["cloud", "datacenter"] = "cloud"
+    """cloud: REST API v2 (/wiki/api/v2), an email and API token. datacenter: the
+    content API (/rest/api/content), a personal access token."""
     space: str = Field(pattern=r"^[A-Za-z0-9]{1,255}$")
     """The space key, e.g. SHOP."""
     parent_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")

@@ -1,6 +1,8 @@
-"""A Confluence Cloud emulator (REST API v2), for publishing release notes and go/no-go
-documents: spaces, pages in `storage` representation and their versions, over HTTP on
-127.0.0.1, shaped as Atlassian's published OpenAPI description says.
+"""A Confluence emulator, for publishing release notes and go/no-go documents: spaces,
+pages in `storage` representation and their versions, over HTTP on 127.0.0.1 — through
+Cloud's REST API v2, shaped as Atlassian's published OpenAPI description says, and
+through Data Center's content API (`/rest/api/content`, `/rest/api/space/{key}`), over
+the same pages.
 
 - `GET /wiki/api/v2/spaces?keys=K`, `GET /wiki/api/v2/pages?space-id=&title=`,
   `POST /wiki/api/v2/pages`, `GET|PUT /wiki/api/v2/pages/{id}` (`?body-format=storage`).
@@ -29,6 +31,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from controller.sandbox.http import QuietHandler, QuietServer
 
 API = "/wiki/api/v2"
+SERVER = "/rest/api"
+"""Data Center's content API, served beside Cloud's (Bearer: a personal access token)."""
 PERSON = "557058:person"
 """The account a person edits pages with (`edit`)."""
 
@@ -131,15 +135,22 @@ class ConfluenceSandbox:
     def handle(self, method: str, raw: str, headers: dict[str, str], body: bytes) -> Reply:
         parts = urlsplit(raw)
         path, query = unquote(parts.path), parse_qs(parts.query)
+        server = path.startswith(SERVER)
         expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
-        if headers.get("authorization") != f"Basic {expected}":
+        given = headers.get("authorization", "")
+        if given not in (f"Basic {expected}", *((f"Bearer {self.token}",) if server else ())):
+            if server:
+                return Reply(401, {"statusCode": 401, "message": "Authentication required"})
             return _error(401, "UNAUTHORIZED", "Unauthorized; scope does not match")
         try:
             payload = json.loads(body) if body else None
         except ValueError:
             return _error(400, "INVALID_REQUEST_PARAMETER", "The request body is not JSON")
         with self.lock:
-            reply = self._route(method, path, query, payload)
+            if server:
+                reply = self._server_route(method, path, query, payload)
+            else:
+                reply = self._route(method, path, query, payload)
             self.log.append((method, path, reply.status))
         if method != "GET" and reply.status < 300 and self.after_write is not None:
             self.after_write(method, path)
@@ -208,6 +219,98 @@ class ConfluenceSandbox:
         message = str((payload.get("version") or {}).get("message") or "")
         self._version(page, storage, self.account, message)
         return Reply(200, self._shown(page, True))
+
+    # --- Data Center: the content API ------------------------------------------------
+
+    def _titled(self, space: str, title: str) -> bool:
+        return any(p["title"] == title and p["spaceId"] == space for p in self.pages.values())
+
+    def _content(self, page: dict[str, Any], expand: str) -> dict[str, Any]:
+        """A page as Data Center's content API shows it."""
+        version = page["version"]
+        shown: dict[str, Any] = {
+            "id": page["id"], "type": "page", "status": "current", "title": page["title"],
+            "space": {"key": self._key(page)},
+            "version": {"number": version["number"], "message": version["message"],
+                        "when": version["createdAt"],
+                        "by": {"type": "known", "username": version["authorId"].split(":")[-1]}},
+            "_links": {"webui": f"/pages/viewpage.action?pageId={page['id']}"},
+        }  # fmt: skip
+        if "body.storage" in expand:
+            storage = self.versions[page["id"]][-1]["storage"]
+            shown["body"] = {"storage": {"value": storage, "representation": "storage"}}
+        return shown
+
+    def _server_route(
+        self, method: str, path: str, query: dict[str, list[str]], payload: Any
+    ) -> Reply:
+        expand = ",".join(query.get("expand", []))
+        if method == "GET" and path.startswith(f"{SERVER}/space/"):
+            key = path.rsplit("/", 1)[1]
+            space = next((s for s in self.spaces.values() if s["key"] == key), None)
+            if space is None:
+                return _server_error(404, f"No space with key : {key}")
+            home = {"id": space["homepageId"]}
+            return Reply(200, {"id": int(space["id"]), "key": key, "name": space["name"],
+                               "type": "global", "homepage": home})  # fmt: skip
+        if (method, path) == ("GET", f"{SERVER}/content"):
+            key, title = query.get("spaceKey", [""])[0], query.get("title", [""])[0]
+            listed = [self._content(p, expand) for p in self.pages.values()
+                      if self._key(p) == key and (not title or p["title"] == title)]  # fmt: skip
+            return Reply(200, {"results": listed, "start": 0, "limit": 25, "size": len(listed)})
+        if (method, path) == ("POST", f"{SERVER}/content"):
+            if not isinstance(payload, dict) or payload.get("type") != "page":
+                return _server_error(400, "Content type must be page")
+            key = str((payload.get("space") or {}).get("key") or "")
+            space = next((s for s in self.spaces.values() if s["key"] == key), None)
+            if space is None:
+                return _server_error(404, f"No space with key : {key}")
+            title = str(payload.get("title") or "")
+            if self._titled(space["id"], title):
+                why = f"A page already exists with the title {title} in this space"
+                return _server_error(400, "A page with this title already exists: " + why)
+            storage, problem = _storage(payload)
+            if problem:
+                return _server_error(400, problem)
+            ancestors = payload.get("ancestors") or [{"id": space["homepageId"]}]
+            parent = str(ancestors[-1].get("id"))
+            if parent not in self.pages:
+                return _server_error(404, "Parent page not found")
+            page = self._new_page(space["id"], parent, title, storage, self.account)
+            return Reply(200, self._content(page, "body.storage"))
+        if path.startswith(f"{SERVER}/content/") and path.endswith("/history"):
+            held = self.pages.get(path.split("/")[-2])
+            if held is None:
+                return _server_error(404, "No content found with id")
+            first, last = self.versions[held["id"]][0], self._content(held, "")["version"]
+            creator = {"type": "known", "username": first["authorId"].split(":")[-1]}
+            return Reply(200, {"latest": True, "createdDate": first["createdAt"],
+                               "createdBy": creator, "lastUpdated": last})  # fmt: skip
+        if path.startswith(f"{SERVER}/content/"):
+            held = self.pages.get(path.rsplit("/", 1)[1])
+            if held is None:
+                return _server_error(404, "No content found with id")
+            page = held
+            if method == "GET":
+                return Reply(200, self._content(page, expand))
+            if method == "PUT":
+                current = page["version"]["number"]
+                wanted = ((payload or {}).get("version") or {}).get("number")
+                if wanted != current + 1:
+                    return _server_error(409, "Version must be incremented on update. "
+                                         f"Current version is: {current}")  # fmt: skip
+                storage, problem = _storage(payload)
+                if problem:
+                    return _server_error(400, problem)
+                page["title"] = str(payload.get("title") or page["title"])
+                message = str(payload["version"].get("message") or "")
+                self._version(page, storage, self.account, message)
+                return Reply(200, self._content(page, "body.storage"))
+        return _server_error(404, f"No route for {method} {path}")
+
+
+def _server_error(status: int, message: str) -> Reply:
+    return Reply(status, {"statusCode": status, "message": message, "data": {"authorized": True}})
 
 
 def _storage(payload: dict[str, Any]) -> tuple[str, str]:

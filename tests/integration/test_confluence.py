@@ -184,3 +184,39 @@ def test_the_emulator_answers_in_the_shapes_of_the_openapi(wiki: ConfluenceSandb
     })  # fmt: skip
     assert twice.status_code == 400 and "already exists" in twice.text
     assert httpx.get(f"{api}/spaces", auth=("relctl@shop.example", "wrong")).status_code == 401
+
+
+def test_data_center_takes_the_same_publication_through_the_content_api(
+    wiki: ConfluenceSandbox,
+) -> None:
+    """flavor: datacenter: /rest/api/content with a personal access token (Bearer); a
+    person's edit named as on Cloud."""
+    env = {"RELCTL_CONFLUENCE_URL": wiki.url, "RELCTL_CONFLUENCE_TOKEN": wiki.token}
+    settings = ConfluenceConfig.model_validate({"space": "SHOP", "flavor": "datacenter"})
+    client = ConfluenceClient(settings, env)
+    try:
+        first = client.publish("dc notes", "# Notes\n\n| a |\n|---|\n| <b> |", "", 0)
+        again = client.publish("dc notes", "# Notes\n\nAgain.", "", 0)  # found by title
+        wiki.edit(first.page, "<p>A person's words.</p>")
+        third = client.publish("dc notes", "# Notes\n\nThird.", first.page, again.version)
+    finally:
+        client.close()
+    assert (first.version, again.page, again.version) == (1, first.page, 2)
+    assert (third.version, third.replaced) == (4, "version 3 by person")
+    assert [p["title"] for p in wiki.pages.values()].count("dc notes") == 1
+    assert "<td>&lt;b&gt;</td>" in wiki.versions[first.page][0]["storage"]
+    assert any(path.startswith("/rest/api/content") for _, path, _ in wiki.log)
+
+
+def test_a_third_party_data_center_client_is_served(wiki: ConfluenceSandbox) -> None:
+    """atlassian-python-api's Confluence client, with a personal access token, unchanged."""
+    from atlassian import Confluence
+
+    confluence = Confluence(url=wiki.url, token=wiki.token)
+    made = confluence.create_page("SHOP", "From a client", "<p>one</p>")
+    found = confluence.get_page_by_title("SHOP", "From a client")
+    assert found["results"][0]["id"] == made["id"]
+    confluence.update_page(made["id"], "From a client", "<p>two</p>")
+    page = confluence.get_page_by_id(made["id"], expand="body.storage,version")
+    assert page["body"]["storage"]["value"] == "<p>two</p>"
+    assert page["version"]["number"] == 2
