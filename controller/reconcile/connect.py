@@ -9,6 +9,7 @@ from pathlib import Path
 
 from controller.adapters.confluence import ConfluenceClient, ConfluenceError
 from controller.adapters.envrepo import EnvironmentRepository
+from controller.adapters.errors import AdapterError
 from controller.adapters.git import GitError
 from controller.adapters.jira import JiraClient, settings_from
 from controller.adapters.kube import KubeCluster, KubeError
@@ -53,6 +54,19 @@ class Adapters:
     def sink_type(self, name: str) -> str:
         sink = self.sinks.get(name)
         return sink.type if sink is not None else ""
+
+    def sink_problems(self, used: set[str]) -> list[str]:
+        """Why a sink a Subscription uses cannot deliver where relctl runs (its URL or key
+        is not given): said every pass, before anything is due to it."""
+        problems = []
+        for name in sorted(used):
+            if self.sink_type(name) in ("", "jira") or name in self.notifiers:
+                continue
+            try:
+                self.notifier(name)
+            except AdapterError as exc:
+                problems.append(f"{exc}; its notifications wait")
+        return problems
 
     def notifier(self, name: str) -> Notifier:
         """The sink `name`, with the URL and secrets the deployment gives it."""

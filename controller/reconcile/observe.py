@@ -103,6 +103,7 @@ def observe(
         for name, why in sorted(unobserved.items())
     ]
     flag_commits = _flag_files(targets, adapters, problems, flags)
+    problems += adapters.sink_problems({s.model.spec.sink for s in desired.subscriptions.values()})
     sources = _sources(desired, adapters, problems)
     applications = _applications(desired, adapters, problems)
     observed = Observed(

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,15 +122,29 @@ class Mail:
 class Mailbox:
     """An SMTP server on 127.0.0.1 (aiosmtpd) keeping every message it accepts."""
 
-    def __init__(self, refuse: Callable[[list[str]], int | None] | None = None) -> None:
+    def __init__(
+        self,
+        refuse: Callable[[list[str]], int | None] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """`tls`: (certificate, key) to offer STARTTLS with, and require it."""
         self.mails: list[Mail] = []
         self.lock = threading.Lock()
         self.refuse = refuse
         """Given the recipients, an SMTP code to refuse the message with (or None)."""
+        self.secure: list[bool] = []
+        """For each message accepted: whether it came over TLS."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        context = None
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, tls_context=context,
+            require_starttls=context is not None,
+        )  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -149,6 +164,7 @@ class Mailbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.secure.append(bool(getattr(session, "ssl", None)))
         return "250 OK"
 
     def dump(self, path: Path) -> None:

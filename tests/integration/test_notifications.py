@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from controller.adapters.notify import NotifyError
 from controller.plan.records import from_yaml
 from controller.reconcile.passes import PassReport, Reconciler
 from controller.sandbox.receivers import Mailbox, WebhookReceiver
@@ -362,3 +363,51 @@ def test_a_condition_is_notified_when_it_appears_and_when_it_clears(shop: Receiv
     assert cleared[0]["summary"].startswith("Recovered: no longer ")
     text = git(shop.world.remote, "show", "main:status/conditions.yaml")
     assert "legacy-cart-fallback" not in text.split("deliveries:")[0]  # no longer active
+
+
+def test_mail_goes_over_starttls_when_the_server_offers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that offers (and requires) STARTTLS: relctl upgrades and verifies its
+    certificate; one it cannot verify is an error, never a fallback to plain text."""
+    from controller.adapters.notify import Notifier
+    from controller.manifests.notify import Sink
+    from controller.plan.notices import Notice
+    from controller.sandbox.tls import self_signed
+
+    cert, key = self_signed()
+    mailbox = Mailbox(tls=(cert, key)).start()
+    sink = Sink.model_validate({"type": "email", "to": ["rm@shop.example"],
+                                "from": "relctl@shop.example"})  # fmt: skip
+    told = Notice("r/GO/1/s", "r", "1", "GO", NO_GO_AT, "then", "internal", "r: GO", "ok")
+    env = {"RELCTL_SINK_MAIL_URL": mailbox.url}
+    try:
+        untrusted = Notifier("mail", sink, env)
+        with pytest.raises(NotifyError, match="sink mail: no answer"):
+            untrusted.send(told)
+        assert mailbox.mails == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the deployment trusts its server
+        assert Notifier("mail", sink, env).send(told) == "250"
+    finally:
+        mailbox.stop()
+    assert mailbox.secure == [True]
+    assert mailbox.mails[0].message["Subject"] == "[relctl] r: GO"
+
+
+def test_a_sink_without_its_url_is_said_every_pass_and_its_notifications_wait(
+    shop: Receivers,
+) -> None:
+    del shop.world.env["RELCTL_SINK_OPS_TEAMS_URL"]
+    with reconciler(shop.world) as r:
+        first = run(shop.world, r, "2026-11-23T12:00:00+01:00")
+        run(shop.world, r, NO_GO_AT)
+        sent = run(shop.world, r, NO_GO_AT + timedelta(minutes=1))
+    wanted = "sink ops-teams needs $RELCTL_SINK_OPS_TEAMS_URL (or $RELCTL_SINK_OPS_TEAMS_URL_FILE)"
+    assert any(
+        p.startswith(wanted) and p.endswith("its notifications wait") for p in first.problems
+    )
+    waiting = shop.deliveries()["operations"]
+    assert (waiting.state, waiting.attempts) == ("Pending", 1)  # tried, not given up
+    assert wanted in waiting.response
+    assert "RELCTL_SINK_OPS_TEAMS_URL" in " ".join(sent.problems)
+    assert shop.deliveries()["release-room"].state == "Delivered"  # the others went on
