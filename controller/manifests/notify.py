@@ -11,36 +11,13 @@ deployment (`$RELCTL_SINK_<NAME>_URL`, `_SECRET`, `_USERNAME`, `_PASSWORD`, each
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from controller.manifests.meta import ApiVersion, Model, ObjectMeta
 from controller.manifests.types import Name
 
-EVENTS = (
-    "GO",
-    "GO_WITH_CONDITIONS",
-    "NO_GO",
-    "DELAY",
-    "HOLD",
-    "RESCHEDULED",
-    "BLOCKED",
-    "OVERRIDE",
-    "ROLLOUT",
-    "DEPLOYED",
-    "ROLLBACK",
-    "ROLLBACK_RECOMMENDED",
-    "RELEASED",
-    "REPAIRED",
-    "DRIFT",
-    "FLAG_DRIFT",
-    "STALE_FLAG",
-    "TRIGGER",
-    "RECOVERED",
-)
-"""The events a Subscription may name: the decision kinds relctl records, conditions
-(found once, when they appear) and their clearing (RECOVERED)."""
 Event = Literal[
     "GO",
     "GO_WITH_CONDITIONS",
@@ -62,6 +39,9 @@ Event = Literal[
     "TRIGGER",
     "RECOVERED",
 ]
+EVENTS: tuple[str, ...] = get_args(Event)
+"""The events a Subscription may name: the decision kinds relctl records, conditions
+(found once, when they appear) and their clearing (RECOVERED)."""
 EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
 
 

@@ -14,7 +14,7 @@ Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from controller.plan.actions import Notify
 from controller.plan.notices import Notice
 from controller.plan.outbox import Delivery, DeliveryState, delivery_document, delivery_from
 from controller.plan.plans import Finding, FindingKind
-from controller.plan.records import MAX_BYTES, RecordError, parse_time
+from controller.plan.records import RecordError, parse_record, parse_time
 from controller.schedule.zones import wall
 
 PATH = "conditions.yaml"
@@ -185,17 +185,7 @@ def to_yaml(conditions: Conditions) -> str:
 
 
 def from_yaml(text: str, where: str) -> Conditions:
-    if len(text) > MAX_BYTES:
-        raise RecordError(f"{where}: larger than {MAX_BYTES // 1024} KiB; not a relctl record")
-    try:
-        documents = yamlsource.parse(text)
-    except yamlsource.YamlProblem as problem:
-        raise RecordError(
-            f"{where}:{problem.line}:{problem.column}: {problem.code} {problem.message}"
-        ) from None
-    raw = documents[0].data if len(documents) == 1 else None
-    if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
-        raise RecordError(f"{where}: not a relctl conditions file (format {FORMAT})")
+    raw = parse_record(text, where, FORMAT, "conditions file")
     try:
         active = []
         for n, c in enumerate(raw.get("active") or ()):

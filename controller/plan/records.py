@@ -373,9 +373,9 @@ def _decision_from(raw: Any, where: str) -> DecisionRecord:
     )
 
 
-def from_yaml(text: str, where: str) -> ReleaseStatus:
-    """Parse a status file; `where` names it in errors. Parsed with the manifests' limits:
-    aliases, nesting and size are bounded, duplicate keys refused."""
+def parse_record(text: str, where: str, form: str, what: str) -> Mapping[str, Any]:
+    """A record file's one document, of format `form`; `where` names it in errors. Parsed
+    with the manifests' limits: aliases, nesting and size bounded, duplicate keys refused."""
     if len(text) > MAX_BYTES:
         raise RecordError(f"{where}: larger than {MAX_BYTES // 1024} KiB; not a relctl record")
     try:
@@ -385,10 +385,16 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
             f"{where}:{problem.line}:{problem.column}: {problem.code} {problem.message}"
         ) from None
     if len(documents) != 1:
-        raise RecordError(f"{where}: a status file holds exactly one document")
+        raise RecordError(f"{where}: a {what} holds exactly one document")
     raw = documents[0].data
-    if not isinstance(raw, Mapping) or raw.get("format") != FORMAT:
-        raise RecordError(f"{where}: not a relctl status file (format {FORMAT})")
+    if not isinstance(raw, Mapping) or raw.get("format") != form:
+        raise RecordError(f"{where}: not a relctl {what} (format {form})")
+    return raw
+
+
+def from_yaml(text: str, where: str) -> ReleaseStatus:
+    """Parse a status file; `where` names it in errors (`parse_record`)."""
+    raw = parse_record(text, where, FORMAT, "status file")
     try:
         phase = Phase(raw.get("phase", Phase.SCHEDULED.value))
         return ReleaseStatus(

@@ -6,9 +6,7 @@ that names theirs; the emulator's answers have the shapes Atlassian's OpenAPI gi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,11 +20,10 @@ import pytest
 from controller.adapters.confluence import ConfluenceClient, storage
 from controller.manifests.notify import ConfluenceConfig
 from controller.plan.records import from_yaml
-from controller.reconcile.passes import Reconciler
 from controller.sandbox.confluence import PERSON, ConfluenceSandbox
 from controller.sandbox.world import World, git
 from tests.integration.test_reconcile_life import run
-from tests.support.world import at
+from tests.support.world import at, reconciler
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = REPO / "tests" / "data" / "shop"
@@ -73,15 +70,6 @@ def world(tmp_path: Path, wiki: ConfluenceSandbox) -> Iterator[World]:
             "RELCTL_CONFLUENCE_TOKEN": wiki.token,
         })  # fmt: skip
         yield world
-
-
-@contextlib.contextmanager
-def reconciler(world: World) -> Iterator[Reconciler]:
-    one = Reconciler(world.controller, {**os.environ, **world.env})
-    try:
-        yield one
-    finally:
-        one.close()
 
 
 def publications(world: World) -> dict[str, Any]:

@@ -6,7 +6,6 @@ between sending and recording sends again with the same event id, never loses on
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -28,7 +27,7 @@ from controller.reconcile.passes import PassReport, Reconciler
 from controller.sandbox.receivers import Mailbox, WebhookReceiver
 from controller.sandbox.world import World, git
 from tests.integration.test_reconcile_life import run
-from tests.support.world import at
+from tests.support.world import at, reconciler
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = REPO / "tests" / "data" / "shop"
@@ -142,15 +141,6 @@ def shop(tmp_path: Path) -> Iterator[Receivers]:
         for receiver in receivers:
             receiver.stop()
         mail.stop()
-
-
-@contextlib.contextmanager
-def reconciler(world: World) -> Iterator[Reconciler]:
-    one = Reconciler(world.controller, {**os.environ, **world.env})
-    try:
-        yield one
-    finally:
-        one.close()
 
 
 def no_go(shop: Receivers, r: Reconciler) -> PassReport:

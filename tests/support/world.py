@@ -5,8 +5,10 @@ the adapters are tested against the real emulators elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,6 +48,8 @@ from controller.plan.observed import (
 from controller.plan.plans import Observed, Plan
 from controller.plan.records import ReleaseStatus
 from controller.plan.steps import JobState, ObservedJob
+from controller.reconcile.passes import Reconciler
+from controller.sandbox.world import World
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = REPO / "tests" / "data" / "shop"
@@ -307,3 +311,13 @@ def with_workload(observed: Observed, deployment: str, **fields: Any) -> Observe
         if key[2] == deployment:
             workloads[key] = replace(seen, **fields)
     return replace(observed, workloads=workloads)
+
+
+@contextlib.contextmanager
+def reconciler(world: World) -> Iterator[Reconciler]:
+    """A Reconciler over the world's controller clone (a process of its own), closed after."""
+    one = Reconciler(world.controller, {**os.environ, **world.env})
+    try:
+        yield one
+    finally:
+        one.close()
