@@ -740,6 +740,8 @@ class History:
         )
         jira = self.world.jira.state
         for name, manifest in state.releases.items():
+            if name in report.frozen:
+                continue  # left alone while its manifest is broken: its record waits
             status = report.plan.statuses.get(name)
             if status is None or status.departure is None or status.phase.final:
                 continue
