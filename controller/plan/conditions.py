@@ -27,7 +27,13 @@ from controller.manifests.state import DesiredState
 from controller.plan import deliveries
 from controller.plan.actions import Notify
 from controller.plan.notices import Notice
-from controller.plan.outbox import Delivery, DeliveryState, delivery_document, delivery_from
+from controller.plan.outbox import (
+    SAFE,
+    Delivery,
+    DeliveryState,
+    delivery_document,
+    delivery_from,
+)
 from controller.plan.plans import Finding, FindingKind
 from controller.plan.records import RecordError, parse_record, parse_time
 from controller.schedule.zones import wall
@@ -86,7 +92,7 @@ def plan(
     current: dict[tuple[str, str], str] = {}
     for finding in findings:
         event = EVENTS.get(finding.kind)
-        if event is not None:
+        if event is not None and SAFE.match(finding.subject):
             current.setdefault((event, finding.subject), finding.message[:500])
     before = {c.key: c for c in recorded.active}
     active = tuple(

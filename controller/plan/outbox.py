@@ -59,17 +59,26 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v not in (None, "")}
 
 
+SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,299}$")
+"""What an id, a name or an event in the outbox may be."""
+
+
 def delivery_from(
     raw: Mapping[str, Any], parse_time: Callable[[Any, str], datetime | None], where: str
 ) -> Delivery:
     decided = parse_time(raw["decided"], f"{where}.decided")
     if decided is None:
         raise ValueError(f"{where}: decided is required")
+    fields = {k: str(raw[k]) for k in ("id", "subscription", "sink", "event")}
+    for key, value in fields.items():
+        if not SAFE.match(value):
+            # It travels in HTTP and mail headers (X-Relctl-Event): no control characters.
+            raise ValueError(f"{where}.{key}: {value[:60]!r} is not one relctl writes")
     return Delivery(
-        id=str(raw["id"])[:300],
-        subscription=str(raw["subscription"]),
-        sink=str(raw["sink"]),
-        event=str(raw["event"]),
+        id=fields["id"],
+        subscription=fields["subscription"],
+        sink=fields["sink"],
+        event=fields["event"],
         decided=decided,
         state=DeliveryState(str(raw.get("state", "Pending"))),
         attempts=int(raw.get("attempts", 0)),

@@ -56,6 +56,12 @@ def hostile(world: World, kind: str) -> None:
                 1,
             )
         )
+    elif kind == "a delivery id that would inject a mail header":
+        delivery = (
+            'deliveries:\n- {id: "x\\nBcc: all@example.com", subscription: s, sink: s, '
+            "event: GO, decided: '2026-11-23T12:00:00+01:00'}\nformat:"
+        )
+        path.write_text(original.replace("format:", delivery, 1))
     elif kind == "copy claiming another release":
         (path.parent / "copy.yaml").write_text(original)
         path.write_text(original.replace("release: shop-2026-25", "release: payments-2026-25"))
@@ -79,6 +85,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         "symlink",
         "copy claiming another release",
         "publication outside the status folder",
+        "a delivery id that would inject a mail header",
     ],
 )
 def test_a_bad_record_is_named_and_harms_no_other_release(world: World, kind: str) -> None:
