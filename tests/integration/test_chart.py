@@ -181,6 +181,31 @@ def test_custom_values_render() -> None:
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
 
 
+def test_an_ingress_routes_only_the_webhook_unless_told_more() -> None:
+    """Off by default; on, it routes POST /webhook (what a git host must reach) to the
+    service, over TLS when a certificate Secret is named; /metrics is never routed."""
+    assert not by_kind(render(BASE), "Ingress")
+    values = {**BASE, "ingress": {"enabled": True, "className": "nginx",
+                                  "host": "relctl.shop.example",
+                                  "tls": {"secretName": "relctl-tls"}}}  # fmt: skip
+    (ingress,) = by_kind(render(values), "Ingress")
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["relctl.shop.example"], "secretName": "relctl-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == "relctl.shop.example"
+    assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [("/webhook", "Exact")]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "relctl", "port": {"name": "http"}}
+    more = {**values, "ingress": {**values["ingress"], "paths": ["/webhook", "/calendar.ics"]}}
+    (ingress,) = by_kind(render(more), "Ingress")
+    assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == [
+        "/webhook", "/calendar.ics",
+    ]  # fmt: skip
+    report = helm_python.lint(CHART, values, strict=True, namespace="relctl")
+    assert report["errors"] == [], report
+
+
 def test_production_values_render() -> None:
     objects = render(PRODUCTION)
     (deployment,) = by_kind(objects, "Deployment")
@@ -216,6 +241,10 @@ def test_without_leader_election_or_rbac() -> None:
         ({**BASE, "image": {"repository": "r", "digest": "latest"}}, "digest"),
         ({**BASE, "rbac": {"configMapNamespaces": ["Not_A_Namespace"]}}, "configMapNamespaces"),
         ({**BASE, "controller": {"interval": "soon"}}, "interval"),
+        (
+            {**BASE, "ingress": {"enabled": True, "host": "r.example", "paths": ["/metrics"]}},
+            "paths",
+        ),
     ],
 )
 def test_values_schema_rejects(values: dict[str, Any], named: str) -> None:
