@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from controller.manifests.documents import Manifest
 from controller.manifests.models import Release
@@ -25,7 +26,7 @@ from controller.manifests.notify import Subscription
 from controller.manifests.state import DesiredState
 from controller.plan.actions import Notify
 from controller.plan.notices import notice
-from controller.plan.outbox import Delivery, DeliveryState
+from controller.plan.outbox import Delivery, DeliveryState, Publication
 from controller.plan.plans import Finding, FindingKind
 from controller.plan.records import DecisionRecord, ReleaseStatus
 
@@ -131,28 +132,44 @@ def settle_all(
     retry_after: float | None = None,
 ) -> tuple[Delivery, ...]:
     """`settle` over an outbox."""
+    return tuple(
+        attempted(d, now, response, done=delivered, permanent=permanent, retry_after=retry_after)
+        if d.id == delivery_id
+        else d
+        for d in held
+    )
 
-    def one(d: Delivery) -> Delivery:
-        if d.id != delivery_id or d.state is not DeliveryState.PENDING:
-            return d  # settled already: a late answer changes nothing
-        attempts = d.attempts + 1
-        if delivered:
-            return replace(d, state=DeliveryState.DELIVERED, attempts=attempts, at=now,
-                           retry=None, response=response[:200])  # fmt: skip
-        failed = permanent or attempts >= MAX_ATTEMPTS
-        wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
-        if retry_after is not None:
-            wait = max(wait, timedelta(seconds=min(retry_after, LAST_RETRY.total_seconds())))
-        return replace(
-            d,
-            state=DeliveryState.FAILED if failed else DeliveryState.PENDING,
-            attempts=attempts,
-            at=now,
-            retry=None if failed else now + wait,
-            response=response[:200],
-        )
 
-    return tuple(one(d) for d in held)
+Outboxed = TypeVar("Outboxed", Delivery, Publication)
+
+
+def attempted(
+    item: Outboxed,
+    now: datetime,
+    response: str,
+    *,
+    done: bool,
+    permanent: bool = False,
+    retry_after: float | None = None,
+    **on_done: Any,
+) -> Outboxed:
+    """One attempt's outcome on a Pending outbox entry (a delivery, a publication):
+    Delivered (with `on_done`'s fields), or counted and the next attempt scheduled after
+    the back-off or the receiver's Retry-After; Failed once permanent or out of
+    attempts. An entry settled already ignores a late answer."""
+    if item.state is not DeliveryState.PENDING:
+        return item
+    attempts = item.attempts + 1
+    if done:
+        return replace(item, state=DeliveryState.DELIVERED, attempts=attempts, at=now,
+                       retry=None, response=response[:200], **on_done)  # fmt: skip
+    failed = permanent or attempts >= MAX_ATTEMPTS
+    wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=min(retry_after, LAST_RETRY.total_seconds())))
+    return replace(item, state=DeliveryState.FAILED if failed else DeliveryState.PENDING,
+                   attempts=attempts, at=now, retry=None if failed else now + wait,
+                   response=response[:200])  # fmt: skip
 
 
 def bounded(deliveries: tuple[Delivery, ...]) -> tuple[Delivery, ...]:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from controller.manifests.state import DesiredState
 from controller.plan.actions import Publish
-from controller.plan.deliveries import FIRST_RETRY, LAST_RETRY, MAX_ATTEMPTS
+from controller.plan.deliveries import attempted
 from controller.plan.outbox import DeliveryState, Publication
 from controller.plan.plans import Finding, FindingKind
 from controller.plan.records import ReleaseStatus
@@ -114,23 +114,12 @@ def settle(
     version: int = 0,
     response: str,
     published: bool,
-    refused: bool = False,
     retry_after: float | None = None,
 ) -> ReleaseStatus:
     def one(p: Publication) -> Publication:
-        if p.path != path or p.state is not DeliveryState.PENDING:
+        if p.path != path:
             return p
-        attempts = p.attempts + 1
-        if published:
-            return replace(p, state=DeliveryState.DELIVERED, page=page, version=version,
-                           attempts=attempts, at=now, retry=None,
-                           response=response[:200])  # fmt: skip
-        failed = refused or attempts >= MAX_ATTEMPTS
-        wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
-        if retry_after is not None:
-            wait = max(wait, timedelta(seconds=min(retry_after, LAST_RETRY.total_seconds())))
-        return replace(p, state=DeliveryState.FAILED if failed else DeliveryState.PENDING,
-                       attempts=attempts, at=now, retry=None if failed else now + wait,
-                       response=response[:200])  # fmt: skip
+        return attempted(p, now, response, done=published, retry_after=retry_after,
+                         page=page, version=version)  # fmt: skip
 
     return replace(status, publications=tuple(one(p) for p in status.publications))

@@ -60,6 +60,17 @@ NAMESPACE = "argocd"
 APPLICATIONS = ("argoproj.io", "v1alpha1", "applications")
 
 
+def _ready(now: str, error: str, action: str, succeeded: str) -> dict[str, Any]:
+    """A Flux object's Ready condition after `action` (Upgrade, Reconciliation)."""
+    return {
+        "type": "Ready",
+        "status": "False" if error else "True",
+        "reason": f"{action}Failed" if error else f"{action}Succeeded",
+        "message": error or succeeded,
+        "lastTransitionTime": now,
+    }
+
+
 class SyncError(Exception):
     """A sync that failed: what kubectl said."""
 
@@ -249,13 +260,7 @@ class GitOpsSyncer:
             if chart is not None:
                 attempted = f"{chart}+{applied[:12]}" if applied else ""
                 done = f"release {self.namespace}/{name} with chart {name}@{attempted}"
-                ready = {
-                    "type": "Ready",
-                    "status": "False" if error else "True",
-                    "reason": "UpgradeFailed" if error else "UpgradeSucceeded",
-                    "message": error or f"Helm upgrade succeeded for {done}",
-                    "lastTransitionTime": now,
-                }
+                ready = _ready(now, error, "Upgrade", f"Helm upgrade succeeded for {done}")
                 self._put(HELMRELEASES, name, {
                     "apiVersion": "helm.toolkit.fluxcd.io/v2",
                     "kind": "HelmRelease",
@@ -267,13 +272,8 @@ class GitOpsSyncer:
                                                               "name": "env"}}}},
                 }, {"lastAttemptedRevision": attempted, "conditions": [ready]})  # fmt: skip
                 continue
-            ready = {
-                "type": "Ready",
-                "status": "False" if error else "True",
-                "reason": "ReconciliationFailed" if error else "ReconciliationSucceeded",
-                "message": error or f"Applied revision: {self.branch}@sha1:{applied}",
-                "lastTransitionTime": now,
-            }
+            ready = _ready(now, error, "Reconciliation",
+                           f"Applied revision: {self.branch}@sha1:{applied}")  # fmt: skip
             self._put(KUSTOMIZATIONS, name, {
                 "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
                 "kind": "Kustomization",

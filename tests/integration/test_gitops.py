@@ -109,6 +109,14 @@ class Shop:
         raise AssertionError(f"never got there; environment log: {self.commits()}")
 
 
+def waiting_for_the_agent(reports: list[Any]) -> list[str]:
+    """What the passes said they wait for from the GitOps agent."""
+    return [
+        f.message for r in reports if r.plan is not None for f in r.plan.findings
+        if "waiting for the GitOps agent" in f.message
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def shop_with(tmp_path: Path, *releases: tuple[str, str], flux: bool = False) -> Iterator[Shop]:
     source = tmp_path / "source"
@@ -376,10 +384,7 @@ def test_a_commit_the_agent_never_applies_is_a_rollback_trigger(shop: Shop) -> N
     the component's applyDeadline (10 minutes) rolls the release back."""
     shop.agent.failing = "ComparisonError: rpc error: code = Unknown"
     reports = shop.drive(lambda: shop.status("shop-3").phase.value == "RolledBack", passes=15)
-    waiting = {
-        f.message for r in reports if r.plan is not None for f in r.plan.findings
-        if "waiting for the GitOps agent" in f.message
-    }  # fmt: skip
+    waiting = set(waiting_for_the_agent(reports))
     synced = git(shop.environment, "rev-parse", "main~2")[:12]  # the agent's last success
     assert waiting == {
         f"catalog: {CATALOG}:2.4.0 is committed to shop-env:apps/catalog/deployment.yaml "
@@ -469,10 +474,7 @@ def test_a_flux_kustomization_says_why_a_commit_is_not_applied(tmp_path: Path) -
         )
         applied = shop.agent.revision[:12]
         more = shop.drive(lambda: True, passes=1)
-        waiting = [
-            f.message for r in [*reports, *more] if r.plan is not None for f in r.plan.findings
-            if "waiting for the GitOps agent" in f.message
-        ]  # fmt: skip
+        waiting = waiting_for_the_agent([*reports, *more])
         assert waiting and waiting[-1].endswith(
             f"(Flux Kustomization prod/flux-system/catalog: NotReady at {applied}, "
             "ReconciliationFailed; sync Failed: kustomize build failed: accumulating resources)"
@@ -506,10 +508,7 @@ def test_a_flux_helmrelease_names_the_chart_revision_it_applied(tmp_path: Path) 
             lambda: any(c.startswith("relctl: pay-1 ROLLOUT") for c in shop.commits()), passes=3
         )
         more = shop.drive(lambda: True, passes=1)
-        waiting = [
-            f.message for r in [*reports, *more] if r.plan is not None for f in r.plan.findings
-            if "waiting for the GitOps agent" in f.message
-        ]  # fmt: skip
+        waiting = waiting_for_the_agent([*reports, *more])
         assert waiting and waiting[-1].endswith(
             f"(Flux HelmRelease prod/flux-system/payments: NotReady at {head[:12]}, "
             "UpgradeFailed; sync Failed: Helm upgrade failed: context deadline exceeded)"
@@ -627,10 +626,7 @@ def test_an_agent_that_lags_is_waited_for_and_nothing_is_committed_twice(shop: S
     waits for, commits each image once, and the rollout completes."""
     shop.agent.lag = 3
     reports = shop.drive(lambda: shop.status("shop-3").phase.value == "Monitoring")
-    waiting = [
-        f.message for r in reports if r.plan is not None for f in r.plan.findings
-        if "waiting for the GitOps agent" in f.message
-    ]  # fmt: skip
+    waiting = waiting_for_the_agent(reports)
     assert len(waiting) >= 3, waiting
     assert any("(Argo CD Application prod/argocd/catalog: Synced at" in w for w in waiting)
     mine = [c for c in shop.commits() if c.startswith("relctl:")]
