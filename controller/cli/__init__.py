@@ -34,6 +34,7 @@ COMMANDS = {
     "status": "controller.cli.reconcile:status_command",
     "controller": "controller.cli.controller:command",
     "demo": "controller.cli.demo:command",
+    "dashboard": "controller.cli.dashboard:group",
 }
 
 

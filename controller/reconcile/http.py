@@ -12,7 +12,8 @@ for the controller's endpoints. It exists for the guarantees `http.server` lacks
   whose size bounds the work they can do at once;
 - a response that the client does not read within `write_timeout` ends the connection.
 
-It knows nothing of relctl: routes map (method, path) to handlers returning a `Reply`.
+It knows nothing of relctl: routes map (method, path) to handlers returning a `Reply`; a
+route whose path is `*` answers every other path of its method.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ class HttpServer:
 
     async def _dispatch(self, request: Request) -> Reply:
         method = "GET" if request.method == "HEAD" else request.method
-        route = self.routes.get((method, request.path))
+        route = self.routes.get((method, request.path)) or self.routes.get((method, "*"))
         if route is None:
             known = {p for _, p in self.routes}
             if request.path in known:

@@ -96,7 +96,7 @@ def read_statuses(
         where = f"{status_path}/{relative}"
         name = relative.rsplit("/", 1)[-1].removesuffix(".yaml")
         try:
-            text = _record_text(path, where)
+            text = record_text(path, where)
             cached = cache.get(relative) if cache is not None else None
             if cached is not None and cached[0] == text:
                 status = cached[1]
@@ -126,7 +126,7 @@ def read_conditions(repo: StatusRepository, problems: list[str]) -> Conditions |
     if not path.exists() and not path.is_symlink():
         return Conditions()
     try:
-        return conditions.from_yaml(_record_text(path, where), where)
+        return conditions.from_yaml(record_text(path, where), where)
     except RecordError as exc:
         problems.append(
             f"{exc}; findings are not notified until it is a relctl record again (git revert "
@@ -135,7 +135,7 @@ def read_conditions(repo: StatusRepository, problems: list[str]) -> Conditions |
         return None
 
 
-def _record_text(path: Path, where: str) -> str:
+def record_text(path: Path, where: str) -> str:
     if path.is_symlink():
         raise RecordError(f"{where} is a symbolic link; a record is a file of its own")
     size = path.stat().st_size

@@ -7,6 +7,9 @@
 - `GET /metrics`: Prometheus text.
 - `GET /calendar.ics`: the live release calendar (90 days back, 365 ahead).
 - `GET /api/status`: releases and phases, the last pass and its findings, as JSON.
+- `GET /` and below: the dashboard (`controller.web`), read-only, rendered once per view
+  and page; with `auth` set, it and the calendar and status above ask for HTTP basic
+  credentials (health, readiness, metrics and the webhook never do).
 - `POST /webhook`: a git push; verified (GitHub HMAC or GitLab token), else 401 and
   nothing happens (rejections are logged once a minute, with a count). A delivery seen
   before (same delivery id, or same body) is answered 200 and triggers nothing.
@@ -18,14 +21,17 @@ It reads the loop's `View` and never changes anything but the loop's wake-up.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -33,10 +39,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from controller.errors import RelctlError
 from controller.plan.records import decision_document
 from controller.reconcile import logs, webhooks
+from controller.reconcile.dashboard import Dashboard
 from controller.reconcile.http import HttpServer, Limits, Reply, Request, Route
 from controller.reconcile.loop import Controller, View
 from controller.reconcile.passes import findings_of
 from controller.schedule import calendar, calendar_formats
+from controller.web.model import Snapshot
+from controller.web.site import HEADERS
 
 log = logging.getLogger(logs.LOGGER)
 CALENDAR_BEHIND, CALENDAR_AHEAD = timedelta(days=90), timedelta(days=365)
@@ -125,9 +134,13 @@ class Server:
         port: int,
         webhook_secret: Callable[[], str | None],
         limits: Limits | None = None,
+        dashboard: Dashboard | None = None,
+        auth: Callable[[], tuple[str, str] | None] | None = None,
     ) -> None:
         self.controller = controller
         self.secret = webhook_secret
+        self.dashboard = dashboard
+        self.auth = auth
         self._renders = _Renders(controller)
         self._deliveries = _Deliveries()
         self._rejections = _RateLimitedLog(60.0)
@@ -135,9 +148,10 @@ class Server:
             ("GET", "/healthz"): Route(self._healthz, inline=True),
             ("GET", "/readyz"): Route(self._readyz, inline=True),
             ("GET", "/metrics"): Route(self._metrics),
-            ("GET", "/calendar.ics"): Route(self._calendar),
-            ("GET", "/api/status"): Route(self._status),
+            ("GET", "/calendar.ics"): Route(self._guarded(self._calendar)),
+            ("GET", "/api/status"): Route(self._guarded(self._status)),
             ("POST", "/webhook"): Route(self._webhook),
+            ("GET", "*"): Route(self._guarded(self._page)),
         }
         self.http = HttpServer(routes, host, port, limits or Limits(max_body=webhooks.MAX_BODY))
 
@@ -165,7 +179,59 @@ class Server:
     def _metrics(self, _: Request) -> Reply:
         return Reply(200, self.controller.metrics.text(), CONTENT_TYPE_LATEST)
 
-    def _calendar(self, _: Request) -> Reply:
+    def _guarded(self, handler: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
+        def guarded(request: Request) -> Reply:
+            if self._authorized(request):
+                return handler(request)
+            challenge = ("WWW-Authenticate", 'Basic realm="relctl", charset="UTF-8"')
+            return Reply(401, b"credentials required\n", headers=(challenge,))
+
+        return guarded
+
+    def _authorized(self, request: Request) -> bool:
+        try:
+            expected = self.auth() if self.auth is not None else None
+        except RelctlError as exc:
+            log.error(
+                "the dashboard's credentials cannot be read", extra=logs.fields(error=str(exc))
+            )
+            return False  # closed, not open, when the secret is unreadable
+        if expected is None:
+            return True
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        same_user = hmac.compare_digest(user.encode(), expected[0].encode())
+        same_password = hmac.compare_digest(password.encode(), expected[1].encode())
+        return same_user and same_password
+
+    def _page(self, request: Request) -> Reply:
+        if self.dashboard is None:
+            return Reply(404, b"not found\n")
+        view, dashboard = self.controller.view, self.dashboard
+
+        def snapshot() -> Snapshot:
+            now = view.at or datetime.now(UTC)
+            if view.state is None:
+                return Snapshot(revision="", now=now, state=None, statuses={}, live=True)
+            findings = findings_of(view.report) if view.report is not None else []
+            return dashboard.snapshot(
+                view.state, view.state.config.spec.git, now, view.statuses, findings, live=True
+            )
+
+        page = dashboard.site(view, snapshot).get(request.path, request.query)
+        headers = HEADERS + ((("Location", page.location),) if page.location else ())
+        return Reply(page.status, page.body, page.content_type, headers)
+
+    def _calendar(self, request: Request) -> Reply:
+        if request.query and self.dashboard is not None:
+            return self._page(request)  # a filtered feed: the dashboard's renderer
         data = self._renders.calendar()
         if data is None:
             return Reply(503, b"no manifests loaded yet\n")

@@ -1,0 +1,118 @@
+"""Why a release is where it is, in one sentence a release manager can act on:
+"waiting for holiday-freeze to end at 2027-01-04 09:00 Europe/Berlin",
+"NO_GO: 1 blocker (SHOP-107), product-owner approval missing". Read from its record
+alone, so the live pages and the static site say the same."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controller.plan.readiness import Criterion
+from controller.plan.records import DecisionKind, DecisionRecord, Phase
+from controller.web.model import Snapshot, wall
+
+_SHOWN = 3
+"""Issue keys named before "and N more"."""
+
+
+def _keys(keys: tuple[str, ...]) -> str:
+    shown = ", ".join(keys[:_SHOWN])
+    return shown + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _unmet(criterion: Criterion, record: DecisionRecord) -> str:
+    evidence = record.evidence
+    name = criterion.name
+    if name == "blockers" and evidence.blockers:
+        return f"{_count(len(evidence.blockers), 'blocker')} ({_keys(evidence.blockers)})"
+    if name == "criticalBugs" and evidence.critical_bugs:
+        bugs = evidence.critical_bugs
+        return f"{_count(len(bugs), 'critical bug')} ({_keys(bugs)})"
+    if name == "approvals":
+        have = {r.strip() for r in criterion.actual.split(",")}
+        missing = [r.strip() for r in criterion.required.split(",") if r.strip() not in have]
+        if missing:
+            return f"{', '.join(missing)} approval{'s' if len(missing) > 1 else ''} missing"
+    if name.startswith("signal:"):
+        signal = name.removeprefix("signal:")
+        if criterion.actual == "missing":
+            return f"signal {signal} missing (needs {criterion.required})"
+        return f"signal {signal} is {criterion.actual} (needs {criterion.required})"
+    return f"{name} {criterion.actual} (needs {criterion.required})"
+
+
+def verdict(record: DecisionRecord) -> str:
+    """A go/no-go verdict and what stands in its way, vetoes first."""
+    unmet = sorted((c for c in record.criteria if not c.met), key=lambda c: not c.veto)
+    if not unmet:
+        return f"{record.decision.value}: every criterion met"
+    return f"{record.decision.value}: " + ", ".join(_unmet(c, record) for c in unmet)
+
+
+def why(snapshot: Snapshot, name: str) -> str:
+    status = snapshot.statuses.get(name)
+    zone = snapshot.zone_of(name)
+    release = snapshot.release(name)
+    if status is None:
+        if release is None:
+            return "Not declared and never recorded."
+        return "Not seen by the controller yet: it records the release on its next pass."
+
+    def at(moment: datetime | None) -> str:
+        return wall(moment, zone)
+
+    last_verdict = status.last(DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS, DecisionKind.NO_GO)
+    phase = status.phase
+    if release is None and not phase.final:
+        return "Its manifest was removed: the controller no longer acts on it."
+    if phase is Phase.SCHEDULED:
+        return (
+            f"Scheduled to depart at {at(status.departure)}; readiness is judged from code freeze."
+        )
+    if phase is Phase.READINESS:
+        return f"Readiness is reported until the go/no-go; departs at {at(status.departure)}."
+    if phase is Phase.DECIDING:
+        if last_verdict is None:
+            return f"Awaiting its go/no-go; departs at {at(status.departure)}."
+        return f"{verdict(last_verdict)}. Departs at {at(status.departure)}."
+    if phase is Phase.HELD:
+        reason = verdict(last_verdict) if last_verdict is not None else "no go/no-go yet"
+        return f"Held since its departure at {at(status.departure)}: {reason}."
+    if phase is Phase.WAITING:
+        blocked = status.last(DecisionKind.BLOCKED)
+        if blocked is not None and blocked.evidence.windows:
+            windows = ", ".join(blocked.evidence.windows)
+            until = blocked.evidence.until
+            end = f" to end at {at(until)}" if until else " to end (no opening in sight)"
+            return f"GO, waiting for {windows}{end}."
+        return "GO, waiting for a window to open."
+    if phase is Phase.ROLLING_OUT:
+        rollout = status.last(DecisionKind.ROLLOUT)
+        parts = ", ".join(rollout.evidence.components) if rollout else ""
+        since = f" since {at(rollout.at)}" if rollout else ""
+        return f"Rolling out {parts or 'its components'}{since}."
+    if phase is Phase.MONITORING:
+        deployed = status.last(DecisionKind.DEPLOYED)
+        since = f" at {at(deployed.at)}" if deployed else ""
+        return f"Deployed{since}; watched for rollback triggers until its monitoring ends."
+    if phase is Phase.ROLLBACK_RECOMMENDED:
+        record = status.last(DecisionKind.ROLLBACK_RECOMMENDED)
+        cause = "; ".join(record.evidence.triggers) if record and record.evidence.triggers else ""
+        return (
+            f"Rollback recommended{f' at {at(record.at)}' if record else ''}"
+            f"{f': {cause}' if cause else ''}. rollback.auto is off: a person decides."
+        )
+    if phase is Phase.ROLLED_BACK:
+        record = status.last(DecisionKind.ROLLBACK)
+        cause = "; ".join(record.evidence.triggers) if record and record.evidence.triggers else ""
+        parts = ", ".join(status.rolled_back)
+        return (
+            f"Rolled back{f' at {at(record.at)}' if record else ''}"
+            f"{f' ({parts})' if parts else ''}{f': {cause}' if cause else ''}."
+        )
+    released = status.last(DecisionKind.RELEASED)
+    return f"Released{f' at {at(released.at)}' if released else ''}."
