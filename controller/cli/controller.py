@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -16,10 +17,12 @@ from controller.adapters.git import clone
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
 from controller.cli import options
+from controller.cli.dashboard import commit_url_option
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.manifests.types import parse_duration
 from controller.reconcile import logs
+from controller.reconcile.dashboard import Dashboard
 from controller.reconcile.loop import Controller, Timing, file_clock, system_clock
 from controller.reconcile.passes import Reconciler, config_of
 from controller.reconcile.server import Server
@@ -114,6 +117,19 @@ def _seconds(value: str | None, hint: str) -> float | None:
     help="Simulated clock, for demos and tests: each pass reads its instant from FILE.",
 )
 @click.option(
+    "--dashboard/--no-dashboard",
+    default=True,
+    show_default=True,
+    help="Serve the read-only dashboard at / (basic auth when $RELCTL_DASHBOARD_PASSWORD or "
+    "_FILE is set; user $RELCTL_DASHBOARD_USER, default relctl).",
+)
+@click.option(
+    "--commit-url",
+    metavar="URL",
+    help="Link the dashboard's commit pages to the git host, e.g. "
+    "https://git.example/org/repo/commit/{sha}.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -136,6 +152,8 @@ def command(
     pass_deadline: str,
     give_up_after: int,
     clock_file: Path | None,
+    dashboard: bool,
+    commit_url: str | None,
     log_level: str,
 ) -> None:
     """Run the controller: a reconcile pass every interval and at once on a verified git
@@ -153,6 +171,8 @@ def command(
     config = config_of(workdir)
     env = dict(os.environ)
     secrets.optional(secrets.WEBHOOK_SECRET, env)  # a bad setting stops the start-up
+    link = commit_url_option(commit_url)
+    dashboard_auth(env)  # likewise
 
     def webhook_secret() -> str | None:
         # Read at each delivery: a rotated Secret file takes effect without a restart.
@@ -189,13 +209,32 @@ def command(
         identity=identity,
     )
     try:
-        server = Server(controller, host, port, webhook_secret).start()
+        server = Server(
+            controller,
+            host,
+            port,
+            webhook_secret,
+            dashboard=Dashboard(workdir, link) if dashboard else None,
+            auth=lambda: dashboard_auth(env),
+        ).start()
     except OSError as exc:
         raise RelctlError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"relctl controller listening on http://{host}:{server.port}", err=True)
+    if dashboard:
+        click.echo(f"relctl dashboard: http://{host}:{server.port}/", err=True)
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: controller.stop())
     try:
         controller.run()
     finally:
         server.stop()
+
+
+def dashboard_auth(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The dashboard's basic-auth credentials, read at each request (a rotated Secret file
+    takes effect without a restart); None: the pages are open (behind a proxy that
+    authenticates, or on a trusted network)."""
+    password = secrets.optional(secrets.DASHBOARD_PASSWORD, env)
+    if password is None:
+        return None
+    return env.get(secrets.DASHBOARD_USER) or "relctl", password

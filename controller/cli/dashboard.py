@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from controller.cli import common, options
+from controller.manifests.state import DesiredState
 from controller.reconcile.dashboard import Dashboard
 from controller.web.site import Site
 
@@ -58,7 +60,17 @@ def build(out: Path, commit_url: str | None, now_text: str | None, root: Path | 
     now = options.parse_now(now_text, "--now")
     state = common.build_state(root, now)
     workdir = (root or options.find_root(Path.cwd())).resolve()
-    out = out.absolute()
+    count, problems = write_site(workdir, state, now, out.absolute(), link)
+    for problem in problems:
+        click.echo(f"relctl: {problem}", err=True)
+    click.echo(f"wrote {count} files to {out} (open {out / 'index.html'})")
+
+
+def write_site(
+    workdir: Path, state: DesiredState, now: datetime, out: Path, link: str
+) -> tuple[int, list[str]]:
+    """Write the static site into `out` whole, or not at all: it is made beside `out` and
+    renamed into place. (files written, problems met reading the records)"""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise click.UsageError(f"{out} is not empty and not a dashboard build; give a new folder")
     snapshot = Dashboard(workdir, link).snapshot(state, state.config.spec.git, now)
@@ -81,6 +93,4 @@ def build(out: Path, commit_url: str | None, now_text: str | None, root: Path | 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    for problem in snapshot.findings:
-        click.echo(f"relctl: {problem.message}", err=True)
-    click.echo(f"wrote {count} files to {out} (open {out / 'index.html'})")
+    return count, [p.message for p in snapshot.findings]

@@ -29,10 +29,13 @@ import yaml
 
 from controller.adapters.kube import KubeCluster
 from controller.adapters.lease import Elector
+from controller.cli.common import build_state
+from controller.cli.dashboard import write_site
 from controller.cli.demo_manifests import NEW_RELEASE, NEW_RELEASE_PATH
 from controller.cli.demo_scenes import (
     Agent,
     Inboxes,
+    dashboard_tour,
     gitops_hotfix,
     metric_rollback,
     smoke_rollback,
@@ -40,6 +43,7 @@ from controller.cli.demo_scenes import (
 from controller.errors import RelctlError
 from controller.manifests.config import ClusterConfig
 from controller.reconcile import logs
+from controller.reconcile.dashboard import Dashboard
 from controller.reconcile.loop import Controller, Timing
 from controller.reconcile.passes import Reconciler
 from controller.reconcile.server import Server
@@ -131,7 +135,13 @@ class Demo:
             elector=elector,
             timing=Timing(interval=3600, retry=0.2),
         )
-        self.server = Server(self.controller, "127.0.0.1", 0, lambda: self.secret).start()
+        self.server = Server(
+            self.controller,
+            "127.0.0.1",
+            0,
+            lambda: self.secret,
+            dashboard=Dashboard(world.controller),
+        ).start()
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=30)
         self.seen_commit = git(world.remote, "rev-parse", "HEAD")
 
@@ -290,6 +300,7 @@ def run(demo: Demo) -> None:
     demo.run_controller()
     status = demo.status()
     out.say(f"leader: {status['leader']}, serving {demo.base_url}")
+    out.say(f"dashboard (while the demo runs): {demo.base_url}/", mark="▣", fg="cyan")
     demo.narrate(status)
     phases = ", ".join(f"{r['name']} {r['phase']}" for r in status["releases"])
     out.say(f"phases: {phases}")
@@ -380,6 +391,7 @@ def run(demo: Demo) -> None:
     demo.narrate(demo.webhook())
     assert demo.http is not None
     (demo.workspace / "calendar.ics").write_bytes(demo.http.get("/calendar.ics").content)
+    dashboard_tour(demo)
 
 
 def _keep(demo: Demo, keep: Path) -> Path:
@@ -394,6 +406,9 @@ def _keep(demo: Demo, keep: Path) -> Path:
         shutil.copytree(demo.agent.environment, keep / "environment.git")
     if demo.inboxes is not None:
         demo.inboxes.dump(keep / "notifications", keep / "confluence")
+    now = demo.now()
+    state = build_state(repo, now)
+    write_site(repo, state, now, keep / "dashboard", "")
     return repo
 
 
@@ -457,6 +472,7 @@ def command(keep: Path | None) -> None:
         ("the environment repository", f"git -C {keep}/environment.git log --format='%h %s%n%b'"),
         ("what each sink received", f"{keep}/notifications/<sink>.jsonl"),
         ("the Confluence pages", f"{keep}/confluence/"),
+        ("the dashboard, as a static site", f"{keep}/dashboard/index.html"),
         ("the calendar (ICS)", f"{keep}/calendar.ics"),
         ("the controller's JSON log", f"{keep}/controller.log"),
     ):

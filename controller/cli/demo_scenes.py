@@ -6,6 +6,7 @@ applies (the agent's thread is here too)."""
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import shutil
@@ -287,3 +288,28 @@ class Inboxes:
             (pages / f"{page_id}.html").write_text(latest["storage"], encoding="utf-8")
             index.append({"id": page_id, "title": page["title"], "version": latest["number"]})
         (pages / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+
+
+def dashboard_tour(demo: Demo) -> None:
+    """What a release manager opens instead of the YAML: the dashboard's answers, read
+    over HTTP from the controller's own pages."""
+    assert demo.http is not None
+    started = time.monotonic()
+    overview = demo.http.get("/")
+    held = demo.http.get("/releases/catalog-2026-26/")
+    rolled = demo.http.get("/releases/storefront-4-2-1/")
+    took = (time.monotonic() - started) * 1000
+    for page in (overview, held, rolled):
+        page.raise_for_status()
+    for name, page in (("catalog-2026-26", held), ("storefront-4-2-1", rolled)):
+        why = _why_of(page.text)
+        demo.out.say(f"dashboard: {name}: {why}", mark="▣", fg="cyan")
+    demo.out.say(f"dashboard: 3 pages in {took:.0f} ms at {demo.base_url}/", mark="▣", fg="cyan")
+
+
+def _why_of(page: str) -> str:
+    start = page.find('id="why">')
+    if start < 0:
+        return "(no why on the page)"
+    text = page[start + len('id="why">') : page.find("</p>", start)]
+    return html.unescape(text).strip()

@@ -190,8 +190,8 @@ class Site:
     def paths(self) -> list[str]:
         """Every page path of the static site."""
         snapshot = self.snapshot
-        found = ["/", "/flags/", "/delivery/", "/static/dashboard.css", "/static/dashboard.js"]
-        found += [f"/releases/{name}/" for name in snapshot.names()]
+        found = ["/", "/flags/", "/delivery/", *(f"/static/{name}" for name in ASSETS)]
+        found += [p for name in snapshot.names() if _RELEASE.match(p := f"/releases/{name}/")]
         found += [f"/commits/{sha}/" for sha in sorted(snapshot.history.commits)]
         if snapshot.state is not None:
             found += ["/calendar/", "/calendar.ics"]

@@ -5,10 +5,11 @@ alone, so the live pages and the static site say the same."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from controller.plan.readiness import Criterion
-from controller.plan.records import DecisionKind, DecisionRecord, Phase
+from controller.plan.records import DecisionKind, DecisionRecord, Phase, ReleaseStatus
 from controller.web.model import Snapshot, wall
 
 _SHOWN = 3
@@ -53,6 +54,18 @@ def verdict(record: DecisionRecord) -> str:
     return f"{record.decision.value}: " + ", ".join(_unmet(c, record) for c in unmet)
 
 
+def _moved(status: ReleaseStatus, at: Callable[[datetime | None], str]) -> str:
+    """Where its departure was moved from, and by what: a window (RESCHEDULED) or a
+    verdict (DELAY); empty when it never moved."""
+    record = status.last(DecisionKind.RESCHEDULED, DecisionKind.DELAY)
+    if record is None or record.evidence.departure is None:
+        return ""
+    cause = ", ".join(record.evidence.windows)
+    if not cause and record.decision is DecisionKind.DELAY:
+        cause = "a NO_GO"
+    return f", moved from {at(record.evidence.departure)}" + (f" by {cause}" if cause else "")
+
+
 def why(snapshot: Snapshot, name: str) -> str:
     status = snapshot.statuses.get(name)
     zone = snapshot.zone_of(name)
@@ -69,12 +82,13 @@ def why(snapshot: Snapshot, name: str) -> str:
     phase = status.phase
     if release is None and not phase.final:
         return "Its manifest was removed: the controller no longer acts on it."
+    moved = _moved(status, at)
     if phase is Phase.SCHEDULED:
-        return (
-            f"Scheduled to depart at {at(status.departure)}; readiness is judged from code freeze."
-        )
+        return f"Scheduled to depart at {at(status.departure)}{moved}."
     if phase is Phase.READINESS:
-        return f"Readiness is reported until the go/no-go; departs at {at(status.departure)}."
+        return (
+            f"Readiness is reported until the go/no-go; departs at {at(status.departure)}{moved}."
+        )
     if phase is Phase.DECIDING:
         if last_verdict is None:
             return f"Awaiting its go/no-go; departs at {at(status.departure)}."
