@@ -72,7 +72,8 @@ def parse(text: str, head: str) -> History:
     """The history in `git log --reverse -p --unified=0 --format=LOG_FORMAT` output."""
     decisions: dict[DecisionKey, str] = {}
     commits: dict[str, CommitInfo] = {}
-    for chunk in text.split("\x1e")[1:]:
+    # Every chunk is a commit; the first one's separator may have been trimmed as blank.
+    for chunk in text.split("\x1e"):
         parts = chunk.split("\x1f", 6)
         if len(parts) < 7 or not _SHA.match(parts[0]):
             continue

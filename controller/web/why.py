@@ -98,12 +98,24 @@ def why(snapshot: Snapshot, name: str) -> str:
         return f"Held since its departure at {at(status.departure)}: {reason}."
     if phase is Phase.WAITING:
         blocked = status.last(DecisionKind.BLOCKED)
-        if blocked is not None and blocked.evidence.windows:
-            windows = ", ".join(blocked.evidence.windows)
-            until = blocked.evidence.until
-            end = f" to end at {at(until)}" if until else " to end (no opening in sight)"
-            return f"GO, waiting for {windows}{end}."
-        return "GO, waiting for a window to open."
+        if blocked is None or not blocked.evidence.windows:
+            return "GO, waiting for a window to open."
+        state = snapshot.state
+        kinds = {
+            n: state.windows[n].model.spec.kind if state and n in state.windows else "deny"
+            for n in blocked.evidence.windows
+        }
+        deny = [n for n, k in kinds.items() if k == "deny"]
+        allow = [n for n, k in kinds.items() if k == "allow"]
+        until = blocked.evidence.until
+        when = at(until) if until else "no opening within five years"
+        if deny:
+            waits = f"{', '.join(deny)} to end"
+            if allow:
+                waits += f" and {', '.join(allow)} to open"
+        else:
+            waits = f"{', '.join(allow)} to open"
+        return f"GO, waiting for {waits}: it goes at {when}."
     if phase is Phase.ROLLING_OUT:
         rollout = status.last(DecisionKind.ROLLOUT)
         parts = ", ".join(rollout.evidence.components) if rollout else ""
