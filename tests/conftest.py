@@ -52,6 +52,7 @@ SLOW = {
     "test_killed_at_every_environment_git_step_commits_each_image_once",
     "test_flags_are_committed_to_the_environment_and_a_persons_edit_is_undone",
     "test_an_agent_that_lags_is_waited_for_and_nothing_is_committed_twice",
+    "test_the_live_dashboard_and_its_static_build_in_a_browser",
 }
 """Tests over five seconds: `pytest -m 'not slow'` is the quick loop."""
 

@@ -38,6 +38,7 @@ HTML = "text/html; charset=utf-8"
 ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 CALENDAR_BEHIND, CALENDAR_AHEAD = timedelta(days=90), timedelta(days=365)
 STATIC_MONTHS = (-3, 12)
