@@ -255,3 +255,40 @@ def test_values_schema_rejects(values: dict[str, Any], named: str) -> None:
 def test_repository_url_is_required() -> None:
     with pytest.raises(helm_python.HelmError, match=r"repository\.url is required"):
         render({"repository": {"url": "", "branch": "main"}})
+
+
+def test_the_dashboard_is_routed_only_when_asked_and_guarded_by_its_secret() -> None:
+    """`dashboard` in ingress.paths routes the pages' folders (never /metrics or the
+    probes); its basic-auth credentials come from a Secret; disabled, the flag says so."""
+    values = {
+        **BASE,
+        "ingress": {
+            "enabled": True,
+            "host": "relctl.shop.example",
+            "paths": ["/webhook", "dashboard"],
+        },
+        "dashboard": {
+            "auth": {"existingSecret": "relctl-dashboard"},
+            "commitUrl": "https://git.example/shop/commit/{sha}",
+        },
+    }
+    objects = render(values)
+    (ingress,) = by_kind(objects, "Ingress")
+    routes = [(p["path"], p["pathType"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]]
+    assert routes[:2] == [("/webhook", "Exact"), ("/", "Exact")]
+    assert ("/releases/", "Prefix") in routes and ("/static/", "Prefix") in routes
+    assert not any(p.startswith(("/metrics", "/healthz", "/readyz")) for p, _ in routes)
+    (deployment,) = by_kind(objects, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["RELCTL_DASHBOARD_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "relctl-dashboard", "key": "password",
+    }  # fmt: skip
+    assert "--commit-url=https://git.example/shop/commit/{sha}" in container["args"]
+    off = render({**BASE, "dashboard": {"enabled": False}})
+    (deployment,) = by_kind(off, "Deployment")
+    assert "--no-dashboard" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    with pytest.raises(helm_python.HelmValuesError, match="commitUrl"):
+        render({**BASE, "dashboard": {"commitUrl": "javascript:alert(1)"}})
+    report = helm_python.lint(CHART, values, strict=True, namespace="relctl")
+    assert report["errors"] == [], report
