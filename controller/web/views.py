@@ -148,8 +148,14 @@ def _latest(snapshot: Snapshot) -> list[dict[str, Any]]:
     return rows
 
 
+def _event(kind: str) -> str:
+    """A finding's kind as a condition's event: "flag-drift" → "FLAG_DRIFT"."""
+    return kind.upper().replace("-", "_")
+
+
 def _conditions(snapshot: Snapshot, subject: str | None = None) -> list[dict[str, str]]:
-    """Active conditions (recorded) and, live, the last pass's findings of those kinds."""
+    """Active conditions (recorded) and, live, what the last pass found; for the overview
+    (no subject) only conditions and errors, for a release everything about it."""
     rows = [
         {
             "kind": c.event,
@@ -162,17 +168,16 @@ def _conditions(snapshot: Snapshot, subject: str | None = None) -> list[dict[str
     ]
     seen = {(r["kind"], r["subject"]) for r in rows}
     for problem in snapshot.findings:
+        kind = _event(problem.kind)
+        if subject is None and kind not in (*CONDITION_EVENTS, "ERROR"):
+            continue
         if subject is not None and problem.subject != subject:
             continue
-        if (problem.kind, problem.subject) not in seen:
+        if (kind, problem.subject) not in seen:
             rows.append(
-                {
-                    "kind": problem.kind,
-                    "subject": problem.subject,
-                    "message": problem.message,
-                    "since": "",
-                }
+                {"kind": kind, "subject": problem.subject, "message": problem.message, "since": ""}
             )
+            seen.add((kind, problem.subject))
     return rows
 
 
@@ -216,6 +221,16 @@ class Entry:
     log: str = ""
 
 
+def _evidence(evidence: dict[str, Any], zone: str) -> dict[str, Any]:
+    """A decision's evidence as shown: times in the release's zone; measurements and steps
+    have timeline entries of their own."""
+    shown = {k: v for k, v in evidence.items() if k not in ("measurements", "steps")}
+    for key in ("departure", "until"):
+        if isinstance(shown.get(key), str):
+            shown[key] = wall(datetime.fromisoformat(shown[key]), zone)
+    return shown
+
+
 def _timeline(snapshot: Snapshot, status: ReleaseStatus) -> list[Entry]:
     zone = snapshot.zone_of(status.release)
     entries = []
@@ -232,7 +247,7 @@ def _timeline(snapshot: Snapshot, status: ReleaseStatus) -> list[Entry]:
                 state=record.decision.value,
                 commit=snapshot.history.commit_of(status.release, record.decision.value, record.at),
                 criteria=document.get("criteria", []),
-                evidence={k: v for k, v in evidence.items() if k not in ("measurements", "steps")},
+                evidence=_evidence(evidence, zone),
             )
         )
     for step in status.steps:

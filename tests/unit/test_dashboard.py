@@ -270,3 +270,23 @@ def test_static_paths_cover_every_release_and_month(static: bool) -> None:
     files = dict(site.pages())
     assert "index.html" in files and "releases/shop-2026-25/index.html" in files
     assert "calendar-team-team-payments.ics" in files
+
+
+def test_the_overview_lists_drift_and_stale_flags_not_every_finding() -> None:
+    from dataclasses import replace
+
+    from controller.web.model import Problem
+    from controller.web.views import overview, release
+
+    found = (
+        Problem("readiness", "shop-2026-25", "not_ready: 5/8 issues done"),
+        Problem("drift", "checkout", "prod-eu/shop/checkout runs :hand-made, not :3.8.0"),
+        Problem("stale-flag", "legacy-cart-fallback", "past its removeBy date"),
+    )
+    shown = replace(snapshot(), findings=found)
+    page = overview(shown)
+    assert [(c["kind"], c["subject"]) for c in page["drift"]] == [("DRIFT", "checkout")]
+    assert [c["subject"] for c in page["stale"]] == ["legacy-cart-fallback"]
+    details = release(shown, "shop-2026-25")
+    assert details is not None
+    assert [c["kind"] for c in details["conditions"]] == ["READINESS"]
