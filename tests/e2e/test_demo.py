@@ -54,6 +54,10 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
         "Release tags, each at the revision of its GO: notifications-1-9, payments-2-5-1,",
         '± +    newTag: "6.9.1"  # promoted by relctl',
         "prod-us/platform/search runs registry.shop.example/shop/search:6.9.1, as the agent",
+        "dashboard (while the demo runs): http://127.0.0.1:",
+        "dashboard: catalog-2026-26: Scheduled to depart at 2027-01-05 09:00 Europe/Berlin, "
+        "moved from 2026-12-22 09:00 Europe/Berlin by holiday-freeze.",
+        "dashboard: storefront-4-2-1: Rolled back at 2026-12-10 16:30 Europe/Berlin (storefront)",
     ):
         assert expected in out, expected
     # The migration before payments' image, the smoke test after; the failed smoke
@@ -181,6 +185,14 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert f"page: '{titles['shop-2026-25 2026.25: go/no-go 1']}'" in record
     notes = (repo / "status/notes/shop-2026-25.md").read_text(encoding="utf-8")
     assert "2026.25" in notes and "SHOP-102" in notes
+
+    # The dashboard as a static site: the same why, and a page per release and commit.
+    held = (keep / "dashboard/releases/catalog-2026-26/index.html").read_text(encoding="utf-8")
+    assert "moved from 2026-12-22 09:00 Europe/Berlin by holiday-freeze" in held
+    assert (keep / "dashboard/index.html").is_file() and (
+        keep / "dashboard/.relctl-dashboard"
+    ).is_file()
+    assert len(list((keep / "dashboard/commits").iterdir())) >= 10
 
     calendar = icalendar.Calendar.from_ical((keep / "calendar.ics").read_bytes())
     summaries = [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")]
