@@ -192,21 +192,7 @@ def test_the_live_dashboard_and_its_static_build_in_a_browser(live: Live, tmp_pa
             clean(browser.open(live.url + path))
 
         # The same repository, built as a static site and served by a plain file server.
-        site = tmp_path / "site"
-        built = CliRunner().invoke(
-            cli,
-            [
-                "dashboard",
-                "build",
-                "--root",
-                str(world.controller),
-                "--out",
-                str(site),
-                "--now",
-                "2026-12-07T09:00:00+01:00",
-            ],
-        )
-        assert built.exit_code == 0, built.output
+        site = build(Path(world.controller), tmp_path / "site")
         with serve(site) as base:
             no_go = release_page(browser, base, "shop-2026-25")
             assert no_go.why().startswith("NO_GO: 1 blocker (SHOP-107), ")
@@ -216,6 +202,17 @@ def test_the_live_dashboard_and_its_static_build_in_a_browser(live: Live, tmp_pa
             check_calendar(browser, base, live=False)
             for path in ("flags/", "delivery/", "calendar/2026-W49/"):
                 clean(browser.open(base + path))
+
+
+def build(root: Path, site: Path) -> Path:
+    """`relctl dashboard build` of a repository, as of the test's last pass."""
+    built = CliRunner().invoke(
+        cli,
+        ["dashboard", "build", "--root", str(root), "--out", str(site), "--now",
+         "2026-12-07T09:00:00+01:00"],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    return site
 
 
 @functools.cache
@@ -297,21 +294,7 @@ def hostile_repository(root: Path) -> None:
 def test_hostile_values_render_as_text_and_the_layout_holds(tmp_path: Path) -> None:
     root = tmp_path / "hostile"
     hostile_repository(root)
-    site = tmp_path / "site"
-    built = CliRunner().invoke(
-        cli,
-        [
-            "dashboard",
-            "build",
-            "--root",
-            str(root),
-            "--out",
-            str(site),
-            "--now",
-            "2026-12-07T09:00:00+01:00",
-        ],
-    )
-    assert built.exit_code == 0, built.output
+    site = build(Path(root), tmp_path / "site")
     with chromium() as browser, serve(site) as base:
         for path in ("", "releases/shop-2026-25/", "calendar/2026-12/", "calendar/2026-W52/"):
             page = clean(browser.open(base + path))
