@@ -32,6 +32,7 @@ from controller.errors import Disposition, for_status
 from controller.manifests.config import ClusterConfig
 from controller.plan.flags import FlagTarget
 from controller.plan.observed import (
+    ATTEMPT_ANNOTATION,
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
     ObservedWorkload,
@@ -202,7 +203,14 @@ class KubeCluster:
             raise _error(self, f"reading {namespace}/{deployment}", exc) from None
 
     def set_image(
-        self, seen: ObservedWorkload, container: str, image: str, release: str, *, attempts: int = 5
+        self,
+        seen: ObservedWorkload,
+        container: str,
+        image: str,
+        release: str,
+        attempt: int = 1,
+        *,
+        attempts: int = 5,
     ) -> ObservedWorkload:
         """Set one container's image, guarded by the version `seen` was observed at."""
         if container not in seen.images:
@@ -223,9 +231,12 @@ class KubeCluster:
                     "change",
                     disposition=Disposition.WAITING,
                 )
+            same = seen.annotations.get(RELEASE_ANNOTATION) == release and seen.annotations.get(
+                ATTEMPT_ANNOTATION, "1"
+            ) == str(attempt)
             previous = (
                 seen.annotations.get(PREVIOUS_IMAGE + container)
-                if seen.annotations.get(RELEASE_ANNOTATION) == release
+                if same
                 else current.images[container]
             )
             body = {
@@ -233,6 +244,7 @@ class KubeCluster:
                     "resourceVersion": current.resource_version,
                     "annotations": {
                         RELEASE_ANNOTATION: release,
+                        ATTEMPT_ANNOTATION: str(attempt),
                         PREVIOUS_IMAGE + container: previous or current.images[container],
                     },
                 },
@@ -270,7 +282,10 @@ class KubeCluster:
                 disposition=Disposition.STALLED,
             )
         release = seen.annotations.get(RELEASE_ANNOTATION, "")
-        restored = self.set_image(seen, container, previous, release)
+        attempt = seen.annotations.get(ATTEMPT_ANNOTATION, "1")
+        restored = self.set_image(
+            seen, container, previous, release, int(attempt) if attempt.isdigit() else 1
+        )
         return restored
 
     def event(

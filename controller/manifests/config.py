@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from controller.manifests.approvers import Approvers
 from controller.manifests.models import ApiVersion, Model, ObjectMeta
 from controller.manifests.notify import ConfluenceConfig, Sink
 from controller.manifests.types import Duration, Name, RelativePath, TimeZoneName, parse_duration
@@ -241,6 +242,8 @@ class ControllerConfigSpec(Model):
     """Directory of CI signals read by signal gates."""
     flags: FlagPolicy = Field(default_factory=FlagPolicy)
     """Feature-flag housekeeping."""
+    approvers: Approvers = Field(default_factory=Approvers)
+    """Who may approve for which role, and the keys their approvals are signed with."""
     webhook: DeploymentOnly = None
     """Not allowed: the webhook secret is the deployment's (RELCTL_WEBHOOK_SECRET)."""
 

@@ -176,14 +176,16 @@ class ReleaseComponent(Model):
 
 
 class Approval(Model):
-    """An approval, added by pull request: the review is the approval."""
+    """An approval, added by a commit (`relctl approve` makes it). With approvers' keys in
+    relctl.yaml, it counts only if the commit that added it is signed by a key allowed
+    for its role, and then its time is that commit's."""
 
     role: Name
     """Role approving, e.g. qa-lead."""
     by: str = Field(min_length=1)
-    """Who approved."""
-    at: AwareDateTime
-    """When."""
+    """Who approved (the signer's principal when signatures are verified)."""
+    at: AwareDateTime | None = None
+    """When (unsigned approvals only: a signed approval's time is its commit's)."""
 
 
 class UnavailableTrigger(Model):
@@ -281,6 +283,18 @@ class ReleaseSpec(Model):
     """Not GO at departure: `delay` to the next departure, or `hold` in place."""
     description: str = ""
     """What the release is about."""
+    suspend: bool = False
+    """Take no action for this release (no rollout, rollback or Jira write) until it is
+    removed; recorded SUSPENDED, then RESUMED. `relctl suspend` / `relctl resume`."""
+    abort: bool = False
+    """During a rollout: roll out nothing more; the rollback policy decides what happens to
+    the components already rolled out. Recorded ABORTED; needs `reason`. `relctl abort`."""
+    reason: str = Field(default="", max_length=500)
+    """Why the release is suspended or aborted."""
+    attempt: int = Field(default=1, ge=1, le=1000)
+    """Which attempt this is: raise it to try a release again once it was rolled back,
+    aborted or held. A new attempt needs a fresh GO; its decisions are kept apart.
+    `relctl retry`."""
 
     @model_validator(mode="after")
     def _when(self) -> ReleaseSpec:
@@ -292,6 +306,8 @@ class ReleaseSpec(Model):
             raise ValueError("'departure' chooses a departure of a 'train'; set 'train' too")
         if self.type == "hotfix" and self.train is not None:
             raise ValueError("a hotfix skips the train: give it a 'date' instead of 'train'")
+        if self.abort and not self.reason.strip():
+            raise ValueError("'abort' needs a 'reason': say why the rollout is stopped")
         return self
 
 

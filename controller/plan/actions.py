@@ -159,6 +159,8 @@ class Comment(_ReleaseAction):
 @dataclass(frozen=True)
 class _ImageAction(_ReleaseAction):
     change: ImageChange
+    attempt: int = 1
+    """The release's attempt making the change (annotated on the Deployment)."""
 
     kind: ClassVar[ActionKind]
     prefix: ClassVar[str]

@@ -39,7 +39,8 @@ LAST_RETRY = timedelta(hours=1)
 
 def event_id(release: str, decision: DecisionRecord, subscription: str) -> str:
     stamp = decision.at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{release}/{decision.decision.value}/{stamp}/{subscription}"
+    attempt = f"/attempt-{decision.attempt}" if decision.attempt != 1 else ""
+    return f"{release}{attempt}/{decision.decision.value}/{stamp}/{subscription}"
 
 
 def follows(subscription: Subscription, name: str, release: Release) -> bool:

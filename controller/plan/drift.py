@@ -43,10 +43,12 @@ def images(
     )
     for _, name in ordered:
         status = statuses[name]
-        if not status.phase.settled and not status.phase.in_flux:
-            continue
+        if status.suspended or (not status.phase.settled and not status.phase.in_flux):
+            continue  # a suspended release's workloads are left as they are
         manifest = desired.releases[name].model
-        units = rollouts.units_of(manifest, name, components, observed.workloads)
+        units = rollouts.units_of(
+            manifest, name, components, observed.workloads, attempt=status.attempt
+        )
         # A rollout that never completed (rolled back or stopped for a person) set only
         # the workloads its annotation is on: nothing else is the release's to expect.
         complete = status.last(DecisionKind.DEPLOYED) is not None
@@ -101,6 +103,7 @@ def images(
                     release,
                     f"self-heal: restore {image} ({release}); the change was not a release's",
                     unit.change(image),
+                    unit.attempt,
                 )
             )
     return actions, findings

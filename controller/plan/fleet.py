@@ -67,7 +67,13 @@ class Fleet:
             and (theirs, other) > (mine, release)
         )
 
-    def units(self, release: Release, name: str) -> dict[str, list[rollouts.Unit]]:
+    def units(
+        self, release: Release, name: str, attempt: int | None = None
+    ) -> dict[str, list[rollouts.Unit]]:
+        """The release's units; `attempt`: the one under way (default: as recorded)."""
+        if attempt is None:
+            status = self.recorded.get(name)
+            attempt = status.attempt if status is not None else 1
         return rollouts.units_of(
             release,
             name,
@@ -75,6 +81,7 @@ class Fleet:
             self.observed.workloads or {},
             lambda other: self.newer(name, other),
             self.observed.sources,
+            attempt,
         )
 
     def held(self, component: str, cluster: str) -> str | None:

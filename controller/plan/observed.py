@@ -129,6 +129,8 @@ def is_critical(issuetype: str, priority: str, categories: IssueCategories) -> b
 
 RELEASE_ANNOTATION = "relctl.dev/release"
 """Annotation on a Deployment: the release that last set one of its images."""
+ATTEMPT_ANNOTATION = "relctl.dev/attempt"
+"""Annotation on a Deployment: the attempt of that release (absent: 1)."""
 PREVIOUS_IMAGE = "relctl.dev/previous-image."
 """Annotation prefix (+ container name): the image the release replaced."""
 

@@ -41,6 +41,7 @@ from controller.plan.phases import (
     Context,
     PhaseStep,
     Step,
+    control,
     deciding,
     gating,
     monitoring,
@@ -54,6 +55,7 @@ from controller.plan.plans import Finding, Observed, Plan
 from controller.plan.records import DecisionKind, DecisionRecord, Evidence, ReleaseStatus
 
 LIFE: tuple[PhaseStep, ...] = (
+    control.before_rollout,  # `abort` before the rollout: it stops where it is
     deciding.step,  # readiness, the verdict; before departure, DELAY or HOLD: stop
     gating.step,  # clusters observed, Deployments found, no window: ROLLOUT
     stepping.record,  # the step Jobs' outcomes into the record
@@ -79,8 +81,8 @@ def plan(
     recorded conditions and their outbox (None: findings are not notified this pass)."""
     names = sorted(desired.releases)
     base = Fleet.of(desired, observed, recorded, now)
-    scheduled = {
-        name: scheduling.step(
+    begun = {
+        name: _begin(
             Context.of(base, name),
             recorded.get(name) or ReleaseStatus(name, desired.releases[name].model.spec.version),
         )
@@ -90,21 +92,39 @@ def plan(
         base,
         departures={
             **base.departures,
-            **{n: s.status.departure for n, s in scheduled.items() if s.status.departure},
+            **{n: s[-1].status.departure for n, s in begun.items() if s[-1].status.departure},
         },
     )
     contexts = {name: Context.of(fleet, name) for name in names}
-    steps = {name: _life(contexts[name], scheduled[name]) for name in names}
+    steps = {name: _life(contexts[name], begun[name]) for name in names}
     zones = {name: context.timezone for name, context in contexts.items()}
     return _assemble(fleet, steps, zones, conditions)
 
 
-def _life(context: Context, scheduled: Step) -> list[Step]:
+def _begin(context: Context, status: ReleaseStatus) -> list[Step]:
+    """A new attempt if one is asked for, then scheduling; a suspended release is not
+    scheduled (nothing about it changes) but its milestones are known for its triggers."""
+    if context.spec.suspend:
+        found = scheduling.step(context, status)
+        return [Step(status, milestones=found.milestones)]
+    first = control.attempt(context, status)
+    if first.stop:
+        return [first]
+    return [first, scheduling.step(context, first.status)]
+
+
+def _life(context: Context, begun: list[Step]) -> list[Step]:
+    scheduled = begun[-1]
     if scheduled.milestones is None:
-        return [scheduled]
-    context = replace(context, milestones=scheduled.milestones)
-    taken = [scheduled]
+        return begun
     status = scheduled.status
+    context = replace(context, milestones=scheduled.milestones, attempt=status.attempt)
+    taken = list(begun)
+    if context.spec.suspend:
+        return [*taken, control.suspended(context, status)]
+    if status.suspended:
+        taken.append(control.resumed(context, status))
+        status = taken[-1].status
     for step in LIFE:
         result = step(context, status)
         taken.append(result)
@@ -232,6 +252,7 @@ def _documents(
         text = verdicts.document(
             name, release, status, record, zones.get(name, desired.config.spec.timezone),
             owners, jira.issues if jira is not None else None,
+            None if fleet.observed.approvals is None else fleet.observed.approvals.get(name, ()),
         )  # fmt: skip
         found.setdefault(name, {})[verdicts.path(name, verdicts.number_of(status, record))] = text
     return found
@@ -262,6 +283,7 @@ def _record_repair(
         f"{action.release} put there; self-heal restored {change.image}",
         (),
         evidence,
+        attempt=status.attempt,
     )
     statuses[action.release] = replace(status, decisions=(*status.decisions, record))
     decisions.append((action.release, record))

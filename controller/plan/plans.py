@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.manifests.signals import SignalValue
 from controller.plan.actions import Action, WorkloadId
+from controller.plan.approvals import Verified
 from controller.plan.flags import FlagTarget
 from controller.plan.measurements import RangeReading, Readings
 from controller.plan.observed import (
@@ -52,6 +53,9 @@ class Observed:
     sources: Mapping[str, SourceValue] = field(default_factory=dict)
     """Workload key → its image in the environment repository (git-method workloads
     whose repository could be read)."""
+    approvals: Mapping[str, tuple[Verified, ...]] | None = None
+    """Release → its approvals as verified against the approvers' keys; None: no keys are
+    configured (approvals count as declared)."""
     flag_commits: Mapping[FlagTarget, str] = field(default_factory=dict)
     """A flag target kept in an environment repository → the last commit of its file
     and its author (`<sha> by <name> <email>`)."""

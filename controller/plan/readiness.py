@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from controller.manifests.models import ApprovalGate, CountGate, Gates, Release
 from controller.manifests.state import DesiredState
+from controller.plan.approvals import Verified, counted_roles, declared, unverified
 from controller.plan.observed import JiraObservation, ObservedIssue, StatusCategory
 
 DEFAULT_GATES = Gates.model_validate(
@@ -86,18 +87,29 @@ def projects_of(state: DesiredState, release: Release) -> tuple[str, ...]:
     )
 
 
-def assess(state: DesiredState, release: Release, jira: JiraObservation) -> Readiness:
+def assess(
+    state: DesiredState,
+    release: Release,
+    jira: JiraObservation,
+    approvals: tuple[Verified, ...] | None = None,
+) -> Readiness:
+    """Readiness from Jira and the approvals (as verified; None: as declared)."""
+    judged = declared(release) if approvals is None else approvals
     projects = projects_of(state, release)
     issues = jira.issues_of(projects, release.spec.version)
     done = [i for i in issues if i.done]
     blockers = tuple(i for i in issues if i.blocker and not i.done)
     critical = tuple(i for i in issues if i.critical and not i.done)
     gates = gates_of(state, release)
-    approved = {a.role for a in release.spec.approvals}
+    approved = counted_roles(judged)
     required = gates.approvals.roles if gates.approvals else ()
     missing = tuple(r for r in required if r not in approved)
     completion = 100.0 if not issues else 100.0 * len(done) / len(issues)
-    criteria = list(_criteria(gates, completion, len(blockers), len(critical), required, missing))
+    criteria = list(
+        _criteria(
+            gates, completion, len(blockers), len(critical), required, missing, unverified(judged)
+        )
+    )
     vetoed = any(not c.met and c.veto for c in criteria)
     status = (
         ReadinessStatus.READY
@@ -130,6 +142,7 @@ def _criteria(
     critical: int,
     required: Sequence[str],
     missing: Sequence[str],
+    doubted: str = "",
 ) -> list[Criterion]:
     found = []
     if gates.completion is not None:
@@ -156,7 +169,7 @@ def _criteria(
             Criterion(
                 "approvals",
                 ", ".join(required),
-                ", ".join(r for r in required if r not in missing) or "none",
+                (", ".join(r for r in required if r not in missing) or "none") + doubted,
                 not missing,
                 gates.approvals.veto,
             )

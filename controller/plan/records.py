@@ -117,6 +117,13 @@ class DecisionKind(StrEnum):
     RELEASED = "RELEASED"
     REPAIRED = "REPAIRED"
     """Drift repaired: an image changed by hand put back (a component's selfHeal)."""
+    SUSPENDED = "SUSPENDED"
+    """`suspend: true`: relctl takes no action for the release until it is removed."""
+    RESUMED = "RESUMED"
+    ABORTED = "ABORTED"
+    """`abort: true` during a rollout: nothing more rolls out."""
+    RETRY = "RETRY"
+    """A new attempt (`attempt: N`): a fresh go/no-go, its decisions kept apart."""
 
 
 VERDICTS = (DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS, DecisionKind.NO_GO)
@@ -158,6 +165,11 @@ class DecisionRecord:
     evidence: Evidence = field(default_factory=Evidence)
     revision: str = ""
     """The manifests commit the pass read (filled in when the record is written)."""
+    attempt: int = 1
+    """The release's attempt it belongs to."""
+
+
+MAX_ATTEMPT = 1000
 
 
 @dataclass(frozen=True)
@@ -195,10 +207,27 @@ class ReleaseStatus:
     """Notifications of its decisions: the outbox (`plan.deliveries`)."""
     publications: tuple[Publication, ...] = ()
     """Its documents published as Confluence pages (`plan.publications`)."""
+    attempt: int = 1
+    """The attempt under way: decisions of earlier attempts are history, not state."""
     decisions: tuple[DecisionRecord, ...] = ()
 
     def last(self, *kinds: DecisionKind) -> DecisionRecord | None:
-        return next((d for d in reversed(self.decisions) if not kinds or d.decision in kinds), None)
+        """The latest decision of these kinds (any, without kinds) in this attempt."""
+        for decision in reversed(self.decisions):
+            if decision.attempt != self.attempt:
+                return None
+            if not kinds or decision.decision in kinds:
+                return decision
+        return None
+
+    def last_ever(self, *kinds: DecisionKind) -> DecisionRecord | None:
+        """The latest decision of these kinds, whatever its attempt."""
+        return next((d for d in reversed(self.decisions) if d.decision in kinds), None)
+
+    @property
+    def suspended(self) -> bool:
+        last = self.last_ever(DecisionKind.SUSPENDED, DecisionKind.RESUMED)
+        return last is not None and last.decision is DecisionKind.SUSPENDED
 
     def with_done(self, keys: tuple[str, ...]) -> ReleaseStatus:
         return replace(self, done=tuple(sorted(set(self.done) | set(keys))))
@@ -259,6 +288,8 @@ def decision_document(record: DecisionRecord) -> dict[str, Any]:
         document["evidence"] = evidence
     if record.revision:
         document["sourceRevision"] = record.revision
+    if record.attempt != 1:
+        document["attempt"] = record.attempt
     return document
 
 
@@ -268,6 +299,7 @@ def to_document(status: ReleaseStatus) -> dict[str, Any]:
         "release": status.release,
         "version": status.version,
         "phase": status.phase.value,
+        "attempt": status.attempt if status.attempt != 1 else None,
         "planned": _time(status.planned),
         "departure": _time(status.departure),
         "delayed": _time(status.delayed),
@@ -370,7 +402,14 @@ def _decision_from(raw: Any, where: str) -> DecisionRecord:
         criteria,
         _evidence_from(raw.get("evidence") or {}, f"{where}.evidence"),
         str(raw.get("sourceRevision", "")),
+        _attempt(raw.get("attempt", 1), f"{where}.attempt"),
     )
+
+
+def _attempt(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPT:
+        raise RecordError(f"{where}: {value!r} is not an attempt (1 to {MAX_ATTEMPT})")
+    return value
 
 
 def parse_record(text: str, where: str, form: str, what: str) -> Mapping[str, Any]:
@@ -397,6 +436,13 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
     raw = parse_record(text, where, FORMAT, "status file")
     try:
         phase = Phase(raw.get("phase", Phase.SCHEDULED.value))
+        attempt = _attempt(raw.get("attempt", 1), f"{where}: attempt")
+        decisions = tuple(
+            _decision_from(d, f"{where}: decisions[{n}]")
+            for n, d in enumerate(raw.get("decisions") or ())
+        )
+        if any(d.attempt > attempt for d in decisions):
+            raise RecordError(f"{where}: a decision of an attempt after {attempt}, the current")
         return ReleaseStatus(
             release=str(raw["release"]),
             version=str(raw.get("version", "")),
@@ -434,10 +480,8 @@ def from_yaml(text: str, where: str) -> ReleaseStatus:
                 publication_from(p, parse_time, f"{where}: publications[{n}]")
                 for n, p in enumerate(raw.get("publications") or ())
             ),
-            decisions=tuple(
-                _decision_from(d, f"{where}: decisions[{n}]")
-                for n, d in enumerate(raw.get("decisions") or ())
-            ),
+            attempt=attempt,
+            decisions=decisions,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordError(f"{where}: malformed status file ({exc})") from None

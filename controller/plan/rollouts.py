@@ -14,6 +14,7 @@ from enum import StrEnum
 from controller.manifests.models import Component, Release, Workload
 from controller.plan.actions import ImageChange, Source
 from controller.plan.observed import (
+    ATTEMPT_ANNOTATION,
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
     ObservedWorkload,
@@ -45,6 +46,8 @@ class Unit:
     """With the git method: the environment repository's value and its last commit."""
     apply_deadline: timedelta | None = None
     """With the git method: how long the agent may take to apply a commit."""
+    attempt: int = 1
+    """The release's attempt under way: a change an earlier attempt made is not its own."""
 
     @property
     def key(self) -> str:
@@ -79,10 +82,10 @@ class Unit:
 
     @property
     def ours(self) -> bool:
-        """The release's image change reached this workload at some point."""
-        return self.seen is not None and self.seen.annotations.get(RELEASE_ANNOTATION) == (
-            self.release
-        )
+        """This attempt of the release changed this workload's image at some point."""
+        if self.seen is None or self.seen.annotations.get(RELEASE_ANNOTATION) != self.release:
+            return False
+        return self.seen.annotations.get(ATTEMPT_ANNOTATION, "1") == str(self.attempt)
 
     @property
     def previous(self) -> str | None:
@@ -112,6 +115,7 @@ def units_of(
     workloads: Mapping[tuple[str, str, str], ObservedWorkload],
     newer: Callable[[str], bool] = lambda _: False,
     sources: Mapping[str, SourceValue] | None = None,
+    attempt: int = 1,
 ) -> dict[str, list[Unit]]:
     """Component → its units, for every component the release ships. `newer(release)`:
     whether another release departs after this one (its image change supersedes)."""
@@ -139,7 +143,7 @@ def units_of(
             units.append(
                 Unit(
                     name, item.name, spec.jira_project, w, target, seen, superseded, source,
-                    held, deadline,
+                    held, deadline, attempt,
                 )
             )  # fmt: skip
         found[item.name] = units

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from controller.manifests.models import Release
+from controller.plan.approvals import Verified, declared
 from controller.plan.observed import ObservedIssue
 from controller.plan.records import VERDICTS, DecisionKind, DecisionRecord, ReleaseStatus
 from controller.schedule.zones import wall
@@ -48,9 +49,11 @@ def document(
     timezone: str,
     owners: Sequence[str] = (),
     issues: Mapping[str, ObservedIssue] | None = None,
+    approvals: tuple[Verified, ...] | None = None,
 ) -> str:
     """The go/no-go document of `decision`. `owners`: the teams owning the release's
-    components (who the action items fall to)."""
+    components (who the action items fall to); `approvals`: as verified (None: as
+    declared)."""
     spec = release.spec
     number = number_of(status, decision)
     lines = [
@@ -80,13 +83,20 @@ def document(
         ]
         lines.append("")
     lines += ["## Approvers", ""]
-    if spec.approvals:
+    judged = declared(release) if approvals is None else approvals
+    if judged:
         lines += ["| role | by | at | how |", "|---|---|---|---|"]
-        for a in spec.approvals:
-            lines.append(
-                f"| {md(a.role)} | {md(a.by)} | {wall(a.at, timezone)} | in the release "
-                "manifest, by pull request |"
-            )
+        for a in judged:
+            when = wall(a.at, timezone) if a.at is not None else "—"
+            if not a.counted:
+                how = f"not counted: {md(a.why)}"
+            elif a.commit:
+                how = f"signed by {md(a.signer)}, key {md(a.fingerprint)}, commit {a.commit[:12]}"
+            else:
+                how = "in the release manifest, by pull request" + (
+                    f" ({md(a.why)})" if a.why else ""
+                )
+            lines.append(f"| {md(a.role)} | {md(a.by)} | {when} | {how} |")
     else:
         lines.append("None recorded.")
     lines.append("")

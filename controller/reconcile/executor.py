@@ -242,7 +242,9 @@ def _run(
             seen = (observed.workloads or {}).get(change.workload)
             if seen is None:
                 seen = cluster.get(change.namespace, change.deployment)
-            patched = cluster.set_image(seen, change.container, change.image, action.release)
+            patched = cluster.set_image(
+                seen, change.container, change.image, action.release, action.attempt
+            )
             with contextlib.suppress(RelctlError):  # the change is made; an Event is a courtesy
                 cluster.event(
                     patched,

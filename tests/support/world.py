@@ -32,6 +32,7 @@ from controller.plan.actions import (
     TagRelease,
 )
 from controller.plan.observed import (
+    ATTEMPT_ANNOTATION,
     PREVIOUS_IMAGE,
     RELEASE_ANNOTATION,
     JiraObservation,
@@ -208,9 +209,15 @@ def apply(
             seen = workloads[change.workload]
             annotations = dict(seen.annotations)
             if isinstance(action, SetImage):
-                if annotations.get(RELEASE_ANNOTATION) != action.release:
+                # As the cluster adapter annotates: the release and its attempt.
+                mine = (
+                    annotations.get(RELEASE_ANNOTATION),
+                    annotations.get(ATTEMPT_ANNOTATION, "1"),
+                )
+                if mine != (action.release, str(action.attempt)):
                     annotations[PREVIOUS_IMAGE + change.container] = seen.images[change.container]
                 annotations[RELEASE_ANNOTATION] = action.release
+                annotations[ATTEMPT_ANNOTATION] = str(action.attempt)
             images = {**seen.images, change.container: change.image}
             state = RolloutState.FAILED if change.image in bad else RolloutState.COMPLETE
             workloads[change.workload] = replace(

@@ -18,6 +18,7 @@ from typing import Any
 from controller.manifests.models import Release, ReleaseSpec, ReleaseTrainSpec
 from controller.plan import readiness
 from controller.plan.actions import Action
+from controller.plan.approvals import Verified
 from controller.plan.fleet import Fleet
 from controller.plan.plans import Finding, FindingKind
 from controller.plan.readiness import Criterion
@@ -48,6 +49,8 @@ class Context:
     milestones: Mapping[str, datetime] = field(default_factory=dict)
     judged: Judged | None = None
     """This pass's verdict, once a step judged it: judged once a pass."""
+    attempt: int = 1
+    """The release's attempt under way (its step Jobs are named by it)."""
 
     @classmethod
     def of(cls, fleet: Fleet, name: str) -> Context:
@@ -66,6 +69,12 @@ class Context:
     @property
     def now(self) -> datetime:
         return self.fleet.now
+
+    @property
+    def approvals(self) -> tuple[Verified, ...] | None:
+        """The release's approvals as verified (None: as declared, no keys configured)."""
+        found = self.fleet.observed.approvals
+        return None if found is None else found.get(self.name, ())
 
     def milestone(self, name: str) -> datetime:
         return self.milestones.get(name, self.milestones["departure"])
@@ -151,7 +160,14 @@ class Draft:
         evidence: Evidence | None = None,
         criteria: tuple[Criterion, ...] = (),
     ) -> None:
-        entry = DecisionRecord(kind, self.context.now, rationale, criteria, evidence or Evidence())
+        entry = DecisionRecord(
+            kind,
+            self.context.now,
+            rationale,
+            criteria,
+            evidence or Evidence(),
+            attempt=self.status.attempt,
+        )
         self.status = replace(self.status, decisions=(*self.status.decisions, entry))
         self.decisions.append(entry)
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from controller.plan import analysis, gonogo, jql, readiness
+from controller.plan.approvals import declared
 from controller.plan.measurements import Measurement
 from controller.plan.phases import Context, Draft, Judged, Step
 from controller.plan.plans import FindingKind
@@ -40,7 +41,7 @@ def step(context: Context, status: ReleaseStatus) -> Step:
         draft.update(phase=pre_phase(context))
     jira = context.fleet.observed.jira
     if context.now >= context.milestone("codeFreeze") and jira is not None:
-        assessed = readiness.assess(context.fleet.desired, context.release, jira)
+        assessed = readiness.assess(context.fleet.desired, context.release, jira, context.approvals)
         draft.find(
             FindingKind.READINESS,
             f"{assessed.status}: {assessed.done}/{assessed.total} issues done "
@@ -79,14 +80,15 @@ def judge(draft: Draft) -> DecisionKind | None:
     if jira is None:
         return None
     desired, spec = context.fleet.desired, context.spec
-    assessed = readiness.assess(desired, context.release, jira)
+    approvals = context.approvals
+    assessed = readiness.assess(desired, context.release, jira, approvals)
     gates = readiness.gates_of(desired, context.release)
     signals = context.fleet.observed.signals.get(context.name, {})
     metrics: list[readiness.Criterion] = []
     measured: tuple[Measurement, ...] = ()
     if gates.metrics:
         analyses = desired.analyses
-        units = context.fleet.units(context.release, context.name)
+        units = context.fleet.units(context.release, context.name, context.attempt)
         found = analysis.gate_targets(context.name, analyses, units, gates, spec.version)
         metrics, measured = analysis.gate_criteria(
             found, context.fleet.observed.readings, context.now
@@ -95,7 +97,9 @@ def judge(draft: Draft) -> DecisionKind | None:
     # The manifest is part of the evidence: a release changed after its verdict (a
     # component added, an approval withdrawn) is judged, and recorded, afresh.
     manifest = spec.model_dump_json(by_alias=True)
-    digest = hashlib.sha256(repr((decision.evidence_key, manifest)).encode()).hexdigest()[:16]
+    judged = tuple(a.describe() for a in approvals) if approvals is not None else ()
+    key = repr((decision.evidence_key, manifest, judged))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     draft.find(FindingKind.VERDICT, f"{decision.verdict}: {decision.rationale}")
     verdict = decision.verdict
     draft.judged = Judged(verdict)
@@ -108,7 +112,10 @@ def judge(draft: Draft) -> DecisionKind | None:
         done=assessed.done,
         blockers=tuple(i.key for i in assessed.blockers),
         critical_bugs=tuple(i.key for i in assessed.critical_bugs),
-        approvals=tuple(f"{a.role} {a.by}" for a in spec.approvals),
+        approvals=tuple(
+            a.describe()
+            for a in (approvals if approvals is not None else declared(context.release))
+        ),
         signals=tuple(f"{k}={v}" for k, v in sorted(signals.items())),
         departure=context.departure,
         measurements=measured,

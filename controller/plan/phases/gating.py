@@ -20,7 +20,7 @@ def step(context: Context, status: ReleaseStatus) -> Step:
     if context.fleet.observed.workloads is None:
         draft.find(FindingKind.WAITING, "GO: would roll out now (cluster not observed)")
         return draft.stop()
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     if unobserved(draft, units, "the rollout"):
         return draft.stop()
     missing = [u for us in units.values() for u in us if u.seen is None]

@@ -23,9 +23,11 @@ def watch(context: Context, status: ReleaseStatus) -> Step:
         return draft.done()
     if context.fleet.observed.workloads is None:
         return draft.stop()
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     if unobserved(draft, units, "watching the rollout"):
         return draft.stop()  # no health is known there: no rollback, no progress, no release
+    if context.spec.abort and not context.spec.suspend:
+        return _abort(draft, units)
     monitoring = status.phase is not Phase.ROLLING_OUT
     fired: list[rollouts.Trigger] = []
     since: dict[str, datetime] = {}
@@ -59,6 +61,33 @@ def watch(context: Context, status: ReleaseStatus) -> Step:
         draft.find(FindingKind.TRIGGER, "rollback recommended; waiting for a person")
         return draft.stop()
     return draft.done()
+
+
+def _abort(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> Step:
+    """`abort` during a rollout: ABORTED once; every component started is a trigger, so
+    the rollback policy decides what happens to it; nothing more rolls out."""
+    context = draft.context
+    reason = " ".join(context.spec.reason.split())
+    started = sorted(
+        c
+        for c, us in units.items()
+        if any(u.touched for u in us) or stepping.migrated(draft.status, c)
+    )
+    if draft.status.last(DecisionKind.ABORTED) is None:
+        draft.record(
+            DecisionKind.ABORTED,
+            f"aborted by a person: {reason}; nothing more rolls out"
+            + (f"; rolled out so far: {', '.join(started)}" if started else ""),
+            Evidence(components=tuple(started), triggers=(f"aborted: {reason}",)),
+        )
+    if draft.status.phase is Phase.ROLLBACK_RECOMMENDED:
+        draft.find(FindingKind.TRIGGER, "aborted; rollback recommended: waiting for a person")
+        return draft.stop()
+    if not started:
+        draft.update(phase=Phase.ROLLED_BACK, rolled_back=())
+        return draft.done()
+    fired = [rollouts.Trigger(c, f"aborted: {reason}") for c in started]
+    return _trigger(draft, fired, units)
 
 
 def _targets(context: Context, units: dict[str, list[rollouts.Unit]]) -> list[analysis.Target]:
@@ -139,7 +168,7 @@ def monitor(context: Context, status: ReleaseStatus) -> Step:
     if context.now < end:
         draft.find(FindingKind.ROLLOUT, f"monitoring until {context.local(end)}")
         return draft.stop()
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     targets = _targets(context, units)
     grace = context.spec.rollback.triggers.inconclusive_grace
     within = grace is None or context.now < end + grace
@@ -155,5 +184,5 @@ def monitor(context: Context, status: ReleaseStatus) -> Step:
 def unsettled(context: Context, status: ReleaseStatus) -> tuple[str, ...]:
     """Why the release's analyses are still Inconclusive (their grace over), if they are:
     what its RELEASED record must say."""
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     return analysis.verdicts(_targets(context, units), status)[1]

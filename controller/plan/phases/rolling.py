@@ -25,7 +25,7 @@ def step(context: Context, status: ReleaseStatus) -> Step:
     draft = Draft(context, status)
     if status.phase is not Phase.ROLLING_OUT:
         return draft.done()
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     if not _roll(draft, units):
         return draft.stop()
     span = context.milestone("monitoringEnd") - context.departure
@@ -120,6 +120,7 @@ def _roll(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> bool:
                     f"roll out {component} {unit.target.rpartition(':')[2]} "
                     f"({context.name}, in dependency order)",
                     unit.change(unit.target),
+                    context.attempt,
                 )
             )
         draft.find(FindingKind.ROLLOUT, f"rolling out {component}")
@@ -152,7 +153,7 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
     draft = Draft(context, status)
     if status.phase is not Phase.ROLLED_BACK or context.fleet.observed.workloads is None:
         return draft.done()
-    units = context.fleet.units(context.release, context.name)
+    units = context.fleet.units(context.release, context.name, context.attempt)
     for component in reversed(rollouts.order(list(units), context.fleet.components)):
         if component not in status.rolled_back:
             stepping.maintenance_off(draft, component)  # not rolled back: it is over
@@ -172,6 +173,7 @@ def restore(context: Context, status: ReleaseStatus) -> Step:
                     context.name,
                     f"roll back {component} to {previous} ({context.name})",
                     unit.change(previous),
+                    context.attempt,
                 )
             )
         if restored:

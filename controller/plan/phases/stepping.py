@@ -20,7 +20,9 @@ from controller.plan.steps import Gate, Item, JobState, StepRecord, When
 
 
 def items(context: Context, when: When) -> dict[str, list[Item]]:
-    return steps.items(context.name, context.release, context.fleet.components, when)
+    return steps.items(
+        context.name, context.release, context.fleet.components, when, context.attempt
+    )
 
 
 def record(context: Context, status: ReleaseStatus) -> Step:
@@ -220,7 +222,8 @@ def watched(
             continue
         known = {r.key: r for r in status.steps}
         for when in _watched(status.phase):
-            for group in steps.items(name, manifest.model, components, when).values():
+            found = steps.items(name, manifest.model, components, when, status.attempt)
+            for group in found.values():
                 for item in group:
                     finished = known.get(item.key)
                     if finished is not None and finished.state is not JobState.RUNNING:
