@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from controller.adapters.approvals import Verifier
 from controller.cli import options
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
@@ -20,7 +21,7 @@ from controller.plan.plans import Observed
 from controller.plan.records import ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
 from controller.reconcile.executor import Outcome, Result
-from controller.reconcile.observe import observe
+from controller.reconcile.observe import observe, verified_approvals
 from controller.reconcile.passes import Reconciler, findings_of
 from controller.schedule.zones import wall
 
@@ -58,7 +59,10 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     workdir = (root or options.find_root(Path.cwd())).resolve()
     recorded = recorded_statuses(workdir, state.config.spec.git)
     if offline:
-        observed = Observed()
+        problems: list[str] = []
+        observed = Observed(
+            approvals=verified_approvals(state, Verifier(workdir), problems)
+        )  # signatures are checked locally, with git
     else:
         adapters = connect(state.config, os.environ)
         with tempfile.TemporaryDirectory(prefix="relctl-plan-") as clones:

@@ -175,6 +175,41 @@ class ParsedDocument:
         mark = target.start_mark
         return mark.line + 1, mark.column + 1
 
+    def span(self, path: tuple[PathPart, ...]) -> tuple[int, int, bool]:
+        """The 1-based first and last lines of the node on `path`, and whether any mapping
+        in it takes keys by merge (`<<`: its content then lies elsewhere too)."""
+        _, node = locate(self.node, path)
+        return node.start_mark.line + 1, _last_line(node, 0), _merges(node, 0)
+
+
+def _last_line(node: Node, depth: int) -> int:
+    """The 1-based line its last character is on (a block collection's end mark is where
+    the next token starts, so its last entry decides)."""
+    if (
+        isinstance(node, MappingNode | SequenceNode)
+        and node.flow_style is not True
+        and depth < MAX_DEPTH
+    ):
+        children = (
+            [v for pair in node.value for v in pair]
+            if isinstance(node, MappingNode)
+            else node.value
+        )
+        if children:
+            return max(_last_line(c, depth + 1) for c in children)
+    end = node.end_mark
+    return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
+
+
+def _merges(node: Node, depth: int) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(node, MappingNode):
+        return any(k.tag == MERGE or _merges(v, depth + 1) for k, v in node.value)
+    if isinstance(node, SequenceNode):
+        return any(_merges(v, depth + 1) for v in node.value)
+    return False
+
 
 def locate(root: Node, path: tuple[PathPart, ...]) -> tuple[Node | None, Node]:
     """The (key node, value node) of the deepest entry of `path` present under `root`."""

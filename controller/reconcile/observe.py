@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from controller.adapters.applications import read_application
+from controller.adapters.approvals import Verifier
 from controller.adapters.errors import AdapterError
+from controller.adapters.git import GitError
 from controller.adapters.kube import KubeError, read_all_flags
 from controller.adapters.kube_jobs import observe_jobs
 from controller.adapters.prometheus import variables
@@ -28,6 +30,7 @@ from controller.plan import analysis, flag_analysis
 from controller.plan import flags as flagd
 from controller.plan.actions import WorkloadId
 from controller.plan.analysis import Request
+from controller.plan.approvals import Verified
 from controller.plan.flag_analysis import Window
 from controller.plan.measurements import RangeReading, Reading, Readings
 from controller.plan.observed import (
@@ -70,6 +73,7 @@ def observe(
     previous: JiraObservation | None = None,
     recorded: Mapping[str, ReleaseStatus] | None = None,
     wall: datetime | None = None,
+    verifier: Verifier | None = None,
 ) -> tuple[Observed, list[str]]:
     """The world as it is, and problems worth reporting (bad signal files). With the
     releases' `recorded` statuses, the analysis measurements due are taken too; `wall`
@@ -116,6 +120,7 @@ def observe(
         sources=sources,
         applications=applications,
         flag_commits=flag_commits,
+        approvals=verified_approvals(desired, verifier or Verifier(root), problems),
     )
     if recorded is not None:
         adapters.retry_prometheus()
@@ -130,6 +135,24 @@ def observe(
         if windows and (adapters.prometheus is not None or any(w.provider for w in windows)):
             observed = replace(observed, ranges=measure_windows(adapters, windows, offset))
     return observed, problems
+
+
+def verified_approvals(
+    desired: DesiredState, verifier: Verifier, problems: list[str]
+) -> dict[str, tuple[Verified, ...]] | None:
+    """The releases' approvals as git verifies them (None: no keys, count as declared).
+    When they cannot be verified, none counts, and the pass says why."""
+    try:
+        return verifier.verify(desired)
+    except GitError as exc:
+        problems.append(f"approvals cannot be verified: {exc}; none counts until they can")
+        return {
+            name: tuple(
+                Verified(a.role, a.by, False, f"cannot be verified: {exc}")
+                for a in m.model.spec.approvals
+            )
+            for name, m in desired.releases.items()
+        }
 
 
 def _jobs(

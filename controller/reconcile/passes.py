@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from controller.adapters.approvals import Verifier
 from controller.adapters.git import Commit, StatusRepository
 from controller.errors import Disposition, RelctlError
 from controller.manifests import loading
@@ -194,6 +195,8 @@ class Reconciler:
         self._loaded: tuple[tuple[tuple[str, int, int], ...], loading.LoadResult] | None = None
         self.invalid: str | None = None
         """Why the branch head's manifests are invalid, while the last good ones are used."""
+        self.verifier = Verifier(self.workdir)
+        """Approvals' signatures, verified once per release file revision."""
         self._wall: datetime | None = None
         """The wall-clock instant the pass under way began (its `now` may be simulated)."""
 
@@ -296,8 +299,9 @@ class Reconciler:
         adapters.clones = repo.git_dir / "relctl-environments"
         before = adapters.requests()
         observed, problems = observe(
-            state, adapters, self.workdir, now, self.previous_jira, recorded, self._wall
-        )
+            state, adapters, self.workdir, now, self.previous_jira, recorded, self._wall,
+            self.verifier,
+        )  # fmt: skip
         report.problems.extend(problems)
         report.unobserved = frozenset(observed.unobserved)
         held = read_conditions(repo, report.problems)
