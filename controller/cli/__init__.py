@@ -35,6 +35,11 @@ COMMANDS = {
     "controller": "controller.cli.controller:command",
     "demo": "controller.cli.demo:command",
     "dashboard": "controller.cli.dashboard:group",
+    "suspend": "controller.cli.control:suspend_command",
+    "resume": "controller.cli.control:resume_command",
+    "abort": "controller.cli.control:abort_command",
+    "retry": "controller.cli.control:retry_command",
+    "approve": "controller.cli.control:approve_command",
 }
 
 
