@@ -30,7 +30,7 @@ from typing import Any
 
 from controller.adapters.git import LOCAL_TIMEOUT, GitError, run_git
 from controller.manifests import yamlsource
-from controller.manifests.approvers import SSH_TYPES, ApproverKey, Approvers, ssh_key_problem
+from controller.manifests.approvers import ApproverKey, Approvers, allowed_signers
 from controller.manifests.documents import Manifest
 from controller.manifests.models import Release
 from controller.manifests.state import DesiredState
@@ -62,25 +62,16 @@ def signer_keys(workdir: Path, approvers: Approvers) -> list[ApproverKey]:
     if approvers.allowed_signers is None:
         return keys
     path = (workdir / approvers.allowed_signers).resolve()
-    if workdir.resolve() not in path.parents or not path.is_file() or path.is_symlink():
-        raise ApproverError(
-            f"allowedSigners {approvers.allowed_signers!r} is not a file of the repository"
-        )
+    where = str(approvers.allowed_signers)
+    if workdir.resolve() not in path.parents or not path.is_file():
+        raise ApproverError(f"allowedSigners {where!r} is not a file of the repository")
     if path.stat().st_size > MAX_FILE:
-        raise ApproverError(f"allowedSigners {approvers.allowed_signers!r} is too large")
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split()
-        key_at = next((i for i, f in enumerate(fields) if f in SSH_TYPES), None)
-        if key_at is None or key_at + 1 >= len(fields):
-            raise ApproverError(f"{approvers.allowed_signers}:{number}: no public key on the line")
-        key = " ".join(fields[key_at : key_at + 2])
-        if problem := ssh_key_problem(key):
-            raise ApproverError(f"{approvers.allowed_signers}:{number}: {problem}")
-        for principal in fields[0].split(","):
-            keys.append(ApproverKey.model_validate({"principal": principal, "ssh": key}))
+        raise ApproverError(f"allowedSigners {where!r} is too large")
+    try:
+        found = allowed_signers(path.read_text(encoding="utf-8"), where)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApproverError(str(exc)) from None
+    keys += [ApproverKey.model_validate({"principal": p, "ssh": k}) for _, p, k in found]
     return keys
 
 

@@ -3,14 +3,83 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from controller.cli import options, reporters
-from controller.manifests import loading
-from controller.manifests.diagnostics import Severity
-from controller.schedule.validation import build_diagnostics
+from controller.manifests import control_checks, loading
+from controller.manifests.diagnostics import Diagnostic, Severity
+from controller.manifests.state import DesiredState
+from controller.plan.records import MAX_BYTES, RecordError, ReleaseStatus, from_yaml
+from controller.schedule import validation
+
+RECORDS = "releases"
+"""Where under the status path each release's record is (as the controller writes it)."""
+
+
+def build_diagnostics(
+    root: Path, paths: tuple[Path, ...] | list[Path], now: datetime, limits: loading.Limits
+) -> tuple[list[Diagnostic], int, int]:
+    """`validation.build_diagnostics`, and the checks that need the records in the
+    status folder: `attempt` below the recorded one, `abort` on a release not rolling
+    out (RC225)."""
+    return validation.build_diagnostics(
+        root, paths, now, limits, lambda state: _repository_checks(root, state)
+    )
+
+
+def _repository_checks(top: Path, state: DesiredState) -> list[Diagnostic]:
+    """The checks that read the repository beyond its manifests."""
+    folder = (top / state.root).resolve()
+    return [*control_checks.approvers(state, folder), *record_checks(state, _records(top, state))]
+
+
+def _records(top: Path, state: DesiredState) -> dict[str, ReleaseStatus]:
+    """The status files on disk (no git needed); one that is not a record is skipped:
+    the controller reports it. `state.root` is the state's folder relative to `top`."""
+    root = (top / state.root).resolve()
+    folder = (root / state.config.spec.git.status_path / RECORDS).resolve()
+    if root.resolve() not in folder.parents or not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
+            continue
+        try:
+            status = from_yaml(path.read_text(encoding="utf-8"), path.name)
+        except (RecordError, UnicodeDecodeError):
+            continue
+        found[status.release] = status
+    return found
+
+
+def record_checks(state: DesiredState, recorded: dict[str, ReleaseStatus]) -> list[Diagnostic]:
+    found = []
+    for name, manifest in state.releases.items():
+        spec, status = manifest.model.spec, recorded.get(name)
+        attempt = status.attempt if status is not None else 1
+        if spec.attempt < attempt:
+            found.append(
+                manifest.diagnostic(
+                    "RC225",
+                    f"attempt {spec.attempt} is below attempt {attempt}, the one recorded: "
+                    f"attempts only go up (relctl retry sets the next)",
+                    ("spec", "attempt"),
+                )
+            )
+        if spec.abort and (status is None or not (status.phase.deployed or status.phase.final)):
+            phase = status.phase.value if status is not None else "not recorded yet"
+            found.append(
+                manifest.diagnostic(
+                    "RC225",
+                    f"abort on a release that has not started its rollout ({phase}): abort "
+                    "stops a rollout; to stop this release, suspend it or remove it",
+                    ("spec", "abort"),
+                )
+            )
+    return found
 
 
 @click.command("validate")

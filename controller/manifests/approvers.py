@@ -46,9 +46,31 @@ def ssh_key_problem(text: str) -> str | None:
     if len(blob) < 4:
         return "its body is too short to be a key"
     (length,) = struct.unpack(">I", blob[:4])
-    if blob[4 : 4 + length].decode(errors="replace") != kind:
-        return f"its body is not a {kind} key (it says {blob[4 : 4 + length][:40]!r})"
+    if length > len(blob) - 4 or blob[4 : 4 + length].decode(errors="replace") != kind:
+        return f"its body is not an {kind} public key"
     return None
+
+
+def allowed_signers(text: str, where: str) -> list[tuple[int, str, str]]:
+    """(line, principal, key) for each principal of each line of an allowed-signers file
+    (`principals [options] TYPE BASE64 [comment]`); ValueError names the bad line."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        at = next((i for i, f in enumerate(fields) if f in SSH_TYPES), None)
+        if at is None or at == 0 or at + 1 >= len(fields):
+            raise ValueError(f"{where}:{number}: no principal and public key on the line")
+        key = " ".join(fields[at : at + 2])
+        if problem := ssh_key_problem(key):
+            raise ValueError(f"{where}:{number}: {problem}")
+        for principal in fields[0].split(","):
+            if not re.match(PRINCIPAL, principal):
+                raise ValueError(f"{where}:{number}: {principal!r} is not a principal name")
+            found.append((number, principal, key))
+    return found
 
 
 class ApproverKey(Model):

@@ -59,6 +59,9 @@ CODES: dict[str, str] = {
     "RC220": "a step whose timeout outlasts its release's monitoring or allow window",
     "RC221": "a git method locator naming an image other than the component's",
     "RC222": "a git method workload without a locator, or a locator without the git method",
+    "RC223": "an approval for a role no gate of its release asks for",
+    "RC224": "an approver without a key, or an allowed-signers file missing or unreadable",
+    "RC225": "attempt below the recorded one, or abort on a release not rolling out",
     # Warnings
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",

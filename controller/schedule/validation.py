@@ -6,7 +6,7 @@ Reads the manifest files (through `loading`); otherwise pure: `now` is an argume
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -20,11 +20,18 @@ from controller.schedule.checks import PER_RELEASE
 
 
 def build_diagnostics(
-    root: Path, paths: Sequence[Path], now: datetime, limits: loading.Limits
+    root: Path,
+    paths: Sequence[Path],
+    now: datetime,
+    limits: loading.Limits,
+    extra: Callable[[DesiredState], Iterable[Diagnostic]] | None = None,
 ) -> tuple[list[Diagnostic], int, int]:
-    """(diagnostics, manifests checked, files with manifests) for `paths` under `root`."""
+    """(diagnostics, manifests checked, files with manifests) for `paths` under `root`;
+    `extra`: more checks of each state (the CLI's, which read the records)."""
     result = loading.load(root, paths, limits)
     found = diagnose(result, now)
+    if extra is not None:
+        found = sorted({*found, *(d for state in result.states for d in extra(state))})
     manifests = sum(len(s.manifests) for s in result.states)
     files = len(
         {m.file for s in result.states for m in s.manifests} | {d.file for d in result.diagnostics}
