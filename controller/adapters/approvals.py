@@ -92,6 +92,7 @@ class Verifier:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir.resolve()
         self._cache: dict[tuple[str, str, str, str], tuple[Verified, ...]] = {}
+        self._controls: dict[tuple[str, str, str, str], dict[str, str]] = {}
 
     def _git(self, *args: str) -> str:
         return run_git(list(args), self.workdir, LOCAL_TIMEOUT)
@@ -125,6 +126,52 @@ class Verifier:
                     )
                 found[name] = self._cache[key]
         return found
+
+    def controls(self, state: DesiredState) -> dict[str, dict[str, str]]:
+        """Release → control field (suspend, abort, attempt) → who set it: "Priya PO
+        <priya@shop.example> in 1a2b3c4d5e6f, signed by priya.po" (or unsigned)."""
+        approvers = state.config.spec.approvers
+        try:
+            keys = signer_keys(self.workdir, approvers)
+        except GitError:
+            keys = list(approvers.keys)
+        found: dict[str, dict[str, str]] = {}
+        with tempfile.TemporaryDirectory(prefix="relctl-signers-") as folder:
+            anyone = _allowed_file(Path(folder), "anyone", keys, {k.principal for k in keys})
+            for name, manifest in sorted(state.releases.items()):
+                spec = manifest.model.spec
+                wanted = [
+                    field
+                    for field, set_ in (
+                        ("suspend", spec.suspend),
+                        ("abort", spec.abort),
+                        ("attempt", spec.attempt > 1),
+                    )
+                    if set_
+                ]
+                if not wanted:
+                    continue
+                head = self._last_commit(manifest.file)
+                key = (name, manifest.file, head, "controls:" + ",".join(wanted))
+                if key not in self._controls:
+                    self._controls[key] = {
+                        field: self._who(manifest, field, anyone, keys) for field in wanted
+                    }
+                found[name] = self._controls[key]
+        return found
+
+    def _who(
+        self, manifest: Manifest[Release], field: str, anyone: Path, keys: list[ApproverKey]
+    ) -> str:
+        first, last, _ = manifest.document.span(("spec", field))
+        commit = self._blame(manifest.file, first, last)
+        if not commit:
+            return "not committed yet"
+        author = self._git("log", "-1", "--format=%an <%ae>", commit)
+        sig = self._signature(commit, anyone)
+        signer = sig.signer if sig.status == "G" else self._gpg_principal(sig, keys)
+        how = f"signed by {signer}" if signer else "unsigned"
+        return f"{author} in {commit[:12]}, {how}"
 
     def _guarded(self, state: DesiredState) -> set[str]:
         """Files that say who may approve: relctl.yaml, the allowed-signers file."""

@@ -18,7 +18,7 @@ from controller.plan import planner, render
 from controller.plan.measurements import Measurement, measurement_document
 from controller.plan.outbox import delivery_document
 from controller.plan.plans import Observed
-from controller.plan.records import ReleaseStatus, decision_document
+from controller.plan.records import DecisionKind, ReleaseStatus, decision_document
 from controller.reconcile.connect import connect
 from controller.reconcile.executor import Outcome, Result
 from controller.reconcile.observe import observe, verified_approvals
@@ -150,9 +150,15 @@ def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
     if status.planned is not None and status.departure not in (None, status.planned):
         departure += f" (asked for {wall(status.planned, timezone)})"
     lines = [f"{status.release}  {status.version}  {status.phase}  departs {departure}"]
+    lines += _control_lines(status, timezone)
     shown = status.decisions if full else status.decisions[-3:]
     for record in shown:
-        lines.append(f"  {wall(record.at, timezone)}  {record.decision:<20} {record.rationale}")
+        attempt = f" (attempt {record.attempt})" if status.attempt > 1 else ""
+        lines.append(
+            f"  {wall(record.at, timezone)}  {record.decision:<20} {record.rationale}{attempt}"
+        )
+        if record.evidence.by:
+            lines.append(f"      by {record.evidence.by}")
         if full:
             for c in record.criteria:
                 mark = "met" if c.met else ("UNMET (veto)" if c.veto else "unmet")
@@ -188,6 +194,25 @@ def _status_text(status: ReleaseStatus, full: bool, timezone: str) -> str:
     return "\n".join(lines)
 
 
+def _control_lines(status: ReleaseStatus, timezone: str) -> list[str]:
+    """Suspended, aborted, attempt: what people set, and who."""
+    lines = []
+    if status.attempt > 1:
+        retry = status.last(DecisionKind.RETRY)
+        by = f", by {retry.evidence.by}" if retry and retry.evidence.by else ""
+        lines.append(f"  attempt {status.attempt}{by}")
+    if status.suspended:
+        record = status.last_ever(DecisionKind.SUSPENDED)
+        assert record is not None
+        by = f", by {record.evidence.by}" if record.evidence.by else ""
+        lines.append(f"  SUSPENDED since {wall(record.at, timezone)}{by}: {record.rationale}")
+    aborted = status.last(DecisionKind.ABORTED)
+    if aborted is not None:
+        by = f", by {aborted.evidence.by}" if aborted.evidence.by else ""
+        lines.append(f"  ABORTED at {wall(aborted.at, timezone)}{by}: {aborted.rationale}")
+    return lines
+
+
 def _measurement(m: Measurement, timezone: str) -> str:
     value = "no data" if m.value is None else f"{m.value:.6g}"
     baseline = "" if m.baseline is None else f", baseline {m.baseline:.6g}"
@@ -218,6 +243,9 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
                 "phase": s.phase.value,
                 "departure": s.departure.isoformat() if s.departure else None,
                 "planned": s.planned.isoformat() if s.planned else None,
+                "attempt": s.attempt,
+                "suspended": s.suspended,
+                "aborted": s.last(DecisionKind.ABORTED) is not None,
                 "decisions": [decision_document(d) for d in s.decisions],
                 "measurements": [measurement_document(m) for m in s.measurements],
                 "deliveries": [delivery_document(d) for d in s.deliveries],

@@ -56,6 +56,9 @@ class Observed:
     approvals: Mapping[str, tuple[Verified, ...]] | None = None
     """Release → its approvals as verified against the approvers' keys; None: no keys are
     configured (approvals count as declared)."""
+    controls: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Release → control field (suspend, abort, attempt) → who set it, from git (commit
+    author, commit, signature)."""
     flag_commits: Mapping[FlagTarget, str] = field(default_factory=dict)
     """A flag target kept in an environment repository → the last commit of its file
     and its author (`<sha> by <name> <email>`)."""

@@ -154,6 +154,9 @@ class Evidence:
     """The measurements of the analyses that decided it (query, value, baseline)."""
     steps: tuple[StepRecord, ...] = ()
     """The release's steps around its rollout: item, status, evidence (a checklist)."""
+    by: str = ""
+    """Who made the change a control decision records, as git says (author, commit,
+    signature)."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,7 @@ def _evidence_document(evidence: Evidence) -> dict[str, Any]:
         "triggers": list(evidence.triggers),
         "measurements": [measurement_document(m) for m in evidence.measurements],
         "steps": [step_document(s) for s in evidence.steps],
+        "by": evidence.by,
     }
     return {k: v for k, v in raw.items() if v not in (None, "", [], {})}
 
@@ -376,6 +380,7 @@ def _evidence_from(raw: Mapping[str, Any], where: str) -> Evidence:
             step_from(s, parse_time, f"{where}.steps[{n}]")
             for n, s in enumerate(raw.get("steps") or ())
         ),
+        by=str(raw.get("by", ""))[:500],
     )
 
 

@@ -121,6 +121,7 @@ def observe(
         applications=applications,
         flag_commits=flag_commits,
         approvals=verified_approvals(desired, verifier or Verifier(root), problems),
+        controls=_controls(desired, verifier or Verifier(root)),
     )
     if recorded is not None:
         adapters.retry_prometheus()
@@ -153,6 +154,15 @@ def verified_approvals(
             )
             for name, m in desired.releases.items()
         }
+
+
+def _controls(desired: DesiredState, verifier: Verifier) -> dict[str, dict[str, str]]:
+    """Who set each release's control fields; unknown when git cannot say (a record says
+    so rather than failing the pass)."""
+    try:
+        return verifier.controls(desired)
+    except GitError:
+        return {}
 
 
 def _jobs(

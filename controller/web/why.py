@@ -80,6 +80,23 @@ def why(snapshot: Snapshot, name: str) -> str:
     def at(moment: datetime | None) -> str:
         return wall(moment, zone)
 
+    if status.suspended:
+        record = status.last_ever(DecisionKind.SUSPENDED)
+        by = f" by {record.evidence.by}" if record is not None and record.evidence.by else ""
+        since = f" since {at(record.at)}" if record is not None else ""
+        return (
+            f"Suspended{since}{by}: nothing is done for it ({status.phase.value}) until "
+            "`suspend` is removed (relctl resume)."
+        )
+    text = _phase_why(snapshot, status, at)
+    return f"Attempt {status.attempt}: {text}" if status.attempt > 1 else text
+
+
+def _phase_why(
+    snapshot: Snapshot, status: ReleaseStatus, at: Callable[[datetime | None], str]
+) -> str:
+    name = status.release
+    release = snapshot.release(name)
     last_verdict = status.last(DecisionKind.GO, DecisionKind.GO_WITH_CONDITIONS, DecisionKind.NO_GO)
     phase = status.phase
     if release is None and not phase.final:
@@ -134,6 +151,11 @@ def why(snapshot: Snapshot, name: str) -> str:
             f"Rollback recommended{f' at {at(record.at)}' if record else ''}"
             f"{f': {cause}' if cause else ''}. rollback.auto is off: a person decides."
         )
+    aborted = status.last(DecisionKind.ABORTED)
+    if aborted is not None and phase in (Phase.ROLLED_BACK, Phase.ROLLBACK_RECOMMENDED):
+        by = f" by {aborted.evidence.by}" if aborted.evidence.by else ""
+        after = "rolled back" if phase is Phase.ROLLED_BACK else "a rollback is recommended"
+        return f"Aborted at {at(aborted.at)}{by}: {aborted.rationale}; {after}."
     if phase is Phase.ROLLED_BACK:
         record = status.last(DecisionKind.ROLLBACK)
         cause = "; ".join(record.evidence.triggers) if record and record.evidence.triggers else ""

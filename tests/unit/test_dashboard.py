@@ -4,6 +4,7 @@ metrics, routes, escaping and the static site's paths."""
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -290,3 +291,40 @@ def test_the_overview_lists_drift_and_stale_flags_not_every_finding() -> None:
     details = release(shown, "shop-2026-25")
     assert details is not None
     assert [c["kind"] for c in details["conditions"]] == ["READINESS"]
+
+
+def test_why_a_suspended_an_aborted_and_a_retried_release() -> None:
+    by = "Rita Release <rita@shop.example> in 1a2b3c4d5e6f, unsigned"
+    suspended = ReleaseStatus(
+        "shop-2026-25",
+        "2026.25",
+        Phase.ROLLING_OUT,
+        decisions=(record(DecisionKind.SUSPENDED, T, "suspended: INC-42", by=by),),
+    )
+    assert why(snapshot(suspended), "shop-2026-25") == (
+        f"Suspended since 2026-12-07 09:00 Europe/Berlin by {by}: nothing is done for it "
+        "(RollingOut) until `suspend` is removed (relctl resume)."
+    )
+    aborted = ReleaseStatus(
+        "shop-2026-25",
+        "2026.25",
+        Phase.ROLLED_BACK,
+        rolled_back=("catalog",),
+        decisions=(
+            record(DecisionKind.ROLLOUT, T),
+            record(DecisionKind.ABORTED, T, "aborted by a person: bad build", by=by),
+            record(DecisionKind.ROLLBACK, T),
+        ),
+    )
+    assert why(snapshot(aborted), "shop-2026-25") == (
+        f"Aborted at 2026-12-07 09:00 Europe/Berlin by {by}: aborted by a person: bad build; "
+        "rolled back."
+    )
+    retried = replace(
+        aborted,
+        attempt=2,
+        phase=Phase.DECIDING,
+        departure=T + timedelta(days=1),
+        decisions=(*aborted.decisions, replace(NO_GO, attempt=2)),
+    )
+    assert why(snapshot(retried), "shop-2026-25").startswith("Attempt 2: NO_GO: 1 blocker")

@@ -23,6 +23,11 @@ from controller.plan.plans import FindingKind
 from controller.plan.records import DecisionKind, Evidence, Phase, ReleaseStatus
 
 
+def who(context: Context, field: str) -> str:
+    """Who set the release's control `field`, as git says ("" when unknown)."""
+    return context.fleet.observed.controls.get(context.name, {}).get(field, "")
+
+
 def _reason(context: Context) -> str:
     reason = " ".join(context.spec.reason.split())
     return f": {reason}" if reason else ""
@@ -79,7 +84,7 @@ def suspended(context: Context, status: ReleaseStatus) -> Step:
             DecisionKind.SUSPENDED,
             f"suspended{_reason(context)}; nothing is done for the release until "
             "`suspend` is removed",
-            Evidence(),
+            Evidence(by=who(context, "suspend")),
         )
     draft.find(
         FindingKind.WAITING,

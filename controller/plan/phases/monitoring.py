@@ -78,7 +78,11 @@ def _abort(draft: Draft, units: dict[str, list[rollouts.Unit]]) -> Step:
             DecisionKind.ABORTED,
             f"aborted by a person: {reason}; nothing more rolls out"
             + (f"; rolled out so far: {', '.join(started)}" if started else ""),
-            Evidence(components=tuple(started), triggers=(f"aborted: {reason}",)),
+            Evidence(
+                components=tuple(started),
+                triggers=(f"aborted: {reason}",),
+                by=context.fleet.observed.controls.get(context.name, {}).get("abort", ""),
+            ),
         )
     if draft.status.phase is Phase.ROLLBACK_RECOMMENDED:
         draft.find(FindingKind.TRIGGER, "aborted; rollback recommended: waiting for a person")
