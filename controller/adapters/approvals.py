@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -101,7 +101,7 @@ class Verifier:
         """Release → its approvals as judged; None when no keys are configured and
         signatures are not required (approvals count as declared)."""
         approvers = state.config.spec.approvers
-        if not approvers.required:
+        if not approvers.configured and not approvers.required:
             return None
         keys = signer_keys(self.workdir, approvers)
         config = hashlib.sha256(
@@ -125,7 +125,9 @@ class Verifier:
                         manifest, approvers, keys, files, anyone, guarded
                     )
                 found[name] = self._cache[key]
-        return found
+        if approvers.required:
+            return found
+        return {name: tuple(_lenient(a) for a in judged) for name, judged in found.items()}
 
     def controls(self, state: DesiredState) -> dict[str, dict[str, str]]:
         """Release → control field (suspend, abort, attempt) → who set it: "Priya PO
@@ -341,6 +343,17 @@ class Verifier:
                     return {k: v for k, v in spec.items() if k not in CONTROL_FIELDS}
                 return spec
         return None
+
+
+UNSIGNED = ("is not signed", ", unsigned", "it is not committed")
+
+
+def _lenient(approval: Verified) -> Verified:
+    """With `requireSignatures: false`: an unsigned approval counts, said so; one signed
+    by the wrong key still does not (that is a forgery, not a team not ready yet)."""
+    if approval.counted or not approval.why.endswith(UNSIGNED):
+        return approval
+    return replace(approval, counted=True, why=f"{approval.why}; counted: signatures not required")
 
 
 def _is_header(line: str) -> bool:

@@ -147,6 +147,19 @@ def _commit(
         raise ControlError(f"git commit failed: {problem}{hint}; nothing was committed")
 
 
+def _up_to_date(workdir: Path, state: DesiredState) -> None:
+    """The branch checked out, rebased on its remote first: the commit is made on top, so
+    it is pushed as made (a rebase after signing would drop an approval's signature)."""
+    remote = state.config.spec.git.remote
+    if remote not in _git(workdir, "remote").split():
+        return
+    branch = _git(workdir, "rev-parse", "--abbrev-ref", "HEAD")
+    try:
+        run_git(["pull", "--quiet", "--rebase", remote, branch], workdir, NETWORK_TIMEOUT)
+    except GitError as exc:
+        raise ControlError(f"cannot bring {branch} up to date with {remote}: {exc}") from None
+
+
 def _push(workdir: Path, state: DesiredState, branch: str | None) -> None:
     remote = state.config.spec.git.remote
     target = branch or _git(workdir, "rev-parse", "--abbrev-ref", "HEAD")
@@ -154,8 +167,9 @@ def _push(workdir: Path, state: DesiredState, branch: str | None) -> None:
         run_git(["push", "--quiet", remote, f"HEAD:refs/heads/{target}"], workdir, NETWORK_TIMEOUT)
     except GitError as exc:
         raise ControlError(
-            f"the commit is made but not pushed ({exc}); `git pull --rebase && git push` "
-            "when the remote moved"
+            f"the commit is made but not pushed ({exc}); when the remote moved, run "
+            "`git pull --rebase` (then, for an approval, `git commit --amend -S --no-edit` "
+            "to sign it again) and `git push`"
         ) from None
     if branch:
         base = state.config.spec.git.branch

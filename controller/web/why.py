@@ -34,12 +34,13 @@ def _unmet(criterion: Criterion, record: DecisionRecord) -> str:
         bugs = evidence.critical_bugs
         return f"{_count(len(bugs), 'critical bug')} ({_keys(bugs)})"
     if name == "approvals":
-        counted, _, doubted = criterion.actual.partition(" (unverified: ")
+        counted = criterion.actual.split(" (", 1)[0]
+        doubted = criterion.actual.partition(" (unverified: ")[2].split(")", 1)[0]
         have = {r.strip() for r in counted.split(",")}
         missing = [r.strip() for r in criterion.required.split(",") if r.strip() not in have]
         if missing:
             said = f"{', '.join(missing)} approval{'s' if len(missing) > 1 else ''} missing"
-            return said + (f" (unverified: {doubted}" if doubted else "")
+            return said + (f" (unverified: {doubted})" if doubted else "")
     if name.startswith("signal:"):
         signal = name.removeprefix("signal:")
         if criterion.actual == "missing":

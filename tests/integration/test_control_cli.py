@@ -145,3 +145,19 @@ def test_approve_signs_with_the_persons_key_and_the_controller_counts_it(
     (product_owner,) = [a for a in verified["shop-2026-25"] if a.role == "product-owner"]
     assert product_owner.counted, product_owner.why
     assert product_owner.commit == git(clone, "rev-parse", "HEAD")
+
+
+def test_a_commit_that_landed_on_the_remote_first_is_kept(clone: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    (other / "NOTES.md").write_text("someone else's change\n")
+    git(other, "add", "NOTES.md")
+    git(other, "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-qm", "theirs")
+    git(other, "push", "-q", "origin", "main")
+    done = relctl(clone, "suspend", "shop-2026-25", "--reason", "x")
+    assert done.exit_code == 0, done.output
+    remote = tmp_path / "remote.git"
+    assert git(remote, "log", "--format=%s", "-2", "main").splitlines() == [
+        "Suspend shop-2026-25",
+        "theirs",
+    ]

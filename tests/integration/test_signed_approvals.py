@@ -186,3 +186,15 @@ def test_a_forged_approval_never_changes_the_verdict(shop: Shop) -> None:
     assert verdict is not None and verdict.decision is DecisionKind.GO
     signed = [a for a in verdict.evidence.approvals if "signed by" in a]
     assert len(signed) == 2 and any(qa[:12] in a for a in signed)
+
+
+def test_without_required_signatures_unsigned_counts_but_a_wrong_key_never(shop: Shop) -> None:
+    config = yaml.safe_load((shop.root / "relctl.yaml").read_text(encoding="utf-8"))
+    config["spec"]["approvers"]["requireSignatures"] = False
+    (shop.root / "relctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(shop.root, "commit", "-qam", "not ready for signatures yet", who="admin")
+    found = shop.verified()["qa-lead"]  # typed in the first commit, unsigned
+    assert found.counted and found.why.endswith("is not signed; counted: signatures not required")
+    shop.approve("product-owner", "priya.po", signer="dana.qa")
+    forged = shop.verified()["product-owner"]
+    assert not forged.counted and "who may not approve as product-owner" in forged.why
