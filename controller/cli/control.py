@@ -92,6 +92,12 @@ def _change(
         return
     if _git(workdir, "status", "--porcelain", "--", manifest.file):
         raise ControlError(f"{manifest.file} has changes not committed; commit or stash them first")
+    if not no_push:
+        _up_to_date(workdir, state)
+        if path.read_text(encoding="utf-8") != before:
+            raise ControlError(
+                f"{manifest.file} changed on the remote; run the command again to see its diff"
+            )
     path.write_text(after, encoding="utf-8")
     try:
         _still_valid(workdir, now, manifest.file)
