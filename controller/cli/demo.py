@@ -35,9 +35,13 @@ from controller.cli.demo_manifests import NEW_RELEASE, NEW_RELEASE_PATH
 from controller.cli.demo_scenes import (
     Agent,
     Inboxes,
+    approvals_told,
+    approvers,
+    control,
     dashboard_tour,
     gitops_hotfix,
     metric_rollback,
+    signed_approval,
     smoke_rollback,
 )
 from controller.errors import RelctlError
@@ -293,10 +297,11 @@ class Demo:
 def run(demo: Demo) -> None:
     """The story, step by step."""
     out, world = demo.out, demo.world
-    out.steps = 12
+    out.steps = 13
 
     out.header("2026-11-23 12:00", "The controller starts and takes the lease")
     demo.set_time("2026-11-23T12:00:00+01:00")
+    signing = approvers(demo)
     demo.run_controller()
     status = demo.status()
     out.say(f"leader: {status['leader']}, serving {demo.base_url}")
@@ -328,26 +333,24 @@ def run(demo: Demo) -> None:
     demo.verdict(status, "shop-2026-25")
     demo.narrate(demo.webhook())  # the recorded verdicts, sent to their subscribers
 
-    out.header("2026-12-07 15:00", "Bugs fixed in Jira; the product owner approves by commit")
+    out.header("2026-12-07 15:00", "Bugs fixed in Jira; the product owner approves, signed")
     world.close_issues("SHOP-106", "SHOP-107", "SHOP-108")
     out.say("SHOP-106, SHOP-107 and SHOP-108 moved to Done in Jira", mark="⇡", fg="blue")
-    path = "releases/releases/shop-2026-25.yaml"
-    approval = '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}\n'
-    text = (world.human / path).read_text(encoding="utf-8")
-    text = text.replace("  approvals:\n", "  approvals:\n" + approval)
     checks = yaml.safe_dump({"test-coverage": 86.5, "security-scan": "passed"})
     demo.set_time("2026-12-07T15:00:00+01:00")
-    demo.push(
-        "Approve 2026.25 (product owner); CI signals",
-        {
-            path: text,
-            "signals/shop-2026-25.yaml": checks,
-            "signals/payments-2026-25.yaml": checks,
-        },
-    )
+    changes = {"signals/shop-2026-25.yaml": checks, "signals/payments-2026-25.yaml": checks}
+    if signing:
+        signed_approval(demo)
+    else:
+        path = "releases/releases/shop-2026-25.yaml"
+        approval = '    - {role: product-owner, by: priya.po, at: "2026-12-07T14:00:00+01:00"}\n'
+        text = (world.human / path).read_text(encoding="utf-8")
+        changes[path] = text.replace("  approvals:\n", "  approvals:\n" + approval)
+    demo.push("CI signals for 2026.25", changes)
     status = demo.webhook()
     demo.narrate(status)
     demo.verdict(status, "shop-2026-25")
+    approvals_told(demo, status, "shop-2026-25")
     demo.narrate(demo.webhook())
 
     out.header("2026-12-08 14:00", "Departure: components roll out in dependency order")
@@ -391,6 +394,12 @@ def run(demo: Demo) -> None:
     demo.narrate(demo.webhook())
     assert demo.http is not None
     (demo.workspace / "calendar.ics").write_bytes(demo.http.get("/calendar.ics").content)
+
+    out.header(
+        "2026-12-11 11:00", "A release manager pauses catalog 2.4.0 through git, then resumes"
+    )
+    demo.set_time("2026-12-11T11:00:00+01:00")
+    control(demo)
     dashboard_tour(demo)
 
 

@@ -10,6 +10,7 @@ import html
 import json
 import secrets
 import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+from click.testing import CliRunner
 
+from controller.cli import cli
+from controller.cli.control import approve_command
 from controller.cli.demo_manifests import (
     ENVIRONMENT,
     GITOPS,
@@ -313,3 +317,87 @@ def _why_of(page: str) -> str:
         return "(no why on the page)"
     text = page[start + len('id="why">') : page.find("</p>", start)]
     return html.unescape(text).strip()
+
+
+APPROVERS = """\
+  # Who may approve for which role, and the keys their approval commits are signed with.
+  # The shop is not ready to sign every approval: unsigned ones still count, said so.
+  approvers:
+    requireSignatures: false
+    roles:
+      qa-lead: [dana.qa]
+      product-owner: [priya.po]
+      payments-oncall: [sam.oncall]
+    keys:
+"""
+
+
+def approvers(demo: Demo) -> bool:
+    """The QA lead and the product owner get SSH keys, which relctl.yaml lists; the
+    product owner will approve in a signed commit. False (said) without ssh-keygen."""
+    out, human = demo.out, demo.world.human
+    if shutil.which("ssh-keygen") is None:
+        out.say("ssh-keygen is not installed (apt-get install openssh-client): approvals "
+                "stay unsigned", mark="!")  # fmt: skip
+        return False
+    keys = demo.workspace / "keys"
+    keys.mkdir(exist_ok=True)
+    lines = []
+    for who in ("dana.qa", "priya.po", "sam.oncall"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", str(keys / who)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        key = " ".join((keys / f"{who}.pub").read_text(encoding="utf-8").split()[:2])
+        lines.append(f'      - {{principal: {who}, ssh: "{key}"}}\n')
+    text = (human / "relctl.yaml").read_text(encoding="utf-8") + APPROVERS + "".join(lines)
+    demo.push("Approvers: the release roles' SSH keys", {"relctl.yaml": text})
+    git(human, "config", "user.name", "Priya PO")
+    git(human, "config", "user.email", "priya.po@shop.example")
+    git(human, "config", "gpg.format", "ssh")
+    git(human, "config", "user.signingkey", str(keys / "priya.po"))
+    return True
+
+
+def signed_approval(demo: Demo) -> None:
+    """`relctl approve`: the product owner's approval, in a commit signed with her key."""
+    done = CliRunner().invoke(
+        approve_command,
+        ["shop-2026-25", "--role", "product-owner", "--by", "priya.po",
+         "--root", str(demo.world.human)],
+    )  # fmt: skip
+    if done.exit_code != 0:
+        raise RelctlError(f"relctl approve failed: {done.output}{done.exception or ''}")
+    head = git(demo.world.human, "log", "-1", "--format=%h %s", "HEAD")
+    demo.out.say(f"relctl approve: {head}, signed with priya.po's key", mark="⇡", fg="blue")
+
+
+def approvals_told(demo: Demo, status: dict[str, Any], release: str) -> None:
+    """The approvals a verdict counted, as its record keeps them: signer, key, commit."""
+    evidence = demo.decision(status, release).get("evidence", {})
+    for line in evidence.get("approvals", []):
+        demo.out.say(f"approval {line}", mark="✍")
+
+
+def control(demo: Demo) -> None:
+    """A release manager suspends the next train's release through git and resumes it."""
+    human = demo.world.human
+    git(human, "config", "user.name", "Rita Release")
+    git(human, "config", "user.email", "rita@shop.example")
+    for args in (
+        ["suspend", "catalog-2026-26", "--reason", "catalog data migration under review"],
+        ["resume", "catalog-2026-26"],
+    ):
+        done = CliRunner().invoke(cli, [*args, "--root", str(human)])
+        if done.exit_code != 0:
+            raise RelctlError(f"relctl {args[0]} failed: {done.output}{done.exception or ''}")
+        demo.out.say(f"relctl {' '.join(args)}", mark="⇡", fg="blue")
+        status = demo.webhook()
+        demo.narrate(status)
+        record = demo.decision(status, "catalog-2026-26")
+        by = record.get("evidence", {}).get("by")
+        demo.out.say(
+            f"catalog-2026-26: {record.get('decision')}: {record.get('rationale')}"
+            + (f" (by {by})" if by else ""),
+            mark="⏸" if args[0] == "suspend" else "▶",
+        )

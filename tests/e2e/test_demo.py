@@ -30,7 +30,13 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     assert elapsed < 60
     out = done.stdout
     for expected in (
-        "12/12",
+        "13/13",
+        "relctl approve: ",
+        "Approve shop-2026-25 as product-owner, signed with priya.po's key",
+        "approval product-owner priya.po signed by priya.po SHA256:",
+        "catalog-2026-26: SUSPENDED: suspended: catalog data migration under review",
+        "(by Rita Release <rita@shop.example> in ",
+        "catalog-2026-26: RESUMED: resumed: it goes on from Scheduled",
         "leader: True",
         "set-image       prod-eu/payments/ledger",
         "rollback-image  prod-eu/platform/notifications",
@@ -106,7 +112,9 @@ def test_demo_runs_the_story_and_keeps_its_artifacts(tmp_path: Path) -> None:
     # Its next departure, Dec 22, is in the holiday freeze: it departs Jan 5 instead.
     assert catalog.planned is not None and catalog.planned.date().isoformat() == "2026-12-22"
     assert catalog.departure is not None and catalog.departure.date().isoformat() == "2027-01-05"
-    assert [d.decision for d in catalog.decisions] == ["RESCHEDULED"]
+    assert [d.decision for d in catalog.decisions] == ["RESCHEDULED", "SUSPENDED", "RESUMED"]
+    suspended = catalog.decisions[1]
+    assert suspended.evidence.by.startswith("Rita Release <rita@shop.example> in ")
     # The failed smoke test is in the record: exit code, the log's tail, the token masked.
     smoke = status("payments-2-5-1")
     assert smoke.phase == "RolledBack"
