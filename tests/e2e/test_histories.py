@@ -60,7 +60,7 @@ class Histories(RuleBasedStateMachine):
     def add_release(self, **fields: Any) -> None:
         self.step(op="add-release", **fields)
 
-    # Time passing is what moves a release through its life: four rules (of eighteen)
+    # Time passing is what moves a release through its life: four rules (of twenty-one)
     # let it pass, so that most histories reach departures, rollouts and monitoring.
     @rule(minutes=st.sampled_from([10, 30, 60]), rollouts=st.sampled_from([0.5, 60.0]))
     def wait_minutes(self, minutes: int, rollouts: float) -> None:
@@ -137,6 +137,19 @@ class Histories(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.step(op="restart")
+
+    # People in control: suspend (or resume), abort, try again.
+    @rule(release=release_index)
+    def suspend(self, release: int) -> None:
+        self.step(op="suspend", release=release)
+
+    @rule(release=release_index)
+    def abort(self, release: int) -> None:
+        self.step(op="abort", release=release)
+
+    @rule(release=release_index)
+    def retry(self, release: int) -> None:
+        self.step(op="retry", release=release)
 
     def teardown(self) -> None:
         try:

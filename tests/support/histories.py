@@ -83,6 +83,9 @@ class Declared:
     """An override passing every deny window until then (ISO 8601)."""
     typo: bool = False
     """The manifest names a component nobody declared (it is invalid on its own)."""
+    suspend: bool = False
+    abort: bool = False
+    attempt: int = 1
 
     def manifest(self) -> str:
         spec: dict[str, Any] = {
@@ -107,6 +110,14 @@ class Declared:
             }
         if self.approved:
             spec["approvals"] = [{"role": "qa-lead", "by": "qa", "at": "2026-11-01T00:00:00Z"}]
+        if self.suspend:
+            spec["suspend"] = True
+        if self.abort:
+            spec["abort"] = True
+        if self.suspend or self.abort:
+            spec["reason"] = "a person said so"
+        if self.attempt > 1:
+            spec["attempt"] = self.attempt
         document = {
             "apiVersion": "relctl.dev/v1alpha1",
             "kind": "Release",
@@ -189,7 +200,8 @@ class History:
     passes: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
     seen_decisions: dict[str, tuple[tuple[str, str, str, str], ...]] = field(default_factory=dict)
-    rolled_back: set[str] = field(default_factory=set)
+    rolled_back: set[tuple[str, int]] = field(default_factory=set)
+    """(release, attempt) rolled back: that attempt never rolls out again."""
     """Releases that recorded a ROLLBACK: never rolled out again."""
     final: dict[str, ReleaseStatus] = field(default_factory=dict)
     """The records on the remote when the history finished."""
@@ -326,6 +338,33 @@ class History:
         declared.typo = not declared.typo
         self._push(f"{'Break' if declared.typo else 'Fix'} {declared.name}", declared)
 
+    def _suspend(self, release: int) -> None:
+        """Someone suspends a release (or resumes it): `relctl suspend` / `resume`."""
+        declared = self._pick(release)
+        if declared is None:
+            return
+        declared.suspend = not declared.suspend
+        verb = "Suspend" if declared.suspend else "Resume"
+        self._push(f"{verb} {declared.name}", declared, control=True)
+
+    def _abort(self, release: int) -> None:
+        """Someone aborts a release, whatever its phase (`abort` before a rollout stops it
+        where it is)."""
+        declared = self._pick(release)
+        if declared is None or declared.abort:
+            return
+        declared.abort = True
+        self._push(f"Abort {declared.name}", declared, control=True)
+
+    def _retry(self, release: int) -> None:
+        """Someone tries a release again: the next attempt, its abort cleared."""
+        declared = self._pick(release)
+        if declared is None:
+            return
+        declared.attempt += 1
+        declared.abort = False
+        self._push(f"Retry {declared.name}: attempt {declared.attempt}", declared)
+
     def _delete_release(self, release: int) -> None:
         declared = self._pick(release)
         if declared is None:
@@ -338,12 +377,15 @@ class History:
         names = sorted(self.declared)
         return self.declared[names[index % len(names)]] if names else None
 
-    def _push(self, message: str, declared: Declared) -> None:
+    def _push(self, message: str, declared: Declared, control: bool = False) -> None:
+        """Commit the release's manifest; `control`: only a control field changed (what
+        it ships did not: no fresh GO is owed)."""
         path = self.world.human / RELEASES_DIR / f"{declared.name}.yaml"
         text = declared.manifest()
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return  # nothing changed: nothing to push
-        self.changed[declared.name] = self.now
+        if not control:
+            self.changed[declared.name] = self.now
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         self._commit(message)
@@ -569,15 +611,21 @@ class History:
             assert departure is not None
             milestone = departure - timedelta(days=1)
             since = max(milestone, self.changed.get(name, START))
-            fresh = [d for d in status.decisions if d.decision in VERDICTS and d.at >= since]
+            fresh = [
+                d
+                for d in status.decisions
+                if d.decision in VERDICTS and d.at >= since and d.attempt == status.attempt
+            ]
             if not fresh or fresh[-1].decision not in GO:
                 self._fail(
                     "rollouts follow a fresh GO",
                     f"{name} rolled out with no GO recorded since {since.isoformat()} "
                     f"(departure {departure.isoformat()})",
                 )
-            if name in self.rolled_back:
+            if (name, status.attempt) in self.rolled_back:
                 self._fail("a rollback is never rolled back", f"{name} rolled out again")
+            if status.last(DecisionKind.ABORTED) is not None:
+                self._fail("nothing rolls out after an abort", f"{name} rolled out, aborted")
 
     def invariant_no_change_inside_a_closed_window(
         self, report: PassReport, state: DesiredState, before: Any
@@ -651,7 +699,7 @@ class History:
                         f"{name} rolled {key} back to {change.image}, recorded "
                         f"{status.images.get(key)}",
                     )
-                self.rolled_back.add(name)
+                self.rolled_back.add((name, status.attempt))
             else:
                 repaired = status.last(DecisionKind.REPAIRED)
                 if repaired is None or repaired.evidence.images.get(key) != change.image:
@@ -672,7 +720,22 @@ class History:
                     self._fail("images come from releases", f"{name} repaired to {change.image}")
         for name, status in statuses.items():
             if status.last(DecisionKind.ROLLBACK) is not None:
-                self.rolled_back.add(name)
+                self.rolled_back.add((name, status.attempt))
+
+    def invariant_a_suspended_release_changes_nothing(
+        self, report: PassReport, state: DesiredState, before: Any
+    ) -> None:
+        """While its manifest says `suspend: true`, nothing is done for a release: no
+        image, Job, Jira version, comment or tag (its SUSPENDED record may be notified)."""
+        changes = (
+            ActionKind.SET_IMAGE, ActionKind.ROLLBACK_IMAGE, ActionKind.RUN_JOB,
+            ActionKind.ENSURE_VERSION, ActionKind.RELEASE_VERSION, ActionKind.COMMENT,
+            ActionKind.TAG_RELEASE,
+        )  # fmt: skip
+        for action in self._done(report, *changes):
+            manifest = state.releases.get(getattr(action, "release", ""))
+            if manifest is not None and manifest.model.spec.suspend:
+                self._fail("a suspended release changes nothing", action.describe())
 
     def invariant_nothing_twice(self, report: PassReport, state: DesiredState, before: Any) -> None:
         """No Jira version is created twice, no issue gets two relctl comments for one
