@@ -99,6 +99,8 @@ def status_document(controller: Controller) -> dict[str, Any]:
                 "name": name,
                 "version": status.version,
                 "phase": status.phase.value,
+                "attempt": status.attempt,
+                "suspended": status.suspended,
                 "departure": status.departure.isoformat() if status.departure else None,
                 "lastDecision": decision_document(last) if last else None,
             }

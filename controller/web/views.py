@@ -219,6 +219,7 @@ class Entry:
     criteria: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     log: str = ""
+    attempt: int = 1
 
 
 def _evidence(evidence: dict[str, Any], zone: str) -> dict[str, Any]:
@@ -248,6 +249,7 @@ def _timeline(snapshot: Snapshot, status: ReleaseStatus) -> list[Entry]:
                 commit=snapshot.history.commit_of(status.release, record.decision.value, record.at),
                 criteria=document.get("criteria", []),
                 evidence=_evidence(evidence, zone),
+                attempt=record.attempt,
             )
         )
     for step in status.steps:
@@ -352,6 +354,8 @@ def release(snapshot: Snapshot, name: str) -> dict[str, Any] | None:
         "type": manifest.spec.type if manifest else "",
         "description": manifest.spec.description if manifest else "",
         "phase": status.phase.value if status else NOT_SEEN,
+        "attempt": status.attempt if status else 1,
+        "suspended": bool(status and status.suspended),
         "why": why(snapshot, name),
         "zone": zone,
         "planned": wall(status.planned, zone) if status and status.planned else "—",
