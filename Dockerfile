@@ -14,9 +14,10 @@ COPY controller ./controller
 RUN python -m build --wheel --outdir /dist
 
 FROM python:3.11.7-slim-bookworm
-# git: the controller clones the manifests repository and commits its decisions.
+# git: the controller clones the manifests repository and commits its decisions;
+# openssh-client and gnupg: git verifies approvals' SSH and GPG signatures with them.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git ca-certificates \
+    && apt-get install -y --no-install-recommends git ca-certificates openssh-client gnupg \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 relctl \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin relctl

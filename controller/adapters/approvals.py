@@ -171,7 +171,7 @@ class Verifier:
             return "not committed yet"
         author = self._git("log", "-1", "--format=%an <%ae>", commit)
         sig = self._signature(commit, anyone)
-        signer = sig.signer if sig.status == "G" else self._gpg_principal(sig, keys)
+        signer = self._gpg_principal(sig, keys) or (sig.signer if sig.status == "G" else "")
         how = f"signed by {signer}" if signer else "unsigned"
         return f"{author} in {commit[:12]}, {how}"
 
@@ -294,7 +294,7 @@ class Verifier:
             return f"commit {commit[:12]} is not signed"
         if sig.status == "B":
             return f"commit {commit[:12]} has a bad signature"
-        other = sig.signer if sig.status == "G" else self._gpg_principal(sig, keys)
+        other = self._gpg_principal(sig, keys) or (sig.signer if sig.status == "G" else "")
         if other:
             return f"commit {commit[:12]} is signed by {other}, who may not approve as {role}"
         key = sig.fingerprint or "unknown"

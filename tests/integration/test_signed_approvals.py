@@ -198,3 +198,45 @@ def test_without_required_signatures_unsigned_counts_but_a_wrong_key_never(shop:
     shop.approve("product-owner", "priya.po", signer="dana.qa")
     forged = shop.verified()["product-owner"]
     assert not forged.counted and "who may not approve as product-owner" in forged.why
+
+
+def test_a_gpg_signed_approval_counts_by_its_fingerprint(
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The on-call's key is a GPG key in the controller's keyring: the role lists its
+    fingerprint, and git verifies the approving commit's signature against the keyring."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+         "--quick-gen-key", "Sam Oncall <sam@shop.example>", "ed25519", "sign", "never"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    listing = subprocess.run(
+        ["gpg", "--list-keys", "--with-colons"], check=True, capture_output=True, text=True
+    ).stdout
+    fingerprint = next(
+        line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
+    )
+    config = yaml.safe_load((shop.root / "relctl.yaml").read_text(encoding="utf-8"))
+    config["spec"]["approvers"]["roles"]["qa-lead"].append("sam.oncall")
+    config["spec"]["approvers"]["keys"].append({"principal": "sam.oncall", "gpg": fingerprint})
+    (shop.root / "relctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(shop.root, "commit", "-qam", "the on-call may approve as QA lead", who="admin")
+    path = shop.root / RELEASE
+    path.write_text(path.read_text().replace(QA_LINE, "    - {role: qa-lead, by: sam.oncall}\n"))
+    git(shop.root, "-c", f"user.signingkey={fingerprint}", "commit", "-qam", "QA approves",
+        "-S", who="sam")  # fmt: skip
+    approval = shop.verified()["qa-lead"]
+    assert approval.counted, approval.why
+    assert approval.signer == "sam.oncall" and approval.fingerprint.endswith(fingerprint[-16:])
+    # The same key does not make its holder a product owner.
+    path.write_text(path.read_text().replace(
+        "    - {role: qa-lead, by: sam.oncall}\n",
+        "    - {role: qa-lead, by: sam.oncall}\n    - {role: product-owner, by: sam.oncall}\n",
+    ))  # fmt: skip
+    git(shop.root, "-c", f"user.signingkey={fingerprint}", "commit", "-qam", "PO too?",
+        "-S", who="sam")  # fmt: skip
+    forged = shop.verified()["product-owner"]
+    assert not forged.counted and "signed by sam.oncall, who may not approve" in forged.why
