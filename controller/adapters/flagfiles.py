@@ -16,26 +16,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from controller.adapters.kube import FLAG_GROUP, FLAG_VERSION
-from controller.adapters.locators import MAX_BYTES, LocatorError, plain
+from controller.adapters.locators import MAX_BYTES, LocatorError, plain, round_trip
 from controller.plan.flags import FlagTarget
 
 
 def _json(target: FlagTarget) -> bool:
     return target.file.endswith(".json")
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
 
 
 def _quoted(value: Any) -> Any:
@@ -64,7 +55,7 @@ def _load(text: str, where: str) -> list[Any]:
     if len(text) > MAX_BYTES:
         raise LocatorError(f"{where} is larger than {MAX_BYTES // 1024} KiB")
     try:
-        return list(_yaml().load_all(io.StringIO(text)))
+        return list(round_trip().load_all(io.StringIO(text)))
     except YAMLError as exc:
         raise LocatorError(f"{where} is not YAML: {str(exc).splitlines()[0]}") from None
 
@@ -113,7 +104,7 @@ def write(text: str | None, target: FlagTarget, document: Mapping[str, Any], whe
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     flags = _quoted(json.loads(json.dumps(document.get("flags", {}))))
     rendered = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    yaml = _yaml()
+    yaml = round_trip()
     if text is None:
         documents: list[Any] = [_fresh(target, flags, rendered)]
     else:

@@ -147,6 +147,16 @@ def _scalar_end(line: str, start: int) -> int:
     return len(line[:end].rstrip()) if end > start else start
 
 
+def round_trip() -> YAML:
+    """ruamel.yaml's round-trip reader and writer, set to keep a file as people wrote it:
+    quotes kept, lists indented under their key, no line folding."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
 def plain(value: str) -> bool:
     """Whether `value` may be written as a plain YAML scalar: YAML 1.2 (ruamel) and
     YAML 1.1 (kubectl's and most agents' reader, where `on`, `no`, `y` and `0o7` are

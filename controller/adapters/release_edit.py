@@ -9,13 +9,12 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from controller.adapters.errors import AdapterError
-from controller.adapters.locators import MAX_BYTES, plain
+from controller.adapters.locators import MAX_BYTES, plain, round_trip
 from controller.errors import Disposition
 
 
@@ -23,14 +22,6 @@ class EditError(AdapterError):
     """The release's file cannot be edited as asked."""
 
     disposition = Disposition.STALLED
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
 
 
 def _scalar(value: Any) -> Any:
@@ -52,7 +43,7 @@ def edit(
     if len(text) > MAX_BYTES:
         raise EditError(f"{where} is larger than {MAX_BYTES // 1024} KiB")
     try:
-        documents = list(_yaml().load_all(io.StringIO(text)))
+        documents = list(round_trip().load_all(io.StringIO(text)))
     except YAMLError as exc:
         raise EditError(f"{where} is not YAML: {str(exc).splitlines()[0]}") from None
     found = [
@@ -83,7 +74,7 @@ def edit(
             raise EditError(f"{where}: release {name}'s approvals is not a list")
         approvals.append(entry)
     out = io.StringIO()
-    _yaml().dump_all(documents, out)
+    round_trip().dump_all(documents, out)
     written = out.getvalue()
     if text.startswith("---") is False and written.startswith("---\n"):
         written = written[4:]
