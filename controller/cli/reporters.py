@@ -20,7 +20,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def text(diagnostics: Sequence[Diagnostic], manifests: int, files: int, color: bool) -> str:
+def text(
+    diagnostics: Sequence[Diagnostic], manifests: int, files: int, color: bool, strict: bool = False
+) -> str:
     lines = []
     for d in diagnostics:
         severity = (
@@ -37,6 +39,8 @@ def text(diagnostics: Sequence[Diagnostic], manifests: int, files: int, color: b
     checked = f"{_plural(manifests, 'manifest')} in {_plural(files, 'file')}"
     if errors:
         summary = f"✗ {_plural(errors, 'error')}, {_plural(warnings, 'warning')} ({checked})"
+    elif warnings and strict:
+        summary = f"✗ {_plural(warnings, 'warning')}, which --strict fails on ({checked})"
     elif warnings:
         summary = f"✓ valid with {_plural(warnings, 'warning')} ({checked})"
     else:

@@ -131,11 +131,14 @@ def command(
     root = (root or options.find_root(Path.cwd())).resolve()
     found, manifests, files = build_diagnostics(root, paths, now, loading.Limits(max_file_size))
     if files == 0:
+        # A CI job in the wrong folder must not pass green on nothing.
         click.echo(
             f"relctl: no manifests found under {root} (looked for relctl.yaml and the "
-            "manifests directory, default releases/)",
+            "manifests directory, default releases/); give the repository with --root or "
+            "the files to check",
             err=True,
         )
+        raise SystemExit(1)
     failing = any(d.severity is Severity.ERROR or strict for d in found)
     if fmt == "json":
         click.echo(reporters.as_json(found, manifests, files, not failing))
@@ -150,6 +153,6 @@ def command(
         )
     else:
         color = sys.stdout.isatty()
-        click.echo(reporters.text(found, manifests, files, color=color))
+        click.echo(reporters.text(found, manifests, files, color=color, strict=strict))
     if failing:
         raise SystemExit(1)

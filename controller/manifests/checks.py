@@ -11,7 +11,13 @@ import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from controller.manifests import control_checks, deploy_checks, notify_checks, step_checks
+from controller.manifests import (
+    control_checks,
+    deploy_checks,
+    notify_checks,
+    step_checks,
+    zone_checks,
+)
 from controller.manifests.analysis import FLAG_ARGUMENTS, RELEASE_ARGUMENTS, arguments_used
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.documents import Manifest
@@ -49,6 +55,7 @@ def check(state: DesiredState) -> list[Diagnostic]:
         deploy_checks.check,
         notify_checks.check,
         control_checks.check,
+        zone_checks.check,
     ):
         found.extend(rule(state))
     return found

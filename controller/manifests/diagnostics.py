@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "RC301": "feature flag past its removeBy date",
     "RC302": "override has expired",
     "RC303": "custom milestone name close to a standard one",
+    "RC304": "a zone without daylight saving or a POSIX-style one, where a region's was meant",
 }
 
 

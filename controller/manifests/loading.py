@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,9 @@ class LoadResult:
 
     states: tuple[DesiredState, ...]
     diagnostics: tuple[Diagnostic, ...]
+    unread: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """A file that could not be parsed → the names it seems to declare: references to
+    them are not reported as undeclared (the file's own error is the cause)."""
 
 
 @dataclass
@@ -56,6 +60,7 @@ def load(root: Path, paths: Sequence[Path] = (), limits: Limits = Limits()) -> L
     """Load the manifests under `paths` (default: the repository's own) inside `root`."""
     root = root.resolve()
     diagnostics: list[Diagnostic] = []
+    unread: dict[str, frozenset[str]] = {}
     sets: dict[Path, _Set] = {}
     for path in paths or (root,):
         for file in _expand(root, path, diagnostics):
@@ -68,9 +73,9 @@ def load(root: Path, paths: Sequence[Path] = (), limits: Limits = Limits()) -> L
             set_.files.insert(0, config)  # the repository's settings apply to any part of it
         manifests = []
         for file in dict.fromkeys(set_.files):  # de-duplicated, in order
-            manifests.extend(_load_file(root, set_.root, file, limits, diagnostics))
+            manifests.extend(_load_file(root, set_.root, file, limits, diagnostics, unread))
         states.append(build_state(_display(root, set_.root) or ".", manifests))
-    return LoadResult(tuple(states), tuple(sorted(diagnostics)))
+    return LoadResult(tuple(states), tuple(sorted(diagnostics)), unread)
 
 
 def _display(root: Path, path: Path) -> str:
@@ -210,8 +215,16 @@ def _walk(root: Path, top: Path, status: Path, diagnostics: list[Diagnostic]) ->
             yield here / name
 
 
+_NAME = re.compile(r"""(?:^\s*|[{,]\s*)name:\s*['"]?([A-Za-z0-9][-A-Za-z0-9._]*)""", re.M)
+
+
 def _load_file(
-    root: Path, set_root: Path, file: Path, limits: Limits, diagnostics: list[Diagnostic]
+    root: Path,
+    set_root: Path,
+    file: Path,
+    limits: Limits,
+    diagnostics: list[Diagnostic],
+    unread: dict[str, frozenset[str]] | None = None,
 ) -> list[Manifest[Model]]:
     shown = _display(root, file)
     text = _read(root, file, shown, limits, diagnostics)
@@ -230,6 +243,8 @@ def _load_file(
                 render_path(problem.path),
             )
         )
+        if unread is not None:
+            unread[shown] = frozenset(_NAME.findall(text))
         return []
     is_config_file = file.name == CONFIG_FILE and file.parent == set_root
     manifests = []
@@ -318,6 +333,7 @@ def _to_manifest(
         missing = "apiVersion" if api_version is None else "kind"
         problem("RC101", f"missing required field '{missing}'", field_name=missing)
         return None
+    model = KINDS.get(kind) if isinstance(kind, str) else None
     if api_version != _API_VERSION:
         problem(
             "RC105",
@@ -325,10 +341,9 @@ def _to_manifest(
             ("apiVersion",),
             field_name="apiVersion",
         )
-        return None
-    model = KINDS.get(kind) if isinstance(kind, str) else None
-    if model is None:
+    if model is None:  # said too when the apiVersion is wrong: one fix, not two rounds
         problem("RC105", errormap.unknown_kind(kind), ("kind",), field_name="kind")
+    if model is None or api_version != _API_VERSION:
         return None
     if (kind == "ControllerConfig") != is_config_file:
         message = (

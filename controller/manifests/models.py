@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from controller.manifests.deploy import Deploy, Locator
 from controller.manifests.gates import ApprovalGate as ApprovalGate
@@ -101,6 +101,17 @@ class TrainSchedule(Model):
     """Recurrence rule, e.g. FREQ=WEEKLY;INTERVAL=2;BYDAY=TU."""
     dtstart: LocalDateTime
     """First departure, wall-clock time in the train's timezone."""
+
+    @field_validator("rrule")
+    @classmethod
+    def _one_time_a_day(cls, value: str) -> str:
+        for part in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+            if f"{part}=" in value.upper():
+                raise ValueError(
+                    f"a train departs at dtstart's time of day: {part} would add departures "
+                    "at other times; set the time in 'dtstart' and remove it"
+                )
+        return value
 
 
 class Milestones(Model):

@@ -7,6 +7,8 @@ input, and declares the JSON Schema an editor uses for completion. Pure: no I/O.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -161,10 +163,59 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{value!r} is not an IANA time zone: write e.g. 'Europe/Berlin' or 'UTC'"
-        ) from None
+        guess = _zone_guess(value)
+        hint = f"; did you mean {guess!r}?" if guess else ": write e.g. 'Europe/Berlin' or 'UTC'"
+        raise ValueError(f"{value!r} is not an IANA time zone{hint}") from None
     return value
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    from zoneinfo import available_timezones
+
+    return {z.lower(): z for z in available_timezones()}
+
+
+def _zone_guess(value: str) -> str | None:
+    zones = _zones()
+    if value.lower() in zones:
+        return zones[value.lower()]
+    close = difflib.get_close_matches(value.lower(), list(zones), n=1, cutoff=0.8)
+    return zones[close[0]] if close else None
+
+
+RRULE_KEYS = (
+    "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYYEARDAY",
+    "BYWEEKNO", "BYSETPOS", "BYHOUR", "BYMINUTE", "BYSECOND", "WKST",
+)  # fmt: skip
+FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_EVERY = {"BIWEEKLY": "WEEKLY;INTERVAL=2", "FORTNIGHTLY": "WEEKLY;INTERVAL=2",
+          "BIMONTHLY": "MONTHLY;INTERVAL=2", "QUARTERLY": "MONTHLY;INTERVAL=3"}  # fmt: skip
+
+
+def _rrule_words(text: str) -> str | None:
+    """What a person probably meant by an RRULE word RFC 5545 does not have, or None."""
+    for part in text.split(";"):
+        key, _, value = part.partition("=")
+        key, value = key.strip().upper(), value.strip().upper()
+        if key not in RRULE_KEYS:
+            close = difflib.get_close_matches(key, RRULE_KEYS, n=1, cutoff=0.6)
+            return f"{key!r} is not an RRULE part" + (
+                f"; did you mean {close[0]}?" if close else ""
+            )
+        if key == "FREQ" and value not in FREQS:
+            if value in _EVERY:
+                return f"there is no FREQ={value}; write FREQ={_EVERY[value]}"
+            return f"FREQ is one of {', '.join(FREQS[:5])}, not {value}"
+        if key == "BYDAY":
+            for day in value.split(","):
+                bare = day.lstrip("+-0123456789")
+                if bare not in DAYS:
+                    fix = bare[:2] if bare[:2] in DAYS else None
+                    hint = f"; write {fix}" if fix else ""
+                    return f"BYDAY takes two-letter days ({','.join(DAYS)}), not {bare}{hint}"
+    return None
 
 
 def _iso(value: date | datetime) -> str:
@@ -261,6 +312,9 @@ def _rrule(value: str) -> str:
             f"{value!r} is not an RFC 5545 RRULE: it needs FREQ=, e.g. "
             "'FREQ=WEEKLY;INTERVAL=2;BYDAY=TU'"
         )
+    words = _rrule_words(text)
+    if words is not None:
+        raise ValueError(f"{value!r} is not a valid RFC 5545 RRULE: {words}")
     try:
         rrulestr(text, dtstart=datetime(2000, 1, 1))
     except (ValueError, TypeError) as exc:

@@ -264,7 +264,7 @@ def parse(text: str) -> list[ParsedDocument]:
                 break
             documents.append(ParsedDocument(len(documents), _construct(node, 0, budget), source))
     except yaml.MarkedYAMLError as exc:
-        raise _from_marked(exc) from None
+        raise _from_marked(exc, text) from None
     except yaml.YAMLError as exc:
         raise _from_other(exc, text) from None
     finally:
@@ -284,7 +284,7 @@ def _check_depth(text: str) -> None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
-        raise _from_marked(exc) from None
+        raise _from_marked(exc, text) from None
     except yaml.YAMLError as exc:
         raise _from_other(exc, text) from None
 
@@ -438,7 +438,34 @@ def _at(node: Node, code: str, message: str) -> YamlProblem:
     return YamlProblem(code, message, mark.line + 1, mark.column + 1)
 
 
-def _from_marked(exc: yaml.MarkedYAMLError) -> YamlProblem:
+HINTS = (
+    ("mapping values are not allowed", "a key indented deeper than the key above it, or an "
+     "unquoted value holding ': ' (quote it)"),
+    ("did not find expected '-' indicator", "an item indented differently from the items "
+     "of its list above it"),
+    ("did not find expected key", "a line indented differently from the keys of its mapping "
+     "above it"),
+    ("could not find expected ':'", "a key without ':' after it, or a quote left open above"),
+    ("found unexpected end of stream", "a quote or bracket left open"),
+)  # fmt: skip
+"""What a syntax error usually means, by the parser's words."""
+
+
+def _hint(problem: str, text: str, mark: Any) -> str:
+    """What probably happened, in words a person typing YAML uses."""
+    if mark is not None:
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        tab = line.find("\t")
+        if tab >= 0 and ("cannot start any token" in problem or tab <= mark.column):
+            return f"; a tab at line {mark.line + 1}, column {tab + 1}: YAML indents with spaces"
+    for words, hint in HINTS:
+        if words in problem:
+            return f"; probably {hint}"
+    return ""
+
+
+def _from_marked(exc: yaml.MarkedYAMLError, text: str = "") -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
     if "nesting depth" in str(exc.problem):
         # libyaml ≥ 0.2.6 (PyYAML 6.0.4's wheels) stops deep nesting itself, sometimes
@@ -446,6 +473,7 @@ def _from_marked(exc: yaml.MarkedYAMLError) -> YamlProblem:
         return _too_deep(mark)
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "YAML syntax error: " + ", ".join(parts) if parts else "YAML syntax error"
+    message += _hint(str(exc.problem or ""), text, mark)
     if mark is None:
         return YamlProblem("RC001", message, 1, 1)
     return YamlProblem("RC001", message, mark.line + 1, mark.column + 1)

@@ -6,7 +6,9 @@ Reads the manifest files (through `loading`); otherwise pure: `now` is an argume
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -40,12 +42,46 @@ def build_diagnostics(
 
 
 def diagnose(result: loading.LoadResult, now: datetime) -> list[Diagnostic]:
-    """Every diagnostic of a load: its own, the semantic and the time checks, sorted."""
-    found = list(result.diagnostics)
+    """Every diagnostic of a load: its own, the semantic and the time checks, sorted.
+    A reference to a name that a file which could not be read seems to declare is no
+    error of its own: the root cause is that file's, which says how many it hid."""
+    checked = []
     for state in result.states:
-        found.extend(checks.check(state))
-        found.extend(schedule_checks.check(state, now))
-    return sorted(set(found))
+        checked.extend(checks.check(state))
+        checked.extend(schedule_checks.check(state, now))
+    hidden: dict[str, int] = {}
+    kept = []
+    for diagnostic in checked:
+        cause = _cascade(diagnostic, result.unread)
+        if cause is None:
+            kept.append(diagnostic)
+        else:
+            hidden[cause] = hidden.get(cause, 0) + 1
+    found = [_with_hidden(d, hidden) for d in result.diagnostics]
+    # A file that cannot be read is the root cause of what follows: first.
+    return sorted(set(found + kept), key=lambda d: (d.code >= "RC1", d))
+
+
+_UNDECLARED = re.compile(r"'([^']+)' is not declared")
+
+
+def _cascade(diagnostic: Diagnostic, unread: Mapping[str, frozenset[str]]) -> str | None:
+    """The unreadable file an RC202 probably follows from, or None."""
+    if diagnostic.code != "RC202":
+        return None
+    match = _UNDECLARED.search(diagnostic.message)
+    if match is None:
+        return None
+    return next((f for f, names in sorted(unread.items()) if match.group(1) in names), None)
+
+
+def _with_hidden(diagnostic: Diagnostic, hidden: Mapping[str, int]) -> Diagnostic:
+    count = hidden.get(diagnostic.file, 0)
+    if not count or diagnostic.code >= "RC1":
+        return diagnostic
+    plural = "s" if count > 1 else ""
+    more = f"; {count} reference{plural} to what it declares not checked until it is fixed"
+    return replace(diagnostic, message=diagnostic.message + more)
 
 
 def fatal(found: list[Diagnostic]) -> list[Diagnostic]:

@@ -66,10 +66,21 @@ def test_all_errors_of_a_directory_are_reported() -> None:
     assert output.count("error RC") >= 60
 
 
-def test_nothing_to_validate_is_said(tmp_path: Path) -> None:
+def test_nothing_to_validate_fails(tmp_path: Path) -> None:
+    """A CI job run in the wrong folder must not pass green on nothing."""
     result = CliRunner().invoke(cli, ["validate", "--root", str(tmp_path)])
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert "no manifests found" in result.output
+    assert "✓" not in result.output
+
+
+def test_strict_says_it_fails_on_warnings() -> None:
+    flag = str(DATA / "invalid" / "warning-zone-without-dst.yaml")
+    code, output = invoke("validate", "--root", str(DATA / "invalid"), "--strict", flag)
+    assert code == 1
+    assert output.splitlines()[-1] == "✗ 1 warning, which --strict fails on (1 manifest in 1 file)"
+    code, output = invoke("validate", "--root", str(DATA / "invalid"), flag)
+    assert code == 0 and output.splitlines()[-1].startswith("✓ valid with 1 warning")
 
 
 def test_usage_errors_exit_2() -> None:
