@@ -10,6 +10,7 @@ from typing import Any
 from controller.plan.actions import Action
 from controller.plan.plans import Finding, FindingKind, Plan
 from controller.plan.records import decision_document
+from controller.schedule.zones import to_local
 
 _ORDER = list(FindingKind)
 
@@ -19,7 +20,8 @@ def _findings(plan: Plan) -> list[Finding]:
 
 
 def _time(plan: Plan) -> str:
-    return plan.at.isoformat()
+    """The plan's instant as people read it: local, to the second, with the zone's name."""
+    return f"{to_local(plan.at, plan.timezone):%Y-%m-%d %H:%M:%S} {plan.timezone}"
 
 
 def to_text(plan: Plan) -> str:

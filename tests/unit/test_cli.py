@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from controller.cli import cli
@@ -86,8 +87,8 @@ def test_strict_says_it_fails_on_warnings() -> None:
 def test_usage_errors_exit_2() -> None:
     assert invoke("validate", "/no/such/path")[0] == 2
     assert invoke("validate", "--format", "xml")[0] == 2
-    assert invoke("validate", "--now", "tomorrow")[0] == 2
-    assert invoke("validate", "--now", "2026-11-23T10:00:00")[0] == 2  # no offset
+    assert invoke("validate", "--now", "the day after")[0] == 2
+    assert invoke("validate", "--now", "2026-13-01")[0] == 2
 
 
 def test_schema_export_check(tmp_path: Path) -> None:
@@ -124,3 +125,45 @@ def test_real_process_exit_codes_and_no_traceback() -> None:
     assert bad.returncode == 1
     assert "yaml-billion-laughs.yaml:1:8: error RC003" in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("typed", "wanted"),
+    [
+        ("2026-12-08T09:00+01:00", "2026-12-08T08:00:00+00:00"),
+        ("2026-12-08", "2026-12-07T23:00:00+00:00"),  # local midnight, Europe/Berlin
+        ("2026-12-08 09:00", "2026-12-08T08:00:00+00:00"),
+        ("2026-07-08T09:00", "2026-07-08T07:00:00+00:00"),  # summer time
+    ],
+)
+def test_times_as_people_type_them(
+    typed: str, wanted: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from controller.cli.options import parse_time
+
+    monkeypatch.setenv("RELCTL_TIMEZONE", "Europe/Berlin")
+    assert parse_time(typed).isoformat() == wanted
+
+
+def test_relative_times_count_from_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from controller.cli.options import parse_time
+
+    monkeypatch.setenv("RELCTL_TIMEZONE", "America/New_York")
+    before = datetime.now(UTC)
+    later = parse_time("+2d")
+    assert timedelta(days=2) <= later - before < timedelta(days=2, seconds=5)
+    assert timedelta(minutes=89) < before - parse_time("-90m") <= timedelta(minutes=90)
+    assert abs(parse_time("now") - before) < timedelta(seconds=5)
+    tomorrow = parse_time("Tomorrow 09:00").astimezone(ZoneInfo("America/New_York"))
+    today = before.astimezone(ZoneInfo("America/New_York")).date()
+    assert (tomorrow.date() - today).days == 1 and (tomorrow.hour, tomorrow.minute) == (9, 0)
+
+
+def test_plan_takes_a_relative_time(tmp_path: Path) -> None:
+    code, output = invoke("plan", "--offline", "--root", str(REPO), "--at", "+1d")
+    assert code == 0, output
+    assert output.startswith("Plan at ") and " Europe/Berlin: " in output.splitlines()[0]
+    assert "." not in output.splitlines()[0].split(" Europe/Berlin")[0][-10:]  # no microseconds

@@ -29,7 +29,7 @@ def test_offline_plan_markdown_names_the_window_and_when_it_opens() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("### relctl plan at 2026-12-10T11:00:00+00:00")
+    assert result.output.startswith("### relctl plan at 2026-12-10 12:00:00 Europe/Berlin")
     assert "**Blocked by windows**" in result.output
     assert "search-2027-1" in result.output and "us-business-hours" in result.output
     assert "| release | phase | departs |" in result.output
