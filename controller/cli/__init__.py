@@ -64,6 +64,14 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="relctl")
+@click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda _ctx, _param, value: os.environ.__setitem__("NO_COLOR", "1") if value else None,
+    help="No colour (also: $NO_COLOR, or output that is not a terminal).",
+)
 def cli() -> None:
     """relctl: releases, trains, feature flags and blackout windows, declared in git and
     reconciled against Jira and Kubernetes."""
@@ -72,7 +80,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point; never lets a traceback reach the user unless RELCTL_DEBUG=1."""
     try:
-        code = cli.main(args=argv, prog_name="relctl", standalone_mode=False)
+        # Every option can also come from $RELCTL_<COMMAND>_<OPTION> (e.g. RELCTL_PLAN_OUTPUT).
+        code = cli.main(
+            args=argv, prog_name="relctl", standalone_mode=False, auto_envvar_prefix="RELCTL"
+        )
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         code = 130

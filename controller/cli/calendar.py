@@ -3,13 +3,13 @@ terminal timeline, JSON, or an ICS file people subscribe to."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from controller.cli import common, options
+from controller.cli import output as printing
 from controller.schedule import calendar, calendar_formats
 from controller.schedule.zones import day_bounds
 
@@ -34,15 +34,7 @@ def _bound(value: str | None, timezone: str, default: datetime) -> datetime:
 @click.command("calendar")
 @click.option("--from", "from_text", metavar="DATE", help="Start (default: now).")
 @click.option("--to", "to_text", metavar="DATE", help="End, exclusive (default: 90 days later).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "ics"]), default="text", show_default=True
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to FILE instead of standard output.",
-)
+@printing.formats(["text", "json", "ics"], "text", files=True)
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (default now).")
 @common.ROOT_OPTION
 def command(
@@ -75,7 +67,7 @@ def command(
     elif fmt == "json":
         data = (calendar_formats.to_json(events) + "\n").encode()
     else:
-        color = output is None and sys.stdout.isatty()
+        color = output is None and printing.color()
         data = (calendar_formats.to_text(events, timezone, start, end, color) + "\n").encode()
     if output is None:
         click.echo(data.decode(), nl=False)

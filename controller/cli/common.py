@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from controller.adapters.git import GitError, StatusRepository
-from controller.cli import options, reporters
+from controller.cli import options, output, reporters
 from controller.manifests import loading
 from controller.manifests.config import GitConfig
 from controller.manifests.state import DesiredState
@@ -24,7 +24,9 @@ from controller.schedule.validation import build_diagnostics, fatal, without_bro
 ROOT_OPTION = click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Repository root (default: the enclosing git work tree, or the current directory).",
+    envvar="RELCTL_ROOT",
+    help="Repository root (default: $RELCTL_ROOT, the enclosing git work tree, or the current "
+    "directory).",
 )
 
 
@@ -41,7 +43,9 @@ def build_state(root: Path | None, now: datetime) -> DesiredState:
         without_broken_releases(result.states[0], errors, now) if errors and result.states else None
     )
     if errors and isolated is None:
-        click.echo(reporters.text(errors, manifests, files, color=sys.stderr.isatty()), err=True)
+        click.echo(
+            reporters.text(errors, manifests, files, color=output.color(sys.stderr)), err=True
+        )
         click.echo("relctl: the manifests are invalid; fix them first (relctl validate)", err=True)
         raise SystemExit(1)
     if isolated is not None:

@@ -13,6 +13,7 @@ import click
 from controller.adapters.errors import AdapterError
 from controller.adapters.kube import KubeCluster, read_flags
 from controller.cli import common, options
+from controller.cli import output as printing
 from controller.manifests.state import DesiredState
 from controller.plan import flag_rollout, flags
 
@@ -50,12 +51,7 @@ def group() -> None:
 
 @group.command("render")
 @click.option("--at", "at_text", metavar="TIME", help="Instant (default now, or $RELCTL_NOW).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to FILE (default standard output).",
-)
+@printing.formats(["json"], "json", files=True)
 @click.option(
     "--target", metavar="CLUSTER/NAMESPACE/NAME", help="Only the flags applied to this target."
 )
@@ -63,6 +59,7 @@ def group() -> None:
 @common.ROOT_OPTION
 def render(
     at_text: str | None,
+    fmt: str,
     output: Path | None,
     target: str | None,
     released_names: tuple[str, ...],
@@ -145,9 +142,7 @@ def _drift(state: DesiredState, at: datetime, released: flags.Released) -> dict[
     show_default=True,
     help="Read each flag's target in its cluster and report drift.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@printing.formats(["text", "json"], "text")
 @_with_released
 @common.ROOT_OPTION
 def status(

@@ -15,6 +15,7 @@ import click
 
 from controller.adapters.jira import JiraClient, settings_from
 from controller.cli import common, options
+from controller.cli import output as printing
 from controller.manifests.models import Release
 from controller.manifests.state import DesiredState
 from controller.plan import notes as release_notes
@@ -63,14 +64,7 @@ def _write(text: str, output: Path | None) -> None:
 
 @click.command("readiness")
 @click.argument("release")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@printing.formats(["text", "markdown", "json"], "text", files=True)
 @JIRA_URL
 @common.ROOT_OPTION
 def readiness_command(
@@ -94,14 +88,7 @@ def readiness_command(
 
 @click.command("notes")
 @click.argument("release")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["markdown", "html", "json"]),
-    default="markdown",
-    show_default=True,
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@printing.formats(["markdown", "html", "json"], "markdown", files=True)
 @JIRA_URL
 @common.ROOT_OPTION
 def notes_command(

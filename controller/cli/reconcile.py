@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from controller.adapters.approvals import Verifier
-from controller.cli import options
+from controller.cli import options, output
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import planner, render
@@ -36,14 +36,7 @@ AT_OPTION = click.option(
 @click.command("plan")
 @ROOT_OPTION
 @AT_OPTION
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="markdown is fit to post as a pull-request comment.",
-)
+@output.formats(["text", "markdown", "json"], "text")
 @click.option(
     "--offline",
     is_flag=True,
@@ -222,9 +215,7 @@ def _measurement(m: Measurement, timezone: str) -> str:
 @click.command("status")
 @click.argument("release", required=False)
 @ROOT_OPTION
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output.formats(["text", "json"], "text")
 def status_command(release: str | None, root: Path | None, fmt: str) -> None:
     """Phase and last decisions of every release (or the whole decision log of RELEASE),
     read from the status files the controller committed to git."""

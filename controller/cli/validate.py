@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from controller.cli import options, reporters
+from controller.cli import options, output, reporters
 from controller.manifests import control_checks, loading
 from controller.manifests.diagnostics import Diagnostic, Severity
 from controller.manifests.state import DesiredState
@@ -84,14 +83,7 @@ def record_checks(state: DesiredState, recorded: dict[str, ReleaseStatus]) -> li
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="Output format; github prints workflow annotations.",
-)
+@output.formats(["text", "json", "github"], "text")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
     "--root",
@@ -152,7 +144,7 @@ def command(
             err=True,
         )
     else:
-        color = sys.stdout.isatty()
+        color = output.color()
         click.echo(reporters.text(found, manifests, files, color=color, strict=strict))
     if failing:
         raise SystemExit(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from controller.cli import common, options
+from controller.cli import common, options, output
 from controller.manifests.state import DesiredState
 from controller.schedule import departures, windows
 from controller.schedule.zones import to_local
@@ -86,9 +86,7 @@ def build_verdicts(
     metavar="RELEASE",
     help="Check as this release: its type and override apply.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output.formats(["text", "json"], "text")
 @common.ROOT_OPTION
 def check(
     component: str,

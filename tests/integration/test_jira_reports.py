@@ -45,20 +45,20 @@ def golden(name: str, text: str) -> None:
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("markdown", "md"), ("json", "json"), ("text", "txt")])
 def test_readiness_golden(jira: JiraSandbox, fmt: str, suffix: str) -> None:
-    code, output = run(jira, "readiness", "shop-2026-25", "--format", fmt)
+    code, output = run(jira, "readiness", "shop-2026-25", "-o", fmt)
     assert code == 1  # a blocker, a critical bug and a missing approval: not ready
     golden(f"readiness-shop-2026-25.{suffix}", output)
 
 
 def test_readiness_verdicts(jira: JiraSandbox) -> None:
-    code, output = run(jira, "readiness", "shop-2026-25", "--format", "json")
+    code, output = run(jira, "readiness", "shop-2026-25", "-o", "json")
     report = json.loads(output)
     assert report["status"] == "not_ready"
     assert [b["key"] for b in report["blockers"]] == ["SHOP-107"]
     assert [b["key"] for b in report["criticalBugs"]] == ["SHOP-106"]
     assert report["missingApprovals"] == ["product-owner"]
     assert (report["done"], report["total"]) == (5, 8)
-    code, output = run(jira, "readiness", "payments-2026-25", "--format", "json")
+    code, output = run(jira, "readiness", "payments-2026-25", "-o", "json")
     assert json.loads(output)["status"] == "ready" and code == 0
 
 
@@ -66,7 +66,7 @@ def test_readiness_verdicts(jira: JiraSandbox) -> None:
     ("fmt", "suffix"), [("markdown", "md"), ("html", "html"), ("json", "json")]
 )
 def test_notes_golden(jira: JiraSandbox, fmt: str, suffix: str) -> None:
-    code, output = run(jira, "notes", "shop-2026-25", "--format", fmt)
+    code, output = run(jira, "notes", "shop-2026-25", "-o", fmt)
     assert code == 0
     golden(f"notes-shop-2026-25.{suffix}", output)
 

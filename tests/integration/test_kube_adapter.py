@@ -291,7 +291,7 @@ def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) 
                 at.isoformat(),
                 "--released",
                 "shop-2026-25",
-                "--format",
+                "-o",
                 "json",
             ],
             env={"KUBECONFIG": str(kubeconfig)},
@@ -302,7 +302,7 @@ def test_flags_status_reports_drift_when_clusters_are_reachable(tmp_path: Path) 
             cli,
             [
                 *("flags", "status", "--root", str(SHOP), "--at", "2026-12-17T12:00:00+01:00"),
-                *("--released", "shop-2026-25", "--format", "json"),
+                *("--released", "shop-2026-25", "-o", "json"),
             ],
             env={"KUBECONFIG": str(kubeconfig)},
         )

@@ -857,7 +857,7 @@ class History:
         prints the recorded departures, and `plan` is the same whatever the hash seed."""
         git(self.world.controller, "pull", "-q", "--rebase")
         recorded = self.final = self.remote_statuses()
-        shown = self._relctl("status", "--root", str(self.world.controller), "--format", "json")
+        shown = self._relctl("status", "--root", str(self.world.controller), "-o", "json")
         document = json.loads(shown)
         for name, status in recorded.items():
             expected = status.departure.isoformat() if status.departure else None
@@ -871,7 +871,7 @@ class History:
                 str(self.world.controller),
                 "--at",
                 self.now.isoformat(),
-                "--format",
+                "-o",
                 "json",
                 seed=seed,
             )

@@ -159,16 +159,14 @@ def test_calendar_command_formats(tmp_path: Path) -> None:
         NOW.isoformat(),
         "--to",
         "2027-01-15",
-        "--format",
-        "ics",
         "-o",
+        "ics",
+        "--output-file",
         str(out),
     )
     assert code == 0
     assert icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
-    code, output = invoke(
-        "calendar", "--root", str(SHOP), "--now", NOW.isoformat(), "--format", "json"
-    )
+    code, output = invoke("calendar", "--root", str(SHOP), "--now", NOW.isoformat(), "-o", "json")
     assert code == 0
     assert any(e["uid"] == "release.shop-2026-25@shop.relctl" for e in json.loads(output))
     assert (
@@ -208,7 +206,7 @@ def test_windows_check_hotfix_release_and_json() -> None:
         "2026-12-20T10:00:00Z",
         "--release",
         "payments-hotfix-2-4-1",
-        "--format",
+        "-o",
         "json",
     )
     assert code == 0

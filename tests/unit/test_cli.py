@@ -32,7 +32,7 @@ def test_shipped_state_and_examples_are_valid() -> None:
 
 
 def test_default_paths_are_relctl_yaml_and_releases() -> None:
-    code, output = invoke("validate", "--root", str(REPO), "--format", "json")
+    code, output = invoke("validate", "--root", str(REPO), "-o", "json")
     report = json.loads(output)
     assert code == 0 and report["valid"] is True
     assert report["files"] == 1 + len(list((REPO / "releases").rglob("*.yaml")))
@@ -40,7 +40,7 @@ def test_default_paths_are_relctl_yaml_and_releases() -> None:
 
 def test_json_report_lists_every_diagnostic() -> None:
     case = INVALID / "schema-bad-name.yaml"
-    code, output = invoke("validate", "--format", "json", "--root", str(INVALID), str(case))
+    code, output = invoke("validate", "-o", "json", "--root", str(INVALID), str(case))
     report = json.loads(output)
     assert code == 1
     assert report["valid"] is False and report["errors"] == 3
@@ -53,7 +53,7 @@ def test_json_report_lists_every_diagnostic() -> None:
 
 def test_github_annotations() -> None:
     case = INVALID / "schema-unknown-field.yaml"
-    code, output = invoke("validate", "--format", "github", "--root", str(INVALID), str(case))
+    code, output = invoke("validate", "-o", "github", "--root", str(INVALID), str(case))
     assert code == 1
     assert (
         "::error file=schema-unknown-field.yaml,line=9,col=3,title=RC102 spec.dependOn::"
@@ -86,7 +86,7 @@ def test_strict_says_it_fails_on_warnings() -> None:
 
 def test_usage_errors_exit_2() -> None:
     assert invoke("validate", "/no/such/path")[0] == 2
-    assert invoke("validate", "--format", "xml")[0] == 2
+    assert invoke("validate", "-o", "xml")[0] == 2
     assert invoke("validate", "--now", "the day after")[0] == 2
     assert invoke("validate", "--now", "2026-13-01")[0] == 2
 

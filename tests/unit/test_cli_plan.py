@@ -24,7 +24,7 @@ def test_offline_plan_markdown_names_the_window_and_when_it_opens() -> None:
             str(SHOP),
             "--at",
             "2026-12-10T12:00:00+01:00",
-            "--format",
+            "-o",
             "markdown",
         ],
     )
@@ -45,7 +45,7 @@ def test_offline_plan_json_is_data() -> None:
             str(SHOP),
             "--at",
             "2026-11-23T12:00:00Z",
-            "--format",
+            "-o",
             "json",
         ],
     )
@@ -93,7 +93,7 @@ def test_a_departure_left_implicit_is_judged_like_a_declared_one(tmp_path: Path)
         assert "the train's next departure, 2026-12-22 09:00 (Europe/Berlin)" in checked.output
     for when in ("2026-12-09T12:00:00+01:00", "2026-12-22T09:00:00+01:00"):
         result = runner.invoke(
-            cli, ["plan", "--offline", "--root", str(root), "--at", when, "--format", "json"]
+            cli, ["plan", "--offline", "--root", str(root), "--at", when, "-o", "json"]
         )
         assert result.exit_code == 0, result.output
         document = json.loads(result.output)
@@ -119,7 +119,7 @@ def test_one_invalid_release_does_not_silence_status_and_plan(tmp_path: Path) ->
     assert checked.exit_code == 1 and "notifs" in checked.output
     planned = runner.invoke(
         cli,
-        ["plan", "--offline", "--root", str(root), "--at", "2026-11-23T12:00Z", "--format", "json"],
+        ["plan", "--offline", "--root", str(root), "--at", "2026-11-23T12:00Z", "-o", "json"],
     )
     assert planned.exit_code == 0, planned.output
     assert "release notifications-1-9 is left out" in planned.stderr

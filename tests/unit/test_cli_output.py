@@ -1,0 +1,114 @@
+"""The CLI's output conventions, as kubectl, argocd, flux and helm users expect them:
+`-o/--output FORMAT` on every command that prints data (yaml wherever there is json),
+`--output-file FILE` where a file is written, the old spellings kept one release with a
+notice, colour never with NO_COLOR or --no-color, options from $RELCTL_* variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from controller.cli import cli
+from tests.conftest import NOW, REPO, SHOP
+
+DATA_COMMANDS = [
+    ["validate", "--root", str(SHOP)],
+    ["plan", "--offline", "--root", str(SHOP), "--at", NOW.isoformat()],
+    ["status", "--root", str(SHOP)],
+    ["calendar", "--root", str(SHOP), "--now", NOW.isoformat()],
+    ["windows", "check", "checkout", "--root", str(SHOP), "--at", NOW.isoformat()],
+    ["flags", "status", "--root", str(SHOP), "--at", NOW.isoformat(), "--no-drift"],
+    ["flags", "render", "--root", str(SHOP), "--at", NOW.isoformat()],
+]
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=REPO,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("argv", DATA_COMMANDS, ids=[" ".join(a[:2]) for a in DATA_COMMANDS])
+def test_every_data_command_prints_json_and_yaml(argv: list[str]) -> None:
+    as_json = CliRunner().invoke(cli, [*argv, "-o", "json"])
+    as_yaml = CliRunner().invoke(cli, [*argv, "-o", "yaml"])
+    assert as_json.exit_code in (0, 1), as_json.output
+    assert as_yaml.exit_code == as_json.exit_code
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+
+
+def test_a_format_that_does_not_exist_names_those_that_do() -> None:
+    done = CliRunner().invoke(cli, ["status", "--root", str(SHOP), "-o", "xml"])
+    assert done.exit_code == 2
+    assert "'xml' is not an output format; choose text, json, yaml" in done.output
+
+
+def test_old_spellings_work_with_a_notice(tmp_path: Path) -> None:
+    old = run("plan", "--offline", "--root", str(SHOP), "--at", NOW.isoformat(), "--format", "json")
+    assert old.returncode == 0
+    assert json.loads(old.stdout)["at"]
+    assert "--format json is deprecated" in old.stderr and "use -o json" in old.stderr
+    out = tmp_path / "cal.ics"
+    old_file = run("calendar", "--root", str(SHOP), "--now", NOW.isoformat(), "--format", "ics",
+                   "-o", str(out))  # fmt: skip
+    assert old_file.returncode == 0 and out.read_bytes().startswith(b"BEGIN:VCALENDAR")
+    assert f"use --output-file {out}" in old_file.stderr
+    clash = run("status", "--root", str(SHOP), "-o", "json", "--format", "text")
+    assert clash.returncode == 2 and "disagree" in clash.stderr
+
+
+def test_options_come_from_relctl_variables() -> None:
+    done = run("plan", "--offline", "--at", NOW.isoformat(), RELCTL_OUTPUT="json",
+               RELCTL_ROOT=str(SHOP))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["at"]
+    # Any option of any command: $RELCTL_<COMMAND>_<OPTION>.
+    done = run("plan", "--at", NOW.isoformat(), "-o", "json", RELCTL_PLAN_OFFLINE="1",
+               RELCTL_ROOT=str(SHOP))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_no_colour_when_asked_or_not_a_terminal() -> None:
+    """Through a pseudo-terminal: colour by default, none with NO_COLOR or --no-color."""
+    import pty
+
+    def on_a_terminal(*args: str, **env: str) -> bytes:
+        primary, secondary = pty.openpty()
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "controller", *args],
+                stdout=secondary, stderr=secondary, env={**os.environ, **env}, cwd=REPO,
+                check=False, timeout=60,
+            )  # fmt: skip
+        finally:
+            os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(primary)
+        return b"".join(chunks)
+
+    case = str(REPO / "tests/data/invalid/warning-zone-without-dst.yaml")
+    args = ("validate", "--root", str(REPO / "tests/data/invalid"), case)
+    assert b"\x1b[" in on_a_terminal(*args)
+    assert b"\x1b[" not in on_a_terminal(*args, NO_COLOR="1")
+    assert b"\x1b[" not in on_a_terminal("--no-color", *args)
+    assert "\x1b[" not in run(*args).stdout  # a pipe is not a terminal
