@@ -40,6 +40,7 @@ COMMANDS = {
     "abort": "controller.cli.control:abort_command",
     "retry": "controller.cli.control:retry_command",
     "approve": "controller.cli.control:approve_command",
+    "completion": "controller.cli.completion:command",
 }
 
 

@@ -20,7 +20,7 @@ import click
 
 from controller.adapters.git import NETWORK_TIMEOUT, GitError, git_environment, run_git
 from controller.adapters.release_edit import edit
-from controller.cli import options
+from controller.cli import completion, options
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.errors import RelctlError
 from controller.manifests import loading
@@ -39,7 +39,7 @@ def _git(root: Path, *args: str, timeout: float = 30.0) -> str:
 def _commit_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
-            click.argument("release"),
+            click.argument("release", shell_complete=completion.RELEASES),
             click.option("--dry-run", is_flag=True, help="Print the change; write nothing."),
             click.option(
                 "--branch",

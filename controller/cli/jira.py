@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from controller.adapters.jira import JiraClient, settings_from
-from controller.cli import common, options
+from controller.cli import common, completion, options
 from controller.cli import output as printing
 from controller.manifests.models import Release
 from controller.manifests.state import DesiredState
@@ -63,7 +63,7 @@ def _write(text: str, output: Path | None) -> None:
 
 
 @click.command("readiness")
-@click.argument("release")
+@click.argument("release", shell_complete=completion.RELEASES)
 @printing.formats(["text", "markdown", "json"], "text", files=True)
 @JIRA_URL
 @common.ROOT_OPTION
@@ -87,7 +87,7 @@ def readiness_command(
 
 
 @click.command("notes")
-@click.argument("release")
+@click.argument("release", shell_complete=completion.RELEASES)
 @printing.formats(["markdown", "html", "json"], "markdown", files=True)
 @JIRA_URL
 @common.ROOT_OPTION

@@ -12,7 +12,7 @@ import click
 
 from controller.adapters.errors import AdapterError
 from controller.adapters.notify import Notifier
-from controller.cli import common, options
+from controller.cli import common, completion, options
 from controller.manifests.notify import EVENTS
 from controller.plan import deliveries
 from controller.plan.notices import RENDERERS, Notice, email, notice
@@ -25,7 +25,7 @@ def group() -> None:
 
 
 @group.command("render")
-@click.argument("release")
+@click.argument("release", shell_complete=completion.RELEASES)
 @click.option("--event", type=click.Choice(EVENTS), help="Decision kind (default: the last).")
 @click.option("--sink", help="Only this sink (default: every subscription that follows).")
 @common.ROOT_OPTION

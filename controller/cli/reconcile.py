@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from controller.adapters.approvals import Verifier
-from controller.cli import options, output
+from controller.cli import completion, options, output
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import planner, render
@@ -213,7 +213,7 @@ def _measurement(m: Measurement, timezone: str) -> str:
 
 
 @click.command("status")
-@click.argument("release", required=False)
+@click.argument("release", required=False, shell_complete=completion.RELEASES)
 @ROOT_OPTION
 @output.formats(["text", "json"], "text")
 def status_command(release: str | None, root: Path | None, fmt: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from controller.cli import common, options, output
+from controller.cli import common, completion, options, output
 from controller.manifests.state import DesiredState
 from controller.schedule import departures, windows
 from controller.schedule.zones import to_local
@@ -66,7 +66,7 @@ def build_verdicts(
 
 
 @group.command("check")
-@click.argument("component")
+@click.argument("component", shell_complete=completion.COMPONENTS)
 @click.option(
     "--cluster",
     "clusters",

@@ -112,3 +112,26 @@ def test_no_colour_when_asked_or_not_a_terminal() -> None:
     assert b"\x1b[" not in on_a_terminal(*args, NO_COLOR="1")
     assert b"\x1b[" not in on_a_terminal("--no-color", *args)
     assert "\x1b[" not in run(*args).stdout  # a pipe is not a terminal
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str) -> None:
+    done = run("completion", shell)
+    assert done.returncode == 0 and "_RELCTL_COMPLETE" in done.stdout
+
+
+def complete(words: str, cwd: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "controller"],
+        env={**os.environ, "_RELCTL_COMPLETE": "bash_complete", "COMP_WORDS": words,
+             "COMP_CWORD": str(len(words.split()) - 1)},
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if "," in line]
+
+
+def test_release_and_component_names_complete_from_the_repository() -> None:
+    assert complete("relctl status shop", SHOP) == ["shop-2026-25"]
+    assert complete("relctl suspend pay", SHOP) == ["payments-2026-25", "payments-hotfix-2-4-1"]
+    assert complete("relctl windows check chec", SHOP) == ["checkout"]
+    assert "suspend" in complete("relctl sus", SHOP)
