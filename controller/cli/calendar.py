@@ -47,7 +47,13 @@ def command(
 ) -> None:
     """The release calendar: train departures with their milestones, releases with their
     versions and components (blocked ones marked, with when they can go), blackout windows
-    (recurring ones as one recurring event), flag rollout stages and flag removal dates."""
+    (recurring ones as one recurring event), flag rollout stages and flag removal dates.
+
+    \b
+    Examples:
+      relctl calendar --from 2026-12-01 --to 2027-01-31
+      relctl calendar -o ics --output-file releases.ics
+    """
     now = options.parse_now(now_text, "--now")
     state = common.build_state(root, now)
     timezone = state.config.spec.timezone

@@ -159,7 +159,13 @@ def command(
     """Run the controller: a reconcile pass every interval and at once on a verified git
     webhook (POST /webhook), with backoff after failures. Serves /healthz, /readyz,
     /metrics, /calendar.ics and /api/status. SIGTERM finishes the action under way,
-    records, releases the lease and exits 0."""
+    records, releases the lease and exits 0.
+
+    \b
+    Examples:
+      relctl controller --listen 127.0.0.1:8080
+      relctl controller --clone https://git.example/shop/releases.git --leader-elect
+    """
     host, port = _listen(listen)
     if retry * 2 >= lease_duration:
         raise click.BadParameter("must be under half the lease duration", param_hint="--retry")

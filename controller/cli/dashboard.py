@@ -23,7 +23,12 @@ MARKER = ".relctl-dashboard"
 @click.group("dashboard")
 def group() -> None:
     """The release dashboard: overview, releases with their timelines, calendar, flags and
-    delivery metrics. The controller serves it live at /; `build` writes it as files."""
+    delivery metrics. The controller serves it live at /; `build` writes it as files.
+
+    \b
+    Example:
+      relctl dashboard build --out public/
+    """
 
 
 def commit_url_option(value: str | None) -> str:

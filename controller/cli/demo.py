@@ -443,6 +443,11 @@ def command(keep: Path | None) -> None:
     environment repository a GitOps agent applies, and a flag advancing 10% → 50%.
     Nothing leaves 127.0.0.1; nothing outside the temporary folder (and --keep DIR) is
     written.
+
+    \b
+    Examples:
+      relctl demo
+      relctl demo --keep /tmp/relctl-demo
     """
     if keep is not None and not keep.parent.resolve().is_dir():
         raise click.BadParameter(f"{keep.parent} does not exist", param_hint="--keep")

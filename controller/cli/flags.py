@@ -46,7 +46,13 @@ def _with_released(function: F) -> F:
 
 @click.group("flags")
 def group() -> None:
-    """Feature flags: render flagd JSON, show stages and stale flags."""
+    """Feature flags: render flagd JSON, show stages and stale flags.
+
+    \b
+    Examples:
+      relctl flags status --no-drift
+      relctl flags render --at +1d --target prod-eu/shop/shop-flags
+    """
 
 
 @group.command("render")
@@ -66,7 +72,13 @@ def render(
     all_released: bool,
     root: Path | None,
 ) -> None:
-    """Write the flagd flag JSON due at a time (a percentage stage is a `fractional` rule)."""
+    """Write the flagd flag JSON due at a time (a percentage stage is a `fractional` rule).
+
+    \b
+    Examples:
+      relctl flags render --at +1d
+      relctl flags render --target prod-eu/shop/shop-flags --output-file flags.json
+    """
     at = options.parse_now(at_text)
     state = common.build_state(root, at)
     released = _released(released_names, all_released)
@@ -155,7 +167,13 @@ def status(
 ) -> None:
     """Each flag's stage due now, where it is applied, and whether it is stale.
 
-    Exit status 1 when a flag is stale."""
+    Exit status 1 when a flag is stale.
+
+    \b
+    Examples:
+      relctl flags status
+      relctl flags status --no-drift -o yaml
+    """
     at = options.parse_now(at_text)
     state = common.build_state(root, at)
     specs = {name: m.model.spec for name, m in state.flags.items()}

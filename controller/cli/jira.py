@@ -71,7 +71,13 @@ def readiness_command(
     release: str, fmt: str, output: Path | None, jira_url: str | None, root: Path | None
 ) -> None:
     """Completion, status categories, blockers, critical bugs and missing approvals of
-    RELEASE, judged against its gates: ready, at_risk or not_ready (exit 1 unless ready)."""
+    RELEASE, judged against its gates: ready, at_risk or not_ready (exit 1 unless ready).
+
+    \b
+    Examples:
+      relctl readiness shop-2026-25
+      relctl readiness shop-2026-25 -o markdown --output-file readiness.md
+    """
     state = common.build_state(root, options.parse_now(None))
     model, observation, browse = observe_release(state, release, jira_url)
     result = release_readiness.assess(state, model, observation)
@@ -94,7 +100,13 @@ def readiness_command(
 def notes_command(
     release: str, fmt: str, output: Path | None, jira_url: str | None, root: Path | None
 ) -> None:
-    """Release notes for RELEASE across all of its Jira projects."""
+    """Release notes for RELEASE across all of its Jira projects.
+
+    \b
+    Examples:
+      relctl notes shop-2026-25
+      relctl notes shop-2026-25 -o html --output-file notes.html
+    """
     state = common.build_state(root, options.parse_now(None))
     model, observation, browse = observe_release(state, release, jira_url)
     built = release_notes.build(state, model, observation, browse)

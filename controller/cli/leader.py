@@ -43,7 +43,12 @@ def command(
     duration: float,
     retry: float,
 ) -> None:
-    """Campaign for leadership on a coordination.k8s.io Lease until stopped."""
+    """Campaign for leadership on a coordination.k8s.io Lease until stopped.
+
+    \b
+    Example:
+      relctl leader --context prod-eu --identity $(hostname)
+    """
     cluster = KubeCluster.connect(
         context,
         ClusterConfig.model_validate(

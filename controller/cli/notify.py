@@ -21,7 +21,13 @@ from controller.plan.outbox import Delivery
 
 @click.group("notify")
 def group() -> None:
-    """Notifications: render what a sink would receive, or send it a test."""
+    """Notifications: render what a sink would receive, or send it a test.
+
+    \b
+    Examples:
+      relctl notify render shop-2026-25 --event GO --sink release-room
+      relctl notify test release-room
+    """
 
 
 @group.command("render")
@@ -32,7 +38,12 @@ def group() -> None:
 def render_command(release: str, event: str | None, sink: str | None, root: Path | None) -> None:
     """Print exactly what each subscribed sink would receive for RELEASE's last recorded
     decision (of kind --event): JSON for Slack, Teams and webhooks, the mail for email.
-    Nothing is sent."""
+    Nothing is sent.
+
+    \b
+    Example:
+      relctl notify render shop-2026-25 --event GO --sink release-room
+    """
     workdir = (root or options.find_root(Path.cwd())).resolve()
     state = common.build_state(workdir, datetime.now().astimezone())
     statuses = common.recorded_statuses(workdir, state.config.spec.git)
@@ -92,7 +103,12 @@ def _payload(kind: str, told: Notice) -> str:
 @common.ROOT_OPTION
 def test_command(sink: str, root: Path | None) -> None:
     """Send SINK a test message, with the URL and secrets the environment gives it
-    ($RELCTL_SINK_<NAME>_URL, …); print what the receiver answered."""
+    ($RELCTL_SINK_<NAME>_URL, …); print what the receiver answered.
+
+    \b
+    Example:
+      relctl notify test release-room
+    """
     workdir = (root or options.find_root(Path.cwd())).resolve()
     state = common.build_state(workdir, datetime.now().astimezone())
     target = state.config.spec.sinks.get(sink)

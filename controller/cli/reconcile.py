@@ -45,7 +45,14 @@ AT_OPTION = click.option(
 )
 def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool) -> None:
     """Show what the controller would do at a time, and why: decisions, actions in order,
-    what is blocked by which window and until when. Changes nothing."""
+    what is blocked by which window and until when. Changes nothing.
+
+    \b
+    Examples:
+      relctl plan                                 # now
+      relctl plan --at 'tomorrow 09:00' --offline
+      relctl plan -o markdown > plan.md            # a pull-request comment
+    """
     now = options.parse_now(at_text)
     wall = datetime.now(UTC)
     state = build_state(root, now)
@@ -98,6 +105,11 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
     1 it failed, an action failed (the next pass resumes), a cluster could not be observed
     (its releases waited), or a release was left alone because its status file is not a
     relctl record.
+
+    \b
+    Examples:
+      relctl reconcile --once --dry-run
+      relctl reconcile --once --at +1h
     """
     del once
     now = options.parse_now(at_text)
@@ -218,7 +230,13 @@ def _measurement(m: Measurement, timezone: str) -> str:
 @output.formats(["text", "json"], "text")
 def status_command(release: str | None, root: Path | None, fmt: str) -> None:
     """Phase and last decisions of every release (or the whole decision log of RELEASE),
-    read from the status files the controller committed to git."""
+    read from the status files the controller committed to git.
+
+    \b
+    Examples:
+      relctl status
+      relctl status shop-2026-25 -o yaml
+    """
     workdir = (root or options.find_root(Path.cwd())).resolve()
     state = build_state(workdir, datetime.now().astimezone())
     statuses = recorded_statuses(workdir, state.config.spec.git)

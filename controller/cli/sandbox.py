@@ -21,7 +21,12 @@ PORT = click.option(
 
 @click.group("sandbox")
 def group() -> None:
-    """Emulators of Jira and the Kubernetes API on 127.0.0.1."""
+    """Emulators of Jira and the Kubernetes API on 127.0.0.1.
+
+    \b
+    Example:
+      relctl sandbox jira --port 8089 --seed tests/data/jira/shop.yaml
+    """
 
 
 @group.command("jira")
@@ -50,7 +55,13 @@ def jira(
 
     Without --seed it knows no projects, and only its default user may call it: Basic
     sandbox@relctl.local with the token sandbox-token (Data Center: that token as a
-    Bearer). The seed format: schemas/sandbox/jira-seed.schema.json."""
+    Bearer). The seed format: schemas/sandbox/jira-seed.schema.json.
+
+    \b
+    Examples:
+      relctl sandbox jira --port 8089 --seed tests/data/jira/shop.yaml
+      relctl sandbox jira --flavor datacenter --fault /rest/api/2/search:503
+    """
     from controller.sandbox.jira import JiraSandbox
     from controller.sandbox.jira_state import DEFAULT_USER
 
@@ -108,7 +119,12 @@ def kube(
     bad_images: tuple[str, ...],
     rbac: bool,
 ) -> None:
-    """Serve a Kubernetes API emulator until interrupted (kubectl works against it)."""
+    """Serve a Kubernetes API emulator until interrupted (kubectl works against it).
+
+    \b
+    Example:
+      relctl sandbox kube --port 6443 --kubeconfig /tmp/kubeconfig --rbac
+    """
     import copy
 
     from controller.sandbox.kube import MINIMAL_FEATUREFLAG_CRD, KubeSandbox

@@ -11,7 +11,12 @@ from controller.manifests import reference, schemas
 
 @click.group("schema")
 def group() -> None:
-    """JSON Schemas of the manifest API."""
+    """JSON Schemas of the manifest API.
+
+    \b
+    Example:
+      relctl schema export --check
+    """
 
 
 @group.command("export")
@@ -27,7 +32,13 @@ def group() -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 if the directory differs from the models."
 )
 def export(output_dir: Path, check: bool) -> None:
-    """Generate schemas/*.schema.json from the models (Draft 2020-12)."""
+    """Generate schemas/*.schema.json from the models (Draft 2020-12).
+
+    \b
+    Examples:
+      relctl schema export              # schemas/*.schema.json
+      relctl schema export --check      # in CI: fail when they drift
+    """
     generated = {name: schemas.dump(schema) for name, schema in schemas.generate().items()}
     stale = [
         name
@@ -57,7 +68,12 @@ def export(output_dir: Path, check: bool) -> None:
 )
 @click.option("--check", is_flag=True, help="With --update: write nothing, exit 1 if stale.")
 def reference_command(target: Path | None, check: bool) -> None:
-    """Print the manifest reference (Markdown), or keep a file's copy up to date."""
+    """Print the manifest reference (Markdown), or keep a file's copy up to date.
+
+    \b
+    Example:
+      relctl schema reference --update README.md
+    """
     if target is None:
         click.echo(reference.generate(), nl=False)
         return

@@ -118,6 +118,12 @@ def command(
     PATHS are files or directories (default: relctl.yaml and the manifests directory of the
     repository). A directory with its own relctl.yaml is a separate set of manifests whose
     references resolve within it. Exit status: 0 valid, 1 invalid, 2 usage error.
+
+    \b
+    Examples:
+      relctl validate                          # relctl.yaml and releases/
+      relctl validate releases/ -o github      # annotations in a GitHub workflow
+      relctl validate --strict -o json
     """
     now = options.parse_now(now_text, "--now")
     root = (root or options.find_root(Path.cwd())).resolve()

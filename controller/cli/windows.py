@@ -17,7 +17,12 @@ from controller.schedule.zones import to_local
 
 @click.group("windows")
 def group() -> None:
-    """Blackout and allow windows."""
+    """Blackout and allow windows.
+
+    \b
+    Example:
+      relctl windows check checkout --cluster prod-us --at 'tomorrow 09:00'
+    """
 
 
 def _when(value: datetime | None, timezone: str) -> str:
@@ -100,6 +105,11 @@ def check(
     """Say whether COMPONENT may deploy, which windows decide it, and when that changes.
 
     Exit status 0 when allowed on every cluster checked, 1 when blocked on any.
+
+    \b
+    Examples:
+      relctl windows check checkout --cluster prod-us --at 'tomorrow 09:00'
+      relctl windows check payments --release payments-hotfix-2-4-1 -o json
     """
     at = options.parse_now(at_text)
     state = common.build_state(root, at)

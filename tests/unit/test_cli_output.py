@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -135,3 +136,22 @@ def test_release_and_component_names_complete_from_the_repository() -> None:
     assert complete("relctl suspend pay", SHOP) == ["payments-2026-25", "payments-hotfix-2-4-1"]
     assert complete("relctl windows check chec", SHOP) == ["checkout"]
     assert "suspend" in complete("relctl sus", SHOP)
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
+        found.append((*path, name))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(cli), ids=lambda p: " ".join(p))
+def test_every_command_shows_an_example(path: tuple[str, ...]) -> None:
+    done = CliRunner().invoke(cli, [*path, "--help"])
+    assert done.exit_code == 0
+    assert "Example" in done.output, f"relctl {' '.join(path)} --help shows no example"
