@@ -53,3 +53,34 @@ def status_log(
         LOG_TIMEOUT,
     )
     return top, text, bool(since)
+
+
+def export_tree(workdir: Path, ref: str, into: Path) -> str:
+    """The files of `ref` written under `into` (`git archive`, unpacked with tarfile's
+    data filter: no links out, no device files); the commit it names."""
+    import io
+    import subprocess
+    import tarfile
+
+    from controller.adapters.git import git_environment
+    from controller.errors import Disposition
+
+    commit = run_git(
+        ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], workdir, LOCAL_TIMEOUT
+    )
+    try:
+        done = subprocess.run(
+            ["git", "archive", "--format=tar", commit],
+            cwd=workdir, capture_output=True, timeout=LOG_TIMEOUT, env=git_environment(),
+            check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"git archive {ref} took too long", disposition=Disposition.TRANSIENT
+        ) from None
+    if done.returncode != 0:
+        problem = done.stderr.decode(errors="replace").strip()[:300]
+        raise GitError(f"git archive {ref} failed: {problem}", disposition=Disposition.STALLED)
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        archive.extractall(into, filter="data")
+    return commit

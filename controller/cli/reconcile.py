@@ -11,10 +11,12 @@ from pathlib import Path
 import click
 
 from controller.adapters.approvals import Verifier
+from controller.adapters.git import GitError
+from controller.adapters.history import export_tree
 from controller.cli import completion, options, output
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
-from controller.plan import planner, render
+from controller.plan import compare, planner, render
 from controller.plan.measurements import Measurement, measurement_document
 from controller.plan.outbox import delivery_document
 from controller.plan.plans import Observed
@@ -43,7 +45,15 @@ AT_OPTION = click.option(
     help="Observe nothing: no Jira or cluster credentials needed. Shows the trains, "
     "windows, flag stages and decisions due from the manifests and the records alone.",
 )
-def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool) -> None:
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Show what this branch changes in the plan compared with REF (e.g. origin/main): "
+    "decisions, actions and blocks added or gone, departures moved.",
+)
+def plan_command(
+    root: Path | None, at_text: str | None, fmt: str, offline: bool, base: str | None
+) -> None:
     """Show what the controller would do at a time, and why: decisions, actions in order,
     what is blocked by which window and until when. Changes nothing.
 
@@ -51,7 +61,8 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
     Examples:
       relctl plan                                 # now
       relctl plan --at 'tomorrow 09:00' --offline
-      relctl plan -o markdown > plan.md            # a pull-request comment
+      relctl plan -o markdown > plan.md            # the plan, as Markdown
+      relctl plan --base origin/main -o markdown   # what a pull request changes
     """
     now = options.parse_now(at_text)
     wall = datetime.now(UTC)
@@ -78,6 +89,18 @@ def plan_command(root: Path | None, at_text: str | None, fmt: str, offline: bool
         for problem in problems:
             click.echo(f"warning: {problem}", err=True)
     result = planner.plan(state, observed, recorded, now)
+    if base is not None:
+        with tempfile.TemporaryDirectory(prefix="relctl-base-") as folder:
+            try:
+                commit = export_tree(workdir, base, Path(folder))
+            except GitError as exc:
+                raise click.BadParameter(str(exc), param_hint="--base") from None
+            before = planner.plan(build_state(Path(folder), now), observed, recorded, now)
+        change = compare.compare(before, result)
+        shown = f"{base} ({commit[:12]})"
+        differ = {"text": compare.to_text, "markdown": compare.to_markdown, "json": compare.to_json}
+        click.echo(differ[fmt](change, shown), nl=False)
+        return
     renderer = {"text": render.to_text, "markdown": render.to_markdown, "json": render.to_json}
     click.echo(renderer[fmt](result), nl=False)
 
