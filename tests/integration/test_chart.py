@@ -292,3 +292,18 @@ def test_the_dashboard_is_routed_only_when_asked_and_guarded_by_its_secret() -> 
         render({**BASE, "dashboard": {"commitUrl": "javascript:alert(1)"}})
     report = helm_python.lint(CHART, values, strict=True, namespace="relctl")
     assert report["errors"] == [], report
+
+
+def test_the_chart_readme_is_generated_from_the_schema_and_values() -> None:
+    """charts/relctl/README.md lists every value (scripts/chart-readme writes it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(CHART.parents[1] / "scripts" / "chart-readme"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = (CHART / "README.md").read_text(encoding="utf-8")
+    for key in ("`dashboard.auth.existingSecret`", "`ingress.paths`", "`replicaCount`"):
+        assert key in text
