@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -106,10 +107,20 @@ class KubeCluster:
                 config.load_incluster_config(client_configuration=configuration)
             else:
                 # $KUBECONFIG is read now: the client library reads it once, at import.
-                kubeconfig = settings.kubeconfig or (env or os.environ).get("KUBECONFIG") or None
+                # `relctl --kubeconfig/--context` (RELCTL_KUBECONFIG, RELCTL_CONTEXT[_<CLUSTER>])
+                # override relctl.yaml for the person running the command.
+                source = env or os.environ
+                kubeconfig = (
+                    source.get("RELCTL_KUBECONFIG")
+                    or settings.kubeconfig
+                    or source.get("KUBECONFIG")
+                    or None
+                )
+                variable = "RELCTL_CONTEXT_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+                context = source.get(variable) or source.get("RELCTL_CONTEXT") or settings.context
                 config.load_kube_config(
                     config_file=kubeconfig,
-                    context=settings.context,
+                    context=context,
                     client_configuration=configuration,
                     persist_config=False,
                 )

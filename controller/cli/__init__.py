@@ -73,9 +73,42 @@ class LazyGroup(click.Group):
     callback=lambda _ctx, _param, value: os.environ.__setitem__("NO_COLOR", "1") if value else None,
     help="No colour (also: $NO_COLOR, or output that is not a terminal).",
 )
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=lambda _ctx, _param, value: _set_env("RELCTL_KUBECONFIG", value),
+    help="kubeconfig file for every cluster, instead of relctl.yaml's (and $KUBECONFIG).",
+)
+@click.option(
+    "--context",
+    "contexts",
+    multiple=True,
+    metavar="[CLUSTER=]CONTEXT",
+    expose_value=False,
+    callback=lambda _ctx, _param, value: _set_contexts(value),
+    help="kubeconfig context for CLUSTER (or, bare, for every cluster) instead of "
+    "relctl.yaml's. Repeatable.",
+)
 def cli() -> None:
     """relctl: releases, trains, feature flags and blackout windows, declared in git and
     reconciled against Jira and Kubernetes."""
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value:
+        os.environ[name] = value
+
+
+def _set_contexts(values: tuple[str, ...]) -> None:
+    for value in values:
+        cluster, _, context = value.rpartition("=")
+        if not context:
+            raise click.BadParameter(f"{value!r}: give CONTEXT or CLUSTER=CONTEXT")
+        variable = "RELCTL_CONTEXT" + (
+            "_" + "".join(c if c.isalnum() else "_" for c in cluster.upper()) if cluster else ""
+        )
+        os.environ[variable] = context
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -155,3 +155,40 @@ def test_every_command_shows_an_example(path: tuple[str, ...]) -> None:
     done = CliRunner().invoke(cli, [*path, "--help"])
     assert done.exit_code == 0
     assert "Example" in done.output, f"relctl {' '.join(path)} --help shows no example"
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- {name: one, cluster: {server: "https://127.0.0.1:6441"}}
+- {name: two, cluster: {server: "https://127.0.0.1:6442"}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: first, context: {cluster: one, user: u}}
+- {name: second, context: {cluster: two, user: u}}
+current-context: first
+"""
+
+
+def test_kubeconfig_and_context_override_relctl_yaml(tmp_path: Path) -> None:
+    from controller.adapters.kube import KubeCluster
+    from controller.manifests.config import ClusterConfig
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG)
+    declared = ClusterConfig.model_validate({"context": "first", "kubeconfig": "/nowhere"})
+
+    def host(env: dict[str, str]) -> str:
+        cluster = KubeCluster.connect("prod-eu", declared, env)
+        return str(cluster.api.configuration.host)
+
+    assert host({"RELCTL_KUBECONFIG": str(path)}) == "https://127.0.0.1:6441"
+    assert host({"RELCTL_KUBECONFIG": str(path), "RELCTL_CONTEXT": "second"}).endswith(":6442")
+    assert host(
+        {"RELCTL_KUBECONFIG": str(path), "RELCTL_CONTEXT_PROD_EU": "second",
+         "RELCTL_CONTEXT": "first"}
+    ).endswith(":6442")  # fmt: skip
+    done = CliRunner().invoke(cli, ["--context", "=", "status", "--root", str(SHOP)])
+    assert done.exit_code == 2 and "CLUSTER=CONTEXT" in done.output
