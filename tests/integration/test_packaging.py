@@ -4,6 +4,7 @@ controller package (emulators included, for `relctl sandbox`), its typing marker
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -55,5 +56,14 @@ def test_the_release_build_makes_checked_packages_man_pages_and_the_chart(tmp_pa
     plan = (out / "man" / "relctl-plan.1").read_text(encoding="utf-8")
     assert plan.startswith('.TH "RELCTL-PLAN" "1"') and "\\fB--base REF\\fR" in plan
     assert [p.name for p in (out / "charts").iterdir()] == ["relctl-0.1.0.tgz"]
+    # The documentation site: a page per README section, every local link resolving.
+    site = out / "docs"
+    assert {"index.html", "the-dashboard.html", "manifest-reference.html"} <= {
+        p.name for p in site.iterdir()
+    }
+    for page in site.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r'(?:href|src)="([^":#]+)(?:#[^"]*)?"', text):
+            assert (site / target).exists(), f"{page.name} links to {target}"
     workflow = (REPO / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
     assert "scripts/release-build" in workflow
