@@ -31,7 +31,8 @@ AT_OPTION = click.option(
     "--at",
     "at_text",
     metavar="TIME",
-    help="Plan for TIME instead of now (now, +2d, tomorrow 09:00, a date, or ISO 8601; default now, or $RELCTL_NOW).",
+    help="Plan for TIME instead of now: now, +2d, tomorrow 09:00, a date or ISO 8601 "
+    "(default now, or $RELCTL_NOW).",
 )
 
 

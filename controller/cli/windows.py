@@ -82,7 +82,8 @@ def build_verdicts(
     "--at",
     "at_text",
     metavar="TIME",
-    help="Instant to check (now, +2d, tomorrow 09:00, a date, or ISO 8601; default now, or $RELCTL_NOW).",
+    help="Instant to check: now, +2d, tomorrow 09:00, a date or ISO 8601 "
+    "(default now, or $RELCTL_NOW).",
 )
 @click.option("--hotfix", is_flag=True, help="Check as a hotfix (passes windows allowing them).")
 @click.option(
