@@ -238,6 +238,8 @@ def test_without_leader_election_or_rbac() -> None:
     [
         ({**BASE, "replicas": 2}, "replicas"),
         ({**BASE, "replicaCount": -1}, "replicaCount"),
+        ({"repository": {"url": "git@git.example:shop/releases.git"}}, "url"),
+        ({"repository": {"url": "http://git.example/shop/releases.git"}}, "url"),
         ({**BASE, "image": {"repository": "r", "digest": "latest"}}, "digest"),
         ({**BASE, "rbac": {"configMapNamespaces": ["Not_A_Namespace"]}}, "configMapNamespaces"),
         ({**BASE, "controller": {"interval": "soon"}}, "interval"),
