@@ -167,3 +167,15 @@ def test_plan_takes_a_relative_time(tmp_path: Path) -> None:
     assert code == 0, output
     assert output.startswith("Plan at ") and " Europe/Berlin: " in output.splitlines()[0]
     assert "." not in output.splitlines()[0].split(" Europe/Berlin")[0][-10:]  # no microseconds
+
+
+def test_the_version_is_the_installed_one_from_git() -> None:
+    """`relctl --version` says the version setuptools-scm took from git (a tag, or the
+    commits after one), the same as the installed distribution's."""
+    import re
+    from importlib.metadata import version
+
+    code, output = invoke("--version")
+    assert code == 0
+    assert output.strip() == f"relctl, version {version('relctl')}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+\+g[0-9a-f]+(\.d\d{8})?)?", version("relctl"))
