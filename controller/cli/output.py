@@ -29,6 +29,11 @@ def color(stream: TextIO | None = None) -> bool:
     return bool((stream or sys.stdout).isatty())
 
 
+def terminal(stream: TextIO | None = None) -> bool:
+    """Tables (and, unless NO_COLOR, colour) for a person at a terminal."""
+    return bool((stream or sys.stdout).isatty())
+
+
 def deprecated(old: str, new: str) -> None:
     click.echo(f"relctl: {old} is deprecated and goes in the next release; use {new}", err=True)
 

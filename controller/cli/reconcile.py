@@ -13,7 +13,7 @@ import click
 from controller.adapters.approvals import Verifier
 from controller.adapters.git import GitError
 from controller.adapters.history import export_tree
-from controller.cli import completion, options, output
+from controller.cli import completion, options, output, tables
 from controller.cli.common import ROOT_OPTION, build_state, recorded_statuses
 from controller.manifests.state import DesiredState
 from controller.plan import compare, planner, render
@@ -101,6 +101,9 @@ def plan_command(
         shown = f"{base} ({commit[:12]})"
         differ = {"text": compare.to_text, "markdown": compare.to_markdown, "json": compare.to_json}
         click.echo(differ[fmt](change, shown), nl=False)
+        return
+    if fmt == "text" and output.terminal():
+        tables.plan(result)
         return
     renderer = {"text": render.to_text, "markdown": render.to_markdown, "json": render.to_json}
     click.echo(renderer[fmt](result), nl=False)
@@ -289,6 +292,12 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
         return
     if not statuses:
         click.echo("no release status recorded yet (the controller has not run)")
+        return
+    if release is None and output.terminal():
+        tables.statuses(
+            statuses,
+            lambda s: wall(s.departure, _zone(state, s.release)) if s.departure else "—",
+        )
         return
     click.echo(
         "\n\n".join(

@@ -83,35 +83,11 @@ def test_options_come_from_relctl_variables() -> None:
 
 def test_no_colour_when_asked_or_not_a_terminal() -> None:
     """Through a pseudo-terminal: colour by default, none with NO_COLOR or --no-color."""
-    import pty
-
-    def on_a_terminal(*args: str, **env: str) -> bytes:
-        primary, secondary = pty.openpty()
-        try:
-            subprocess.run(
-                [sys.executable, "-m", "controller", *args],
-                stdout=secondary, stderr=secondary, env={**os.environ, **env}, cwd=REPO,
-                check=False, timeout=60,
-            )  # fmt: skip
-        finally:
-            os.close(secondary)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(primary)
-        return b"".join(chunks)
-
     case = str(REPO / "tests/data/invalid/warning-zone-without-dst.yaml")
     args = ("validate", "--root", str(REPO / "tests/data/invalid"), case)
-    assert b"\x1b[" in on_a_terminal(*args)
-    assert b"\x1b[" not in on_a_terminal(*args, NO_COLOR="1")
-    assert b"\x1b[" not in on_a_terminal("--no-color", *args)
+    assert "\x1b[" in on_a_terminal(*args)
+    assert "\x1b[" not in on_a_terminal(*args, NO_COLOR="1")
+    assert "\x1b[" not in on_a_terminal("--no-color", *args)
     assert "\x1b[" not in run(*args).stdout  # a pipe is not a terminal
 
 
@@ -192,3 +168,39 @@ def test_kubeconfig_and_context_override_relctl_yaml(tmp_path: Path) -> None:
     ).endswith(":6442")  # fmt: skip
     done = CliRunner().invoke(cli, ["--context", "=", "status", "--root", str(SHOP)])
     assert done.exit_code == 2 and "CLUSTER=CONTEXT" in done.output
+
+
+def on_a_terminal(*args: str, **env: str) -> str:
+    """A command's output through a pseudo-terminal, as a person sees it."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "controller", *args],
+            stdout=secondary, stderr=secondary, env={**os.environ, "COLUMNS": "160", **env},
+            cwd=REPO, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_plan_is_a_table_in_a_terminal_and_plain_text_elsewhere() -> None:
+    args = ("plan", "--offline", "--root", str(SHOP), "--at", NOW.isoformat())
+    coloured = on_a_terminal(*args)
+    assert "Releases" in coloured and "─" in coloured and "\x1b[" in coloured
+    plain_table = on_a_terminal(*args, NO_COLOR="1")
+    assert "─" in plain_table and "\x1b[" not in plain_table
+    piped = run(*args).stdout
+    assert piped.startswith("Plan at ") and "─" not in piped and "\x1b[" not in piped
