@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from controller.cli import output
 from controller.manifests import reference, schemas
 
 
@@ -21,7 +22,6 @@ def group() -> None:
 
 @group.command("export")
 @click.option(
-    "-o",
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("schemas"),
@@ -29,9 +29,16 @@ def group() -> None:
     help="Directory to write.",
 )
 @click.option(
+    "-o",
+    "legacy_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    hidden=True,
+    help="Deprecated: --output-dir (-o is the output format elsewhere).",
+)
+@click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 if the directory differs from the models."
 )
-def export(output_dir: Path, check: bool) -> None:
+def export(output_dir: Path, legacy_dir: Path | None, check: bool) -> None:
     """Generate schemas/*.schema.json from the models (Draft 2020-12).
 
     \b
@@ -39,6 +46,9 @@ def export(output_dir: Path, check: bool) -> None:
       relctl schema export              # schemas/*.schema.json
       relctl schema export --check      # in CI: fail when they drift
     """
+    if legacy_dir is not None:
+        output.deprecated(f"-o {legacy_dir}", f"--output-dir {legacy_dir}")
+        output_dir = legacy_dir
     generated = {name: schemas.dump(schema) for name, schema in schemas.generate().items()}
     stale = [
         name

@@ -92,11 +92,12 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_schema_export_check(tmp_path: Path) -> None:
-    assert invoke("schema", "export", "--check", "-o", str(REPO / "schemas"))[0] == 0
-    assert invoke("schema", "export", "--check", "-o", str(tmp_path))[0] == 1
-    code, _ = invoke("schema", "export", "-o", str(tmp_path))
+    assert invoke("schema", "export", "--check", "--output-dir", str(REPO / "schemas"))[0] == 0
+    assert invoke("schema", "export", "--check", "--output-dir", str(tmp_path))[0] == 1
+    code, said = invoke("schema", "export", "-o", str(tmp_path))  # the old spelling
+    assert "-o " in said and "is deprecated" in said and "--output-dir" in said
     assert code == 0
-    assert invoke("schema", "export", "--check", "-o", str(tmp_path))[0] == 0
+    assert invoke("schema", "export", "--check", "--output-dir", str(tmp_path))[0] == 0
 
 
 def _relctl() -> list[str]:
