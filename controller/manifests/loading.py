@@ -218,6 +218,31 @@ def _walk(root: Path, top: Path, status: Path, diagnostics: list[Diagnostic]) ->
 _NAME = re.compile(r"""(?:^\s*|[{,]\s*)name:\s*['"]?([A-Za-z0-9][-A-Za-z0-9._]*)""", re.M)
 
 
+SALVAGED = ("RC001", "RC002")
+"""Problems of one document: the file's other documents are still read. (Limits broken,
+an alias bomb or nesting too deep, refuse the whole file.)"""
+_SEPARATOR = re.compile(r"^(---|\.\.\.)(\s.*)?$")
+
+
+def _salvage(
+    text: str,
+) -> tuple[list[yamlsource.ParsedDocument], list[tuple[yamlsource.YamlProblem, str]]] | None:
+    """The documents of a file read one by one (split at `---` lines, each kept at its own
+    line numbers): those that parse, and the problems of those that do not. None when
+    the problem is not one document's (no single document fails alone)."""
+    lines = text.split("\n")
+    starts = [0] + [n for n, line in enumerate(lines) if n and _SEPARATOR.match(line)]
+    documents: list[yamlsource.ParsedDocument] = []
+    broken: list[tuple[yamlsource.YamlProblem, str]] = []
+    for first, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        chunk = "\n".join(lines[first:end])
+        try:
+            documents.extend(yamlsource.parse("\n" * first + chunk))
+        except yamlsource.YamlProblem as problem:
+            broken.append((problem, chunk))
+    return (documents, broken) if broken and len(starts) > 1 else None
+
+
 def _load_file(
     root: Path,
     set_root: Path,
@@ -233,19 +258,24 @@ def _load_file(
     try:
         documents = yamlsource.parse(text)
     except yamlsource.YamlProblem as problem:
-        diagnostics.append(
-            Diagnostic(
-                shown,
-                problem.line,
-                problem.column,
-                problem.code,
-                problem.message,
-                render_path(problem.path),
+        salvaged = _salvage(text) if problem.code in SALVAGED else None
+        broken = salvaged[1] if salvaged else [(problem, text)]
+        for found, chunk in broken:
+            diagnostics.append(
+                Diagnostic(
+                    shown,
+                    found.line,
+                    found.column,
+                    found.code,
+                    found.message,
+                    render_path(found.path),
+                )
             )
-        )
-        if unread is not None:
-            unread[shown] = frozenset(_NAME.findall(text))
-        return []
+            if unread is not None:
+                unread[shown] = unread.get(shown, frozenset()) | frozenset(_NAME.findall(chunk))
+        if salvaged is None:
+            return []
+        documents = salvaged[0]
     is_config_file = file.name == CONFIG_FILE and file.parent == set_root
     manifests = []
     for document in documents:
