@@ -161,7 +161,8 @@ def reconcile_command(root: Path | None, at_text: str | None, once: bool, dry_ru
         click.echo("nothing to record")
     jira, kube = report.requests
     click.echo(
-        f"pass {report.id} at {now.isoformat()}: {len(report.outcomes)} action(s), "
+        f"pass {report.id} at {wall(now, options.default_zone(root))}: "
+        f"{len(report.outcomes)} action(s), "
         f"{jira} Jira and {kube} Kubernetes request(s), {report.seconds:.2f} s"
     )
     if report.error is not None:

@@ -112,3 +112,11 @@ def test_a_document_is_published_only_once_an_earlier_pass_recorded_it() -> None
     recorded = dict(statuses)
     actions, _ = publications.plan(state, dict(statuses), recorded, {}, AT)
     assert [a.path for a in actions] == ["decisions/hotfix-1-1.md"]
+
+
+def test_every_decision_kind_can_be_subscribed_to() -> None:
+    """A Subscription may name every kind of decision relctl records (control included)."""
+    from controller.manifests.notify import EVENTS
+    from controller.plan.records import DecisionKind
+
+    assert {k.value for k in DecisionKind} <= set(EVENTS)
