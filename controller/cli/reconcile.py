@@ -295,10 +295,7 @@ def status_command(release: str | None, root: Path | None, fmt: str) -> None:
         click.echo("no release status recorded yet (the controller has not run)")
         return
     if release is None and output.terminal():
-        tables.statuses(
-            statuses,
-            lambda s: wall(s.departure, _zone(state, s.release)) if s.departure else "—",
-        )
+        tables.statuses(statuses, lambda name: _zone(state, name))
         return
     click.echo(
         "\n\n".join(

@@ -13,7 +13,7 @@ from rich.text import Text
 from controller.cli.output import color
 from controller.plan.plans import Plan
 from controller.plan.records import ReleaseStatus
-from controller.schedule.zones import to_local
+from controller.schedule.zones import to_local, wall
 
 STYLES = {
     "GO": "green",
@@ -69,7 +69,7 @@ def plan(result: Plan) -> None:
         out.print(table)
 
 
-def statuses(found: Mapping[str, ReleaseStatus], wall: Callable[[ReleaseStatus], str]) -> None:
+def statuses(found: Mapping[str, ReleaseStatus], zone_of: Callable[[str], str]) -> None:
     table = Table("release", "version", "phase", "departs", "last decision", "when")
     for name, status in sorted(found.items()):
         last = status.decisions[-1] if status.decisions else None
@@ -79,8 +79,8 @@ def statuses(found: Mapping[str, ReleaseStatus], wall: Callable[[ReleaseStatus],
             name,
             status.version,
             phase,
-            wall(status) if status.departure else "—",
+            wall(status.departure, zone_of(name)) if status.departure else "—",
             _decision(last.decision.value) if last else "",
-            "" if last is None else f"{to_local(last.at, 'UTC'):%Y-%m-%d %H:%M} UTC",
+            "" if last is None else wall(last.at, zone_of(name)),
         )
     console().print(table)
