@@ -794,9 +794,9 @@ class History:
     def invariant_departures_agree(
         self, report: PassReport, state: DesiredState, before: Any
     ) -> None:
-        """Every release still to depart has one effective departure: the record's, the
-        Jira version's date, and one no window holds back for longer than the go/no-go
-        lead time."""
+        """Every release still to depart, and not suspended, has one effective departure:
+        the record's, the Jira version's date, and one no window holds back for longer
+        than the go/no-go lead time."""
         assert report.plan is not None
         evaluator = windows.Evaluator(
             [windows.Window(n, m.model.spec) for n, m in sorted(state.windows.items())]
@@ -805,6 +805,8 @@ class History:
         for name, manifest in state.releases.items():
             if name in report.frozen:
                 continue  # left alone while its manifest is broken: its record waits
+            if manifest.model.spec.suspend:
+                continue  # nothing is decided for it while suspended: resuming reschedules
             status = report.plan.statuses.get(name)
             if status is None or status.departure is None or status.phase.final:
                 continue
