@@ -110,6 +110,7 @@ def observe(
     problems += adapters.sink_problems({s.model.spec.sink for s in desired.subscriptions.values()})
     sources = _sources(desired, adapters, problems)
     applications = _applications(desired, adapters, problems)
+    signatures = verifier or Verifier(root)
     observed = Observed(
         jira,
         workloads,
@@ -120,8 +121,8 @@ def observe(
         sources=sources,
         applications=applications,
         flag_commits=flag_commits,
-        approvals=verified_approvals(desired, verifier or Verifier(root), problems),
-        controls=_controls(desired, verifier or Verifier(root)),
+        approvals=verified_approvals(desired, signatures, problems),
+        controls=_controls(desired, signatures),
     )
     if recorded is not None:
         adapters.retry_prometheus()

@@ -98,10 +98,9 @@ def tally(snapshot: Snapshot, status: ReleaseStatus) -> tuple[Tally, datetime | 
         freeze = _code_freeze(snapshot, status)
         if freeze is not None:
             found.lead.append((deployed - freeze).total_seconds())
-        first = status.last(DecisionKind.ROLLOUT)
         rolled = next((d.at for d in status.decisions if d.decision is DecisionKind.ROLLOUT), None)
         asked = status.planned or status.departure
-        if first and rolled and asked and not found.delays and rolled - asked <= ON_TIME:
+        if rolled and asked and not found.delays and rolled - asked <= ON_TIME:
             found.on_time = 1
     return found, deployed
 
